@@ -1,0 +1,1133 @@
+//! Plugin configuration: JSON in, a validated and compiled [`Config`] out.
+//!
+//! Every field is read by hand from a JSON object rather than by `#[derive(Deserialize)]`
+//! so that each error names the field it is about (`extra_issuers[1].audiences: ...`);
+//! serde's own messages give a line and column, which says nothing inside a WasmPlugin.
+//! Unknown keys are errors too: a typo (`isuer`) must not silently fall back to a default.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use base64::Engine;
+use regex_lite::Regex;
+use serde_json::{Map, Value};
+
+use crate::core::paths;
+
+/// A configuration error: which field, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub field: String,
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration: {}: {}", self.field, self.reason)
+    }
+}
+
+fn error(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+/// A value that must never reach a log line, error page or upstream header.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SameSite {
+    Strict,
+    Lax,
+    None,
+}
+
+/// One issuer whose tokens are accepted. Index 0 of [`Config::issuers`] is the login issuer.
+#[derive(Debug, Clone)]
+pub struct IssuerConfig {
+    pub issuer: String,
+    /// Envoy cluster for discovery and JWKS calls of this issuer.
+    pub cluster: String,
+    /// Fixed JWKS location; when absent it comes from discovery.
+    pub jwks_uri: Option<String>,
+    pub audiences: Vec<String>,
+    pub userid_claim: String,
+    pub groups_claim: String,
+    pub userid_prefix: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct UseridTransformer {
+    pub matches: Regex,
+    pub replaces: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub cookie_name: String,
+    /// The first key seals; all of them open.
+    pub keys: Vec<[u8; 32]>,
+    pub max_age_seconds: u64,
+    pub same_site: SameSite,
+    pub secure: bool,
+}
+
+/// The compiled configuration, shared by every request of a worker.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub issuers: Vec<IssuerConfig>,
+    /// host[:port] -> cluster, for IdP endpoints that do not live on the issuer's host.
+    pub idp_clusters: BTreeMap<String, String>,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub authorization_endpoint: Option<String>,
+    pub redirect_uri: String,
+    pub scopes: Vec<String>,
+    pub session: SessionConfig,
+    pub userid_header: String,
+    pub groups_header: String,
+    pub userid_transformers: Vec<UseridTransformer>,
+    /// `None` means every authenticated user is allowed (`["*"]`).
+    pub groups_allowlist: Option<Vec<String>>,
+    pub skip_auth_paths: Vec<String>,
+    pub logout_path: String,
+    pub after_logout_url: String,
+    pub jwks_refresh_seconds: u64,
+    pub clock_skew_seconds: u64,
+    pub idp_timeout_ms: u64,
+}
+
+/// Where `client_secret_env` and `session_keys_env` are looked up (the VM environment).
+pub trait Environment {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+impl<F: Fn(&str) -> Option<String>> Environment for F {
+    fn var(&self, name: &str) -> Option<String> {
+        self(name)
+    }
+}
+
+impl Config {
+    /// Parses and validates the plugin configuration. Empty input reads as `{}`.
+    pub fn from_json(raw: &[u8], env: &dyn Environment) -> Result<Config, ConfigError> {
+        let raw = if raw.iter().all(u8::is_ascii_whitespace) {
+            b"{}".as_slice()
+        } else {
+            raw
+        };
+        let value: Value = serde_json::from_slice(raw)
+            .map_err(|e| error("configuration", format!("not valid JSON: {e}")))?;
+        let Value::Object(map) = value else {
+            return Err(error("configuration", "must be a JSON object"));
+        };
+        compile(Fields::new(map, "", TOP_LEVEL_KEYS)?, env)
+    }
+}
+
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "issuer",
+    "idp_cluster",
+    "idp_clusters",
+    "client_id",
+    "client_secret",
+    "client_secret_env",
+    "authorization_endpoint",
+    "redirect_uri",
+    "scopes",
+    "audiences",
+    "extra_issuers",
+    "session_cookie_name",
+    "session_keys",
+    "session_keys_env",
+    "session_max_age_seconds",
+    "session_same_site",
+    "session_cookie_secure",
+    "userid_claim",
+    "groups_claim",
+    "userid_header",
+    "groups_header",
+    "userid_prefix",
+    "userid_transformers",
+    "groups_allowlist",
+    "skip_auth_paths",
+    "logout_path",
+    "after_logout_url",
+    "jwks_refresh_seconds",
+    "clock_skew_seconds",
+    "idp_timeout_ms",
+];
+
+const EXTRA_ISSUER_KEYS: &[&str] = &[
+    "issuer",
+    "cluster",
+    "jwks_uri",
+    "audiences",
+    "userid_claim",
+    "groups_claim",
+    "userid_prefix",
+];
+
+const TRANSFORMER_KEYS: &[&str] = &["matches", "replaces"];
+
+fn compile(mut f: Fields, env: &dyn Environment) -> Result<Config, ConfigError> {
+    let issuer = f.required_str("issuer")?;
+    check_http_url(&f.path("issuer"), &issuer)?;
+    if issuer.ends_with('/') {
+        return Err(error(
+            "issuer",
+            "must not end with '/' (it is compared byte for byte with the token's iss)",
+        ));
+    }
+    let idp_cluster = f.required_str("idp_cluster")?;
+    check_non_empty("idp_cluster", &idp_cluster)?;
+    let idp_clusters = f.string_map("idp_clusters")?;
+    let client_id = f.required_str("client_id")?;
+    check_non_empty("client_id", &client_id)?;
+    let client_secret = secret_from(&mut f, "client_secret", "client_secret_env", env)?;
+
+    let userid_claim = f.str_or("userid_claim", "email")?;
+    let groups_claim = f.str_or("groups_claim", "groups")?;
+    let userid_prefix = f.str_or("userid_prefix", "")?;
+    let audiences = f.string_list_or("audiences", vec![client_id.clone()])?;
+    check_list_not_empty("audiences", &audiences)?;
+    let primary = IssuerConfig {
+        issuer,
+        cluster: idp_cluster,
+        jwks_uri: None,
+        audiences,
+        userid_claim: userid_claim.clone(),
+        groups_claim: groups_claim.clone(),
+        userid_prefix: userid_prefix.clone(),
+    };
+    let mut issuers = vec![primary];
+    for extra in f.object_list("extra_issuers", EXTRA_ISSUER_KEYS)? {
+        let defaults = (&userid_claim, &groups_claim, &userid_prefix);
+        issuers.push(extra_issuer(extra, defaults)?);
+    }
+    check_distinct_issuers(&issuers)?;
+
+    let authorization_endpoint = f.optional_str("authorization_endpoint")?;
+    if let Some(endpoint) = &authorization_endpoint {
+        check_url_or_path("authorization_endpoint", endpoint)?;
+    }
+    let redirect_uri = f.str_or("redirect_uri", "/authservice/oidc/callback")?;
+    check_url_or_path("redirect_uri", &redirect_uri)?;
+    let mut scopes = f.string_list_or("scopes", default_scopes())?;
+    if !scopes.iter().any(|s| s == "openid") {
+        scopes.insert(0, "openid".to_string());
+    }
+
+    let session = session_config(&mut f, env)?;
+    let userid_header = header_name(&mut f, "userid_header", "kubeflow-userid")?;
+    let groups_header = header_name(&mut f, "groups_header", "kubeflow-groups")?;
+    if userid_header == groups_header {
+        return Err(error("groups_header", "must differ from userid_header"));
+    }
+    let userid_transformers = transformers(&mut f)?;
+    let groups_allowlist = groups_allowlist(&mut f)?;
+    let skip_auth_paths = skip_auth_paths(&mut f)?;
+    let logout_path = f.str_or("logout_path", "/authservice/logout")?;
+    check_path("logout_path", &logout_path)?;
+    let after_logout_url = f.str_or("after_logout_url", "/")?;
+    check_url_or_path("after_logout_url", &after_logout_url)?;
+    let jwks_refresh_seconds = f.u64_in("jwks_refresh_seconds", 600, 10..=86_400)?;
+    let clock_skew_seconds = f.u64_in("clock_skew_seconds", 60, 0..=600)?;
+    let idp_timeout_ms = f.u64_in("idp_timeout_ms", 5000, 100..=60_000)?;
+
+    Ok(Config {
+        issuers,
+        idp_clusters,
+        client_id,
+        client_secret,
+        authorization_endpoint,
+        redirect_uri,
+        scopes,
+        session,
+        userid_header,
+        groups_header,
+        userid_transformers,
+        groups_allowlist,
+        skip_auth_paths,
+        logout_path,
+        after_logout_url,
+        jwks_refresh_seconds,
+        clock_skew_seconds,
+        idp_timeout_ms,
+    })
+}
+
+fn default_scopes() -> Vec<String> {
+    ["openid", "email", "profile", "groups"]
+        .map(String::from)
+        .to_vec()
+}
+
+fn extra_issuer(
+    mut f: Fields,
+    (userid_claim, groups_claim, userid_prefix): (&String, &String, &String),
+) -> Result<IssuerConfig, ConfigError> {
+    let issuer = f.required_str("issuer")?;
+    check_http_url(&f.path("issuer"), &issuer)?;
+    let cluster = f.required_str("cluster")?;
+    check_non_empty(&f.path("cluster"), &cluster)?;
+    let jwks_uri = f.optional_str("jwks_uri")?;
+    if let Some(uri) = &jwks_uri {
+        check_http_url(&f.path("jwks_uri"), uri)?;
+    }
+    let audiences = f.required_string_list("audiences")?;
+    check_list_not_empty(&f.path("audiences"), &audiences)?;
+    let config = IssuerConfig {
+        issuer,
+        cluster,
+        jwks_uri,
+        audiences,
+        userid_claim: f.str_or("userid_claim", userid_claim)?,
+        groups_claim: f.str_or("groups_claim", groups_claim)?,
+        userid_prefix: f.str_or("userid_prefix", userid_prefix)?,
+    };
+    Ok(config)
+}
+
+fn check_distinct_issuers(issuers: &[IssuerConfig]) -> Result<(), ConfigError> {
+    for (i, a) in issuers.iter().enumerate() {
+        if issuers[..i].iter().any(|b| b.issuer == a.issuer) {
+            let field = format!("extra_issuers[{}].issuer", i - 1);
+            return Err(error(field, "duplicates another configured issuer"));
+        }
+    }
+    Ok(())
+}
+
+fn secret_from(
+    f: &mut Fields,
+    inline_key: &str,
+    env_key: &str,
+    env: &dyn Environment,
+) -> Result<Secret, ConfigError> {
+    let inline = f.optional_str(inline_key)?;
+    let from_env = f.optional_str(env_key)?;
+    match (inline, from_env) {
+        (Some(_), Some(_)) => Err(error(
+            inline_key,
+            format!("set either {inline_key} or {env_key}, not both"),
+        )),
+        (None, None) => Err(error(
+            inline_key,
+            format!("required (or {env_key}, naming a VM environment variable)"),
+        )),
+        (Some(value), None) => {
+            check_non_empty(inline_key, &value)?;
+            Ok(Secret(value))
+        }
+        (None, Some(name)) => match env.var(&name) {
+            Some(value) if !value.is_empty() => Ok(Secret(value)),
+            _ => Err(error(
+                env_key,
+                format!("environment variable {name:?} is not set or empty in the Wasm VM (vm_config.environment_variables / vmConfig.env)"),
+            )),
+        },
+    }
+}
+
+fn session_config(f: &mut Fields, env: &dyn Environment) -> Result<SessionConfig, ConfigError> {
+    let cookie_name = f.str_or("session_cookie_name", "authservice_session")?;
+    if cookie_name.is_empty() || !cookie_name.bytes().all(is_token_char) {
+        return Err(error(
+            "session_cookie_name",
+            "must be a non-empty cookie name (letters, digits and !#$%&'*+-.^_`|~)",
+        ));
+    }
+    let keys = session_keys(f, env)?;
+    let max_age_seconds = f.u64_in("session_max_age_seconds", 86_400, 60..=31_536_000)?;
+    let same_site = match f.str_or("session_same_site", "Lax")?.as_str() {
+        "Strict" => SameSite::Strict,
+        "Lax" => SameSite::Lax,
+        "None" => SameSite::None,
+        other => {
+            return Err(error(
+                "session_same_site",
+                format!("{other:?} is not one of Strict, Lax, None"),
+            ))
+        }
+    };
+    let secure = f.bool_or("session_cookie_secure", true)?;
+    if same_site == SameSite::None && !secure {
+        return Err(error(
+            "session_same_site",
+            "None requires session_cookie_secure: true (browsers drop such cookies)",
+        ));
+    }
+    Ok(SessionConfig {
+        cookie_name,
+        keys,
+        max_age_seconds,
+        same_site,
+        secure,
+    })
+}
+
+fn session_keys(f: &mut Fields, env: &dyn Environment) -> Result<Vec<[u8; 32]>, ConfigError> {
+    let inline = f.optional_string_list("session_keys")?;
+    let from_env = f.optional_str("session_keys_env")?;
+    let (field, encoded) = match (inline, from_env) {
+        (Some(_), Some(_)) => {
+            return Err(error(
+                "session_keys",
+                "set either session_keys or session_keys_env, not both",
+            ))
+        }
+        (None, None) => {
+            return Err(error(
+                "session_keys",
+                "required (or session_keys_env, naming a VM environment variable with comma-separated keys)",
+            ))
+        }
+        (Some(list), None) => ("session_keys".to_string(), list),
+        (None, Some(name)) => {
+            let value = env.var(&name).filter(|v| !v.trim().is_empty()).ok_or_else(|| {
+                error(
+                    "session_keys_env",
+                    format!("environment variable {name:?} is not set or empty in the Wasm VM"),
+                )
+            })?;
+            let list = value.split(',').map(|k| k.trim().to_string()).collect();
+            ("session_keys_env".to_string(), list)
+        }
+    };
+    if encoded.is_empty() {
+        return Err(error(field, "needs at least one key"));
+    }
+    encoded
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            decode_session_key(key).map_err(|reason| error(format!("{field}[{i}]"), reason))
+        })
+        .collect()
+}
+
+fn decode_session_key(encoded: &str) -> Result<[u8; 32], String> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let decoded = [STANDARD, URL_SAFE, STANDARD_NO_PAD, URL_SAFE_NO_PAD]
+        .iter()
+        .find_map(|engine| engine.decode(encoded).ok())
+        .ok_or("not valid base64 (generate one with: openssl rand -base64 32)")?;
+    <[u8; 32]>::try_from(decoded.as_slice()).map_err(|_| {
+        format!(
+            "decodes to {} bytes; a key must be exactly 32",
+            decoded.len()
+        )
+    })
+}
+
+fn header_name(f: &mut Fields, key: &str, default: &str) -> Result<String, ConfigError> {
+    let name = f.str_or(key, default)?.to_ascii_lowercase();
+    if name.is_empty() || !name.bytes().all(is_token_char) {
+        return Err(error(key, "must be a valid HTTP header name"));
+    }
+    if name.starts_with(':') || matches!(name.as_str(), "authorization" | "cookie" | "host") {
+        return Err(error(
+            key,
+            format!("{name:?} cannot be used as an identity header"),
+        ));
+    }
+    Ok(name)
+}
+
+fn transformers(f: &mut Fields) -> Result<Vec<UseridTransformer>, ConfigError> {
+    f.object_list("userid_transformers", TRANSFORMER_KEYS)?
+        .into_iter()
+        .map(|mut t| {
+            let pattern = t.required_str("matches")?;
+            let matches = Regex::new(&pattern)
+                .map_err(|e| error(t.path("matches"), format!("not a valid regex: {e}")))?;
+            let replaces = t.required_str("replaces")?;
+            Ok(UseridTransformer { matches, replaces })
+        })
+        .collect()
+}
+
+fn groups_allowlist(f: &mut Fields) -> Result<Option<Vec<String>>, ConfigError> {
+    let list = f.string_list_or("groups_allowlist", vec!["*".to_string()])?;
+    check_list_not_empty("groups_allowlist", &list)?;
+    if list.iter().any(|g| g == "*") {
+        return Ok(None);
+    }
+    if let Some(bad) = list.iter().find(|g| g.is_empty() || g.contains(',')) {
+        return Err(error(
+            "groups_allowlist",
+            format!("{bad:?}: group names must be non-empty and contain no ','"),
+        ));
+    }
+    Ok(Some(list))
+}
+
+fn skip_auth_paths(f: &mut Fields) -> Result<Vec<String>, ConfigError> {
+    let list = f.string_list_or("skip_auth_paths", Vec::new())?;
+    list.into_iter()
+        .enumerate()
+        .map(|(i, prefix)| {
+            let field = format!("skip_auth_paths[{i}]");
+            check_path(&field, &prefix)?;
+            if prefix == "/" {
+                return Err(error(
+                    field,
+                    "\"/\" would switch authentication off everywhere",
+                ));
+            }
+            paths::canonical_prefix(&prefix).ok_or_else(|| {
+                error(
+                    field,
+                    "must be a plain path prefix (no '.', '..', '%', '\\', '?' or '#' segments)",
+                )
+            })
+        })
+        .collect()
+}
+
+fn is_token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+fn check_non_empty(field: &str, value: &str) -> Result<(), ConfigError> {
+    if value.trim().is_empty() {
+        return Err(error(field, "must not be empty"));
+    }
+    Ok(())
+}
+
+fn check_list_not_empty(field: &str, list: &[String]) -> Result<(), ConfigError> {
+    if list.is_empty() {
+        return Err(error(field, "must not be an empty list"));
+    }
+    if list.iter().any(|s| s.is_empty()) {
+        return Err(error(field, "must not contain empty strings"));
+    }
+    Ok(())
+}
+
+fn check_http_url(field: &str, value: &str) -> Result<(), ConfigError> {
+    let url = url::Url::parse(value)
+        .map_err(|e| error(field, format!("{value:?} is not an absolute URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(error(
+            field,
+            format!("{value:?} must be an http(s) URL with a host"),
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(error(field, "must not have a query or fragment"));
+    }
+    Ok(())
+}
+
+fn check_path(field: &str, value: &str) -> Result<(), ConfigError> {
+    if !value.starts_with('/') || value.starts_with("//") || value.contains(['\\', ' ']) {
+        return Err(error(
+            field,
+            format!("{value:?} must be an absolute path starting with a single '/'"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_url_or_path(field: &str, value: &str) -> Result<(), ConfigError> {
+    if value.starts_with('/') {
+        check_path(field, value)
+    } else {
+        check_http_url(field, value)
+    }
+}
+
+/// A JSON object being taken apart, key by key, with errors that carry the key's path.
+struct Fields {
+    map: Map<String, Value>,
+    /// Path of this object inside the configuration, e.g. `extra_issuers[0].`.
+    prefix: String,
+}
+
+impl Fields {
+    /// Starts reading an object, refusing keys outside `known` first so that a typo is
+    /// reported as itself rather than as the required key it was meant to be.
+    fn new(map: Map<String, Value>, prefix: &str, known: &[&str]) -> Result<Self, ConfigError> {
+        if let Some(unknown) = map.keys().find(|k| !known.contains(&k.as_str())) {
+            let reason = match closest(unknown, known) {
+                Some(guess) => format!("unknown key (did you mean {guess:?}?)"),
+                None => "unknown key".to_string(),
+            };
+            return Err(error(format!("{prefix}{unknown}"), reason));
+        }
+        Ok(Fields {
+            map,
+            prefix: prefix.to_string(),
+        })
+    }
+
+    fn path(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    /// Takes a key; JSON `null` counts as absent.
+    fn take(&mut self, key: &str) -> Option<Value> {
+        self.map.remove(key).filter(|v| !v.is_null())
+    }
+
+    fn optional_str(&mut self, key: &str) -> Result<Option<String>, ConfigError> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(other) => Err(error(
+                self.path(key),
+                format!("must be a string, got {}", kind(&other)),
+            )),
+        }
+    }
+
+    fn required_str(&mut self, key: &str) -> Result<String, ConfigError> {
+        self.optional_str(key)?
+            .ok_or_else(|| error(self.path(key), "required"))
+    }
+
+    fn str_or(&mut self, key: &str, default: &str) -> Result<String, ConfigError> {
+        Ok(self
+            .optional_str(key)?
+            .unwrap_or_else(|| default.to_string()))
+    }
+
+    fn bool_or(&mut self, key: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.take(key) {
+            None => Ok(default),
+            Some(Value::Bool(b)) => Ok(b),
+            Some(other) => Err(error(
+                self.path(key),
+                format!("must be true or false, got {}", kind(&other)),
+            )),
+        }
+    }
+
+    /// An integer in range. Istio hands YAML numbers over as JSON doubles, so `600.0` is 600.
+    fn u64_in(
+        &mut self,
+        key: &str,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<u64, ConfigError> {
+        let value = match self.take(key) {
+            None => return Ok(default),
+            Some(Value::Number(n)) => n.as_u64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= 1e15)
+                    .map(|f| f as u64)
+            }),
+            Some(_) => None,
+        };
+        match value {
+            Some(v) if range.contains(&v) => Ok(v),
+            _ => Err(error(
+                self.path(key),
+                format!(
+                    "must be a whole number from {} to {}",
+                    range.start(),
+                    range.end()
+                ),
+            )),
+        }
+    }
+
+    fn optional_string_list(&mut self, key: &str) -> Result<Option<Vec<String>>, ConfigError> {
+        let Some(value) = self.take(key) else {
+            return Ok(None);
+        };
+        let Value::Array(items) = value else {
+            return Err(error(
+                self.path(key),
+                format!("must be a list of strings, got {}", kind(&value)),
+            ));
+        };
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| match item {
+                Value::String(s) => Ok(s),
+                other => Err(error(
+                    format!("{}[{i}]", self.path(key)),
+                    format!("must be a string, got {}", kind(&other)),
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+
+    fn string_list_or(
+        &mut self,
+        key: &str,
+        default: Vec<String>,
+    ) -> Result<Vec<String>, ConfigError> {
+        Ok(self.optional_string_list(key)?.unwrap_or(default))
+    }
+
+    fn required_string_list(&mut self, key: &str) -> Result<Vec<String>, ConfigError> {
+        self.optional_string_list(key)?
+            .ok_or_else(|| error(self.path(key), "required"))
+    }
+
+    fn string_map(&mut self, key: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+        let Some(value) = self.take(key) else {
+            return Ok(BTreeMap::new());
+        };
+        let Value::Object(map) = value else {
+            return Err(error(
+                self.path(key),
+                format!("must be an object of host -> cluster, got {}", kind(&value)),
+            ));
+        };
+        map.into_iter()
+            .map(|(host, cluster)| match cluster {
+                Value::String(c) if !c.is_empty() => Ok((host.to_ascii_lowercase(), c)),
+                _ => Err(error(
+                    format!("{}.{host}", self.path(key)),
+                    "must be a non-empty cluster name",
+                )),
+            })
+            .collect()
+    }
+
+    fn object_list(&mut self, key: &str, known: &[&str]) -> Result<Vec<Fields>, ConfigError> {
+        let Some(value) = self.take(key) else {
+            return Ok(Vec::new());
+        };
+        let Value::Array(items) = value else {
+            return Err(error(
+                self.path(key),
+                format!("must be a list of objects, got {}", kind(&value)),
+            ));
+        };
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let path = format!("{}[{i}]", self.path(key));
+                match item {
+                    Value::Object(map) => Fields::new(map, &format!("{path}."), known),
+                    other => Err(error(
+                        path,
+                        format!("must be an object, got {}", kind(&other)),
+                    )),
+                }
+            })
+            .collect()
+    }
+}
+
+/// The known key within edit distance 2 of `key`, for "did you mean" hints.
+fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (edit_distance(key, k), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+    fn minimal() -> Value {
+        json!({
+            "issuer": "https://idp.example.com",
+            "idp_cluster": "idp",
+            "client_id": "app",
+            "client_secret": "s3cret",
+            "session_keys": [KEY],
+        })
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn with(changes: Value) -> Value {
+        let mut config = minimal();
+        for (k, v) in changes.as_object().unwrap() {
+            if v.is_null() {
+                config.as_object_mut().unwrap().remove(k);
+            } else {
+                config[k] = v.clone();
+            }
+        }
+        config
+    }
+
+    fn load(config: &Value) -> Result<Config, ConfigError> {
+        Config::from_json(config.to_string().as_bytes(), &no_env)
+    }
+
+    /// The field named by the error for `changes` applied to a valid config.
+    fn failing_field(changes: Value) -> String {
+        load(&with(changes)).unwrap_err().field
+    }
+
+    #[test]
+    fn minimal_config_gets_the_documented_defaults() {
+        let c = load(&minimal()).unwrap();
+        assert_eq!(c.issuers.len(), 1);
+        assert_eq!(c.issuers[0].audiences, vec!["app"]);
+        assert_eq!(c.issuers[0].userid_claim, "email");
+        assert_eq!(c.issuers[0].groups_claim, "groups");
+        assert_eq!(c.redirect_uri, "/authservice/oidc/callback");
+        assert_eq!(c.scopes, vec!["openid", "email", "profile", "groups"]);
+        assert_eq!(c.session.cookie_name, "authservice_session");
+        assert_eq!(c.session.max_age_seconds, 86_400);
+        assert_eq!(c.session.same_site, SameSite::Lax);
+        assert!(c.session.secure);
+        assert_eq!(
+            (c.userid_header.as_str(), c.groups_header.as_str()),
+            ("kubeflow-userid", "kubeflow-groups")
+        );
+        assert_eq!(c.groups_allowlist, None);
+        assert_eq!(c.logout_path, "/authservice/logout");
+        assert_eq!(c.after_logout_url, "/");
+        assert_eq!(
+            (
+                c.jwks_refresh_seconds,
+                c.clock_skew_seconds,
+                c.idp_timeout_ms
+            ),
+            (600, 60, 5000)
+        );
+    }
+
+    #[test]
+    fn empty_configuration_reads_as_an_empty_object() {
+        for raw in [&b""[..], b"  \n", b"{}"] {
+            let e = Config::from_json(raw, &no_env).unwrap_err();
+            assert_eq!(e.field, "issuer");
+            assert_eq!(e.to_string(), "invalid configuration: issuer: required");
+        }
+    }
+
+    #[test]
+    fn malformed_json_is_reported() {
+        let e = Config::from_json(b"{\"issuer\": ", &no_env).unwrap_err();
+        assert_eq!(e.field, "configuration");
+        assert!(e.reason.starts_with("not valid JSON"));
+        assert_eq!(
+            Config::from_json(b"[1]", &no_env).unwrap_err().reason,
+            "must be a JSON object"
+        );
+    }
+
+    #[test]
+    fn each_required_field_is_named_when_missing() {
+        for key in [
+            "issuer",
+            "idp_cluster",
+            "client_id",
+            "client_secret",
+            "session_keys",
+        ] {
+            assert_eq!(failing_field(json!({ key: null })), key);
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_a_hint() {
+        let e = load(&with(json!({"isuer": "x"}))).unwrap_err();
+        assert_eq!(e.field, "isuer");
+        assert_eq!(e.reason, "unknown key (did you mean \"issuer\"?)");
+        let e = load(&with(json!({"extra_issuers": [{"issuer": "https://k", "cluster": "k", "audiences": ["a"], "aud": 1}]}))).unwrap_err();
+        assert_eq!(e.field, "extra_issuers[0].aud");
+        assert_eq!(
+            load(&with(json!({"zzzzzzzz": 1}))).unwrap_err().reason,
+            "unknown key"
+        );
+    }
+
+    #[test]
+    fn wrong_types_name_the_field() {
+        assert_eq!(failing_field(json!({"issuer": 5})), "issuer");
+        assert_eq!(failing_field(json!({"scopes": "openid"})), "scopes");
+        assert_eq!(failing_field(json!({"scopes": ["openid", 3]})), "scopes[1]");
+        assert_eq!(
+            failing_field(json!({"session_cookie_secure": "yes"})),
+            "session_cookie_secure"
+        );
+        assert_eq!(
+            failing_field(json!({"idp_clusters": ["a"]})),
+            "idp_clusters"
+        );
+        assert_eq!(
+            failing_field(json!({"idp_clusters": {"h": ""}})),
+            "idp_clusters.h"
+        );
+        assert_eq!(failing_field(json!({"extra_issuers": {}})), "extra_issuers");
+        assert_eq!(
+            failing_field(json!({"extra_issuers": [1]})),
+            "extra_issuers[0]"
+        );
+    }
+
+    #[test]
+    fn urls_and_paths_are_checked() {
+        for bad in [
+            "idp.example.com",
+            "ftp://idp",
+            "https://idp/?x=1",
+            "https://idp.example.com/",
+        ] {
+            assert_eq!(failing_field(json!({"issuer": bad})), "issuer", "{bad}");
+        }
+        assert_eq!(
+            failing_field(json!({"redirect_uri": "callback"})),
+            "redirect_uri"
+        );
+        assert_eq!(
+            failing_field(json!({"authorization_endpoint": "//evil/auth"})),
+            "authorization_endpoint"
+        );
+        assert_eq!(
+            failing_field(json!({"logout_path": "logout"})),
+            "logout_path"
+        );
+        assert_eq!(
+            failing_field(json!({"after_logout_url": "javascript:alert(1)"})),
+            "after_logout_url"
+        );
+        let ok = load(&with(
+            json!({"authorization_endpoint": "/dex/auth", "redirect_uri": "https://app/cb"}),
+        ))
+        .unwrap();
+        assert_eq!(ok.authorization_endpoint.as_deref(), Some("/dex/auth"));
+    }
+
+    #[test]
+    fn numbers_are_range_checked_and_accept_istio_doubles() {
+        assert_eq!(
+            failing_field(json!({"jwks_refresh_seconds": 0})),
+            "jwks_refresh_seconds"
+        );
+        assert_eq!(
+            failing_field(json!({"clock_skew_seconds": -1})),
+            "clock_skew_seconds"
+        );
+        assert_eq!(
+            failing_field(json!({"idp_timeout_ms": 1.5})),
+            "idp_timeout_ms"
+        );
+        assert_eq!(
+            failing_field(json!({"idp_timeout_ms": "5000"})),
+            "idp_timeout_ms"
+        );
+        assert_eq!(
+            failing_field(json!({"session_max_age_seconds": 10})),
+            "session_max_age_seconds"
+        );
+        assert_eq!(
+            load(&with(json!({"jwks_refresh_seconds": 900.0})))
+                .unwrap()
+                .jwks_refresh_seconds,
+            900
+        );
+    }
+
+    #[test]
+    fn secrets_come_inline_or_from_the_vm_environment() {
+        let env = |name: &str| (name == "OIDC_SECRET").then(|| "from-env".to_string());
+        let config = with(json!({"client_secret": null, "client_secret_env": "OIDC_SECRET"}));
+        let c = Config::from_json(config.to_string().as_bytes(), &env).unwrap();
+        assert_eq!(c.client_secret.expose(), "from-env");
+        assert_eq!(format!("{:?}", c.client_secret), "Secret(***)");
+
+        let unset = with(json!({"client_secret": null, "client_secret_env": "NOPE"}));
+        let e = Config::from_json(unset.to_string().as_bytes(), &env).unwrap_err();
+        assert_eq!(e.field, "client_secret_env");
+        assert!(e.reason.contains("\"NOPE\""));
+        assert_eq!(
+            failing_field(json!({"client_secret_env": "OIDC_SECRET"})),
+            "client_secret"
+        );
+        assert_eq!(failing_field(json!({"client_secret": ""})), "client_secret");
+    }
+
+    #[test]
+    fn session_keys_must_be_32_bytes_of_base64() {
+        assert_eq!(
+            failing_field(json!({"session_keys": ["not base64!"]})),
+            "session_keys[0]"
+        );
+        assert_eq!(
+            failing_field(json!({"session_keys": [KEY, "c2hvcnQ="]})),
+            "session_keys[1]"
+        );
+        assert_eq!(failing_field(json!({"session_keys": []})), "session_keys");
+        let e = load(&with(json!({"session_keys": ["c2hvcnQ="]}))).unwrap_err();
+        assert_eq!(e.reason, "decodes to 5 bytes; a key must be exactly 32");
+
+        let env = |name: &str| (name == "KEYS").then(|| format!("{KEY}, {KEY}"));
+        let config = with(json!({"session_keys": null, "session_keys_env": "KEYS"}));
+        let c = Config::from_json(config.to_string().as_bytes(), &env).unwrap();
+        assert_eq!(c.session.keys.len(), 2);
+        let bad_env = |_: &str| Some("c2hvcnQ=".to_string());
+        let e = Config::from_json(config.to_string().as_bytes(), &bad_env).unwrap_err();
+        assert_eq!(e.field, "session_keys_env[0]");
+    }
+
+    #[test]
+    fn session_attributes_are_validated() {
+        assert_eq!(
+            failing_field(json!({"session_same_site": "lax"})),
+            "session_same_site"
+        );
+        assert_eq!(
+            failing_field(json!({"session_same_site": "None", "session_cookie_secure": false})),
+            "session_same_site"
+        );
+        assert_eq!(
+            failing_field(json!({"session_cookie_name": "a b"})),
+            "session_cookie_name"
+        );
+    }
+
+    #[test]
+    fn identity_settings_are_validated() {
+        assert_eq!(
+            failing_field(json!({"userid_header": "bad header"})),
+            "userid_header"
+        );
+        assert_eq!(
+            failing_field(json!({"userid_header": "Authorization"})),
+            "userid_header"
+        );
+        assert_eq!(
+            failing_field(json!({"groups_header": "kubeflow-userid"})),
+            "groups_header"
+        );
+        assert_eq!(
+            failing_field(json!({"userid_transformers": [{"matches": "(", "replaces": ""}]})),
+            "userid_transformers[0].matches"
+        );
+        assert_eq!(
+            failing_field(json!({"userid_transformers": [{"matches": "a"}]})),
+            "userid_transformers[0].replaces"
+        );
+        assert_eq!(
+            failing_field(json!({"groups_allowlist": []})),
+            "groups_allowlist"
+        );
+        assert_eq!(
+            failing_field(json!({"groups_allowlist": ["a,b"]})),
+            "groups_allowlist"
+        );
+        assert_eq!(failing_field(json!({"audiences": []})), "audiences");
+        let c = load(&with(
+            json!({"userid_header": "X-User", "groups_allowlist": ["admins"]}),
+        ))
+        .unwrap();
+        assert_eq!(c.userid_header, "x-user");
+        assert_eq!(c.groups_allowlist, Some(vec!["admins".to_string()]));
+    }
+
+    #[test]
+    fn skip_paths_must_be_plain_prefixes() {
+        assert_eq!(
+            failing_field(json!({"skip_auth_paths": ["/"]})),
+            "skip_auth_paths[0]"
+        );
+        assert_eq!(
+            failing_field(json!({"skip_auth_paths": ["/ok", "/a/../b"]})),
+            "skip_auth_paths[1]"
+        );
+        assert_eq!(
+            failing_field(json!({"skip_auth_paths": ["public"]})),
+            "skip_auth_paths[0]"
+        );
+        let c = load(&with(json!({"skip_auth_paths": ["/public/"]}))).unwrap();
+        assert_eq!(c.skip_auth_paths, vec!["/public"]);
+    }
+
+    #[test]
+    fn extra_issuers_inherit_claims_and_must_be_distinct() {
+        let sa = json!({"issuer": "https://kubernetes.default.svc", "cluster": "k8s",
+            "jwks_uri": "https://kubernetes.default.svc/openid/v1/jwks", "audiences": ["kubeflow"], "userid_claim": "sub"});
+        let c = load(&with(
+            json!({"extra_issuers": [sa.clone()], "groups_claim": "roles"}),
+        ))
+        .unwrap();
+        assert_eq!(c.issuers[1].userid_claim, "sub");
+        assert_eq!(c.issuers[1].groups_claim, "roles");
+        assert_eq!(
+            c.issuers[1].jwks_uri.as_deref(),
+            Some("https://kubernetes.default.svc/openid/v1/jwks")
+        );
+        let mut dup = sa.clone();
+        dup["issuer"] = json!("https://idp.example.com");
+        assert_eq!(
+            failing_field(json!({"extra_issuers": [dup]})),
+            "extra_issuers[0].issuer"
+        );
+        let mut no_aud = sa.clone();
+        no_aud.as_object_mut().unwrap().remove("audiences");
+        assert_eq!(
+            failing_field(json!({"extra_issuers": [no_aud]})),
+            "extra_issuers[0].audiences"
+        );
+        let mut bad_uri = sa;
+        bad_uri["jwks_uri"] = json!("file:///x");
+        assert_eq!(
+            failing_field(json!({"extra_issuers": [bad_uri]})),
+            "extra_issuers[0].jwks_uri"
+        );
+    }
+
+    #[test]
+    fn openid_scope_is_always_sent() {
+        let c = load(&with(json!({"scopes": ["email"]}))).unwrap();
+        assert_eq!(c.scopes, vec!["openid", "email"]);
+    }
+}

@@ -1,0 +1,533 @@
+//! The per-request decision: plain inputs in, a [`Decision`] out. No host calls.
+
+use std::rc::Rc;
+
+use crate::config::Config;
+use crate::core::identity::{identify, Identity, IdentityError};
+use crate::core::jwks::KeySet;
+use crate::core::jwt::{self, ClaimRules, JwtError};
+use crate::core::paths;
+
+/// Authorization header values above this are refused before any parsing.
+pub const MAX_AUTHORIZATION_BYTES: usize = 16 * 1024 + 16;
+
+/// The `Authorization` header(s) of a request, as sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Authorization {
+    Absent,
+    One(Vec<u8>),
+    /// More than one header: ambiguous, never guessed at.
+    Several,
+}
+
+/// What the decision needs to know about a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub path: Vec<u8>,
+    pub authorization: Authorization,
+}
+
+impl Request {
+    /// Reads the request from its header list (lower-case names, raw values).
+    pub fn from_headers<'a>(headers: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Request {
+        let mut path = Vec::new();
+        let mut authorization = Authorization::Absent;
+        for (name, value) in headers {
+            match name {
+                ":path" => path = value.to_vec(),
+                "authorization" => {
+                    authorization = match authorization {
+                        Authorization::Absent => Authorization::One(value.to_vec()),
+                        _ => Authorization::Several,
+                    }
+                }
+                _ => {}
+            }
+        }
+        Request {
+            path,
+            authorization,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AllowReason {
+    Bearer,
+    Skipped,
+}
+
+impl AllowReason {
+    pub fn label(self) -> &'static str {
+        match self {
+            AllowReason::Bearer => "bearer",
+            AllowReason::Skipped => "skipped",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deny {
+    pub status: u16,
+    /// Stable snake_case label for metrics and logs; never user data.
+    pub reason: &'static str,
+    /// RFC 6750 `WWW-Authenticate` value, when one applies.
+    pub www_authenticate: Option<&'static str>,
+}
+
+impl Deny {
+    fn invalid_token(reason: &'static str) -> Decision {
+        Decision::Deny(Deny {
+            status: 401,
+            reason,
+            www_authenticate: Some("Bearer error=\"invalid_token\""),
+        })
+    }
+
+    /// The short page sent with the status; it never echoes request data.
+    pub fn body(&self) -> &'static str {
+        match self.status {
+            401 => "401 Unauthorized: a valid bearer token or session is required\n",
+            403 => "403 Forbidden: your account is not allowed to use this service\n",
+            503 => "503 Service Unavailable: the identity provider is not reachable yet\n",
+            _ => "request refused\n",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Pass upstream, with these identity headers (none on a skipped path).
+    Allow {
+        identity: Option<Identity>,
+        reason: AllowReason,
+    },
+    Deny(Deny),
+    /// This issuer has no keys yet: hold the request until it does, within a bound.
+    AwaitKeys {
+        issuer: usize,
+    },
+    /// The token names a `kid` we lack: hold the request for one refetch of this issuer.
+    AwaitRefetch {
+        issuer: usize,
+    },
+}
+
+impl Decision {
+    /// The answer for a request that waited for keys too long.
+    pub fn keys_unavailable() -> Decision {
+        Decision::Deny(Deny {
+            status: 503,
+            reason: "keys_unavailable",
+            www_authenticate: None,
+        })
+    }
+}
+
+/// Decides one request. `may_refetch` is false once the request has already waited for a
+/// refetch, so an unknown `kid` is then refused instead of waited on again.
+pub fn decide(
+    config: &Config,
+    request: &Request,
+    keys: &[Option<Rc<KeySet>>],
+    now_s: u64,
+    may_refetch: bool,
+) -> Decision {
+    if paths::is_skipped(&request.path, &config.skip_auth_paths) {
+        return Decision::Allow {
+            identity: None,
+            reason: AllowReason::Skipped,
+        };
+    }
+    match &request.authorization {
+        Authorization::Several => Deny::invalid_token("several_authorization_headers"),
+        Authorization::One(value) => match bearer_token(value) {
+            Ok(Some(token)) => check_bearer(config, token, keys, now_s, may_refetch),
+            Ok(None) => no_credential(),
+            Err(reason) => Deny::invalid_token(reason),
+        },
+        Authorization::Absent => no_credential(),
+    }
+}
+
+/// The seam for browser login: navigations will be redirected to the IdP here.
+fn no_credential() -> Decision {
+    Decision::Deny(Deny {
+        status: 401,
+        reason: "no_credential",
+        www_authenticate: Some("Bearer"),
+    })
+}
+
+/// The token of a `Bearer` authorization (scheme case-insensitive, exactly one token);
+/// `Ok(None)` for other schemes, which are not ours to judge.
+fn bearer_token(value: &[u8]) -> Result<Option<&str>, &'static str> {
+    if value.len() > MAX_AUTHORIZATION_BYTES {
+        return Err("token_too_large");
+    }
+    let text = std::str::from_utf8(value).map_err(|_| "malformed_authorization")?;
+    let (scheme, rest) = text.split_once(' ').unwrap_or((text, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Ok(None);
+    }
+    let token = rest.trim_start_matches(' ');
+    if token.is_empty() || token.contains(|c: char| c.is_ascii_whitespace() || c.is_control()) {
+        return Err("malformed_authorization");
+    }
+    Ok(Some(token))
+}
+
+fn check_bearer(
+    config: &Config,
+    token: &str,
+    keys: &[Option<Rc<KeySet>>],
+    now_s: u64,
+    may_refetch: bool,
+) -> Decision {
+    let parsed = match jwt::parse(token) {
+        Ok(parsed) => parsed,
+        Err(e) => return Deny::invalid_token(e.reason()),
+    };
+    let Some((index, issuer)) = config
+        .issuers
+        .iter()
+        .enumerate()
+        .find(|(_, i)| Some(i.issuer.as_str()) == parsed.issuer())
+    else {
+        return Deny::invalid_token("unknown_issuer");
+    };
+    let Some(key_set) = keys.get(index).and_then(Option::as_deref) else {
+        return Decision::AwaitKeys { issuer: index };
+    };
+    let rules = ClaimRules {
+        issuer: &issuer.issuer,
+        audiences: &issuer.audiences,
+        clock_skew_seconds: config.clock_skew_seconds,
+        require_iat: false,
+        require_sub: false,
+    };
+    let verified = match jwt::verify(&parsed, key_set, &rules, now_s) {
+        Ok(verified) => verified,
+        Err(JwtError::UnknownKid) if may_refetch => {
+            return Decision::AwaitRefetch { issuer: index }
+        }
+        Err(e) => return Deny::invalid_token(e.reason()),
+    };
+    match identify(&verified.claims, issuer, config) {
+        Ok(identity) => Decision::Allow {
+            identity: Some(identity),
+            reason: AllowReason::Bearer,
+        },
+        Err(e @ (IdentityError::NotInAllowedGroups | IdentityError::GroupsNotAList)) => {
+            Decision::Deny(Deny {
+                status: 403,
+                reason: e.reason(),
+                www_authenticate: None,
+            })
+        }
+        Err(e @ IdentityError::MissingUserid) => Deny::invalid_token(e.reason()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::jwks::test_keys::{all_jwks, b64, jwks_body, keys, mint, p256_jwk_for, signing_input};
+    use crate::core::jwks::Alg;
+    use serde_json::{json, Value};
+
+    const ISS: &str = "https://idp.example.com";
+    const SA_ISS: &str = "https://kubernetes.default.svc";
+    const NOW: u64 = 1_800_000_000;
+
+    fn config(extra: Value) -> Config {
+        let mut base = json!({
+            "issuer": ISS, "idp_cluster": "idp", "client_id": "app", "client_secret": "s",
+            "session_keys": ["MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="],
+            "skip_auth_paths": ["/public"],
+            "extra_issuers": [{"issuer": SA_ISS, "cluster": "k8s", "audiences": ["kubeflow"],
+                               "jwks_uri": "https://kubernetes.default.svc/openid/v1/jwks", "userid_claim": "sub"}],
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            base[k] = v.clone();
+        }
+        Config::from_json(base.to_string().as_bytes(), &|_: &str| None).unwrap()
+    }
+
+    fn key_sets() -> Vec<Option<Rc<KeySet>>> {
+        let main = KeySet::parse(&jwks_body(all_jwks())).unwrap();
+        let sa_key = p256_jwk_for(&keys().p256_other, "sa-key");
+        let sa = KeySet::parse(&jwks_body(vec![sa_key])).unwrap();
+        vec![Some(Rc::new(main)), Some(Rc::new(sa))]
+    }
+
+    fn token(claims: Value) -> String {
+        mint(
+            Alg::Rs256,
+            &json!({"alg": "RS256", "kid": "rsa", "typ": "JWT"}),
+            &claims,
+        )
+    }
+
+    /// A token signed by the service-account issuer's own (second) P-256 key.
+    fn sa_token(header: &Value, claims: &Value) -> String {
+        use jwt_compact::{alg::Es256, Algorithm, AlgorithmSignature};
+        let input = signing_input(header, claims);
+        let signature = Es256.sign(&keys().p256_other, input.as_bytes());
+        format!("{input}.{}", b64(&signature.as_bytes()))
+    }
+
+    fn alice() -> Value {
+        json!({"iss": ISS, "aud": "app", "exp": NOW + 300, "iat": NOW, "sub": "u1",
+               "email": "alice@example.com", "groups": ["dev", "ml-admin"]})
+    }
+
+    fn request(path: &str, authorization: &[&str]) -> Request {
+        let mut headers: Vec<(&str, &[u8])> = vec![(":path", path.as_bytes())];
+        headers.extend(
+            authorization
+                .iter()
+                .map(|a| ("authorization", a.as_bytes())),
+        );
+        Request::from_headers(headers)
+    }
+
+    fn run(cfg: &Config, req: &Request) -> Decision {
+        decide(cfg, req, &key_sets(), NOW, true)
+    }
+
+    fn denied(decision: &Decision) -> (u16, &'static str) {
+        match decision {
+            Decision::Deny(d) => (d.status, d.reason),
+            other => panic!("expected a denial, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_valid_bearer_token_yields_the_identity() {
+        let cfg = config(json!({}));
+        let decision = run(
+            &cfg,
+            &request("/x", &[&format!("Bearer {}", token(alice()))]),
+        );
+        let expected = Identity {
+            userid: "alice@example.com".into(),
+            groups: vec!["dev".into(), "ml-admin".into()],
+        };
+        assert_eq!(
+            decision,
+            Decision::Allow {
+                identity: Some(expected),
+                reason: AllowReason::Bearer
+            }
+        );
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        let cfg = config(json!({}));
+        for scheme in ["bearer", "BEARER", "BeArEr"] {
+            let auth = format!("{scheme} {}", token(alice()));
+            assert!(
+                matches!(run(&cfg, &request("/x", &[&auth])), Decision::Allow { .. }),
+                "{scheme}"
+            );
+        }
+    }
+
+    #[test]
+    fn no_credential_is_a_plain_401() {
+        let cfg = config(json!({}));
+        for req in [request("/x", &[]), request("/x", &["Basic YTpi"])] {
+            let d = run(&cfg, &req);
+            assert_eq!(denied(&d), (401, "no_credential"));
+            let Decision::Deny(deny) = d else {
+                unreachable!()
+            };
+            assert_eq!(deny.www_authenticate, Some("Bearer"));
+        }
+    }
+
+    #[test]
+    fn malformed_authorization_is_an_invalid_token() {
+        let cfg = config(json!({}));
+        let tok = token(alice());
+        let cases = [
+            (
+                vec![format!("Bearer {tok} junk")],
+                "malformed_authorization",
+            ),
+            (vec![format!("Bearer {tok}\t")], "malformed_authorization"),
+            (vec!["Bearer ".to_string()], "malformed_authorization"),
+            (
+                vec![format!("Bearer {tok}"), format!("Bearer {tok}")],
+                "several_authorization_headers",
+            ),
+            (
+                vec![format!("Bearer {}", "a".repeat(60_000))],
+                "token_too_large",
+            ),
+        ];
+        for (headers, reason) in cases {
+            let refs: Vec<&str> = headers.iter().map(String::as_str).collect();
+            let d = run(&cfg, &request("/x", &refs));
+            assert_eq!(denied(&d), (401, reason));
+            let Decision::Deny(deny) = d else {
+                unreachable!()
+            };
+            assert_eq!(
+                deny.www_authenticate,
+                Some("Bearer error=\"invalid_token\"")
+            );
+            assert!(!deny.body().contains(&tok[..20]));
+        }
+        let non_utf8 = Request {
+            path: b"/x".to_vec(),
+            authorization: Authorization::One(b"Bearer \xff\xfe".to_vec()),
+        };
+        assert_eq!(
+            denied(&run(&cfg, &non_utf8)),
+            (401, "malformed_authorization")
+        );
+    }
+
+    #[test]
+    fn skipped_paths_pass_without_identity_even_with_a_bad_token() {
+        let cfg = config(json!({}));
+        let d = run(&cfg, &request("/public/app.js", &["Bearer garbage"]));
+        assert_eq!(
+            d,
+            Decision::Allow {
+                identity: None,
+                reason: AllowReason::Skipped
+            }
+        );
+        assert_eq!(
+            denied(&run(&cfg, &request("/publicity", &[]))),
+            (401, "no_credential")
+        );
+    }
+
+    #[test]
+    fn tokens_of_unconfigured_issuers_are_invalid_not_absent() {
+        let cfg = config(json!({}));
+        let claims = json!({"iss": "https://evil.example.com", "aud": "app", "exp": NOW + 60, "email": "e@x"});
+        let d = run(
+            &cfg,
+            &request("/x", &[&format!("Bearer {}", token(claims))]),
+        );
+        assert_eq!(denied(&d), (401, "unknown_issuer"));
+    }
+
+    #[test]
+    fn missing_keys_hold_the_request() {
+        let cfg = config(json!({}));
+        let keys = vec![None, None];
+        let req = request("/x", &[&format!("Bearer {}", token(alice()))]);
+        assert_eq!(
+            decide(&cfg, &req, &keys, NOW, true),
+            Decision::AwaitKeys { issuer: 0 }
+        );
+    }
+
+    #[test]
+    fn an_unknown_kid_waits_for_one_refetch_then_fails() {
+        let cfg = config(json!({}));
+        let tok = mint(
+            Alg::Rs256,
+            &json!({"alg": "RS256", "kid": "rotated"}),
+            &alice(),
+        );
+        let req = request("/x", &[&format!("Bearer {tok}")]);
+        assert_eq!(
+            decide(&cfg, &req, &key_sets(), NOW, true),
+            Decision::AwaitRefetch { issuer: 0 }
+        );
+        assert_eq!(
+            denied(&decide(&cfg, &req, &key_sets(), NOW, false)),
+            (401, "unknown_kid")
+        );
+    }
+
+    #[test]
+    fn extra_issuers_use_their_own_keys_and_claims() {
+        let cfg = config(json!({}));
+        let sa = json!({"iss": SA_ISS, "aud": ["kubeflow"], "exp": NOW + 60,
+                        "sub": "system:serviceaccount:kubeflow:pipeline-runner"});
+        let ok = sa_token(&json!({"alg": "ES256", "kid": "sa-key"}), &sa);
+        let d = run(&cfg, &request("/x", &[&format!("Bearer {ok}")]));
+        let Decision::Allow {
+            identity: Some(id), ..
+        } = d
+        else {
+            panic!("{d:?}")
+        };
+        assert_eq!(id.userid, "system:serviceaccount:kubeflow:pipeline-runner");
+
+        // Claims issuer B, signed with issuer A's key: B's keys do not vouch for it.
+        let forged = mint(Alg::Rs256, &json!({"alg": "RS256", "kid": "rsa"}), &sa);
+        let req = request("/x", &[&format!("Bearer {forged}")]);
+        assert_eq!(
+            denied(&decide(&cfg, &req, &key_sets(), NOW, false)),
+            (401, "unknown_kid")
+        );
+        let forged_no_kid = mint(Alg::Es256, &json!({"alg": "ES256"}), &sa);
+        let req = request("/x", &[&format!("Bearer {forged_no_kid}")]);
+        assert_eq!(denied(&run(&cfg, &req)), (401, "bad_signature"));
+    }
+
+    #[test]
+    fn users_outside_the_allowlist_get_403() {
+        let cfg = config(json!({"groups_allowlist": ["ml-admin"]}));
+        let mut dev = alice();
+        dev["groups"] = json!(["dev"]);
+        assert_eq!(
+            denied(&run(
+                &cfg,
+                &request("/x", &[&format!("Bearer {}", token(dev))])
+            )),
+            (403, "group_not_allowed")
+        );
+        let mut stringly = alice();
+        stringly["groups"] = json!("ml-admin,dev");
+        assert_eq!(
+            denied(&run(
+                &cfg,
+                &request("/x", &[&format!("Bearer {}", token(stringly))])
+            )),
+            (403, "groups_claim_invalid")
+        );
+        assert!(matches!(
+            run(
+                &cfg,
+                &request("/x", &[&format!("Bearer {}", token(alice()))])
+            ),
+            Decision::Allow { .. }
+        ));
+    }
+
+    #[test]
+    fn a_token_without_the_userid_claim_is_invalid() {
+        let cfg = config(json!({}));
+        let mut anonymous = alice();
+        anonymous.as_object_mut().unwrap().remove("email");
+        assert_eq!(
+            denied(&run(
+                &cfg,
+                &request("/x", &[&format!("Bearer {}", token(anonymous))])
+            )),
+            (401, "userid_claim_invalid")
+        );
+    }
+
+    #[test]
+    fn header_list_parsing_keeps_repeated_authorization_apart() {
+        let req = Request::from_headers([
+            (":path", &b"/a?b"[..]),
+            ("authorization", b"x"),
+            ("authorization", b"y"),
+        ]);
+        assert_eq!(req.authorization, Authorization::Several);
+        assert_eq!(req.path, b"/a?b");
+    }
+}

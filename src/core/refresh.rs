@@ -1,0 +1,211 @@
+//! When to fetch an issuer's discovery document and JWKS, and who does it.
+//!
+//! Every worker VM of an Envoy process sees the same [`FetchState`] (kept in shared data).
+//! A worker fetches only after winning a compare-and-swap that installs itself as the lease
+//! holder, so one Envoy process makes one fetch per refresh however many workers it has.
+//! The state also carries the backoff after failures and the cooldown that bounds
+//! unknown-`kid` refetches, so a storm of random kids costs the IdP at most one call per
+//! cooldown window.
+
+use serde::{Deserialize, Serialize};
+
+/// Minimum time between two fetches triggered by unknown `kid`s.
+pub const KID_REFETCH_COOLDOWN_MS: u64 = 5_000;
+/// First retry delay after a failure; doubles per failure up to [`MAX_BACKOFF_MS`].
+pub const BASE_BACKOFF_MS: u64 = 1_000;
+pub const MAX_BACKOFF_MS: u64 = 60_000;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    pub refresh_ms: u64,
+    /// Bound of one dispatched call; a lease covers discovery plus JWKS.
+    pub call_timeout_ms: u64,
+}
+
+impl Schedule {
+    fn lease_ms(self) -> u64 {
+        2 * self.call_timeout_ms + 1_000
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchState {
+    /// The VM currently fetching (0: nobody).
+    pub holder: u64,
+    pub lease_until_ms: u64,
+    pub next_attempt_ms: u64,
+    pub failures: u32,
+    pub last_success_ms: u64,
+    pub last_attempt_ms: u64,
+    /// When the last attempt finished, well or badly; requests parked on a refetch wait for it.
+    pub last_completed_ms: u64,
+}
+
+impl FetchState {
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Unreadable state (another plugin version, corruption) reads as "never fetched".
+    pub fn decode(bytes: Option<&[u8]>) -> FetchState {
+        bytes
+            .and_then(|b| serde_json::from_slice(b).ok())
+            .unwrap_or_default()
+    }
+
+    fn lease_is_live(&self, now_ms: u64) -> bool {
+        self.holder != 0 && now_ms < self.lease_until_ms
+    }
+
+    /// The state to install (by CAS) if `me` should start a fetch now.
+    pub fn acquire(&self, me: u64, now_ms: u64, schedule: Schedule) -> Option<FetchState> {
+        if self.lease_is_live(now_ms) || now_ms < self.next_attempt_ms {
+            return None;
+        }
+        Some(FetchState {
+            holder: me,
+            lease_until_ms: now_ms + schedule.lease_ms(),
+            last_attempt_ms: now_ms,
+            ..self.clone()
+        })
+    }
+
+    pub fn succeeded(&self, now_ms: u64, schedule: Schedule) -> FetchState {
+        FetchState {
+            holder: 0,
+            lease_until_ms: 0,
+            next_attempt_ms: now_ms + schedule.refresh_ms,
+            failures: 0,
+            last_success_ms: now_ms,
+            last_attempt_ms: self.last_attempt_ms,
+            last_completed_ms: now_ms,
+        }
+    }
+
+    pub fn failed(&self, now_ms: u64, schedule: Schedule) -> FetchState {
+        let failures = self.failures.saturating_add(1);
+        let backoff = BASE_BACKOFF_MS
+            .saturating_mul(1 << (failures - 1).min(16))
+            .min(MAX_BACKOFF_MS)
+            .min(schedule.refresh_ms);
+        FetchState {
+            holder: 0,
+            lease_until_ms: 0,
+            next_attempt_ms: now_ms + backoff,
+            failures,
+            last_completed_ms: now_ms,
+            ..self.clone()
+        }
+    }
+
+    /// Brings the next attempt forward because a token named an unknown `kid`; `None` when
+    /// an attempt is already due soon enough or under way.
+    pub fn expedite(&self, now_ms: u64) -> Option<FetchState> {
+        let earliest = now_ms.max(self.last_attempt_ms + KID_REFETCH_COOLDOWN_MS);
+        if self.lease_is_live(now_ms) || self.next_attempt_ms <= earliest {
+            return None;
+        }
+        Some(FetchState {
+            next_attempt_ms: earliest,
+            ..self.clone()
+        })
+    }
+
+    /// How long a request parked on an unknown `kid` at `now_ms` may have to wait.
+    pub fn refetch_wait_bound_ms(&self, now_ms: u64, schedule: Schedule) -> u64 {
+        let earliest = now_ms.max(self.last_attempt_ms + KID_REFETCH_COOLDOWN_MS);
+        earliest - now_ms + schedule.lease_ms()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: Schedule = Schedule {
+        refresh_ms: 600_000,
+        call_timeout_ms: 5_000,
+    };
+
+    #[test]
+    fn only_one_worker_wins_the_lease() {
+        let fresh = FetchState::default();
+        let mine = fresh.acquire(1, 1_000, S).unwrap();
+        assert_eq!(mine.holder, 1);
+        assert_eq!(
+            mine.acquire(2, 1_500, S),
+            None,
+            "a live lease blocks others"
+        );
+        let expired = mine.lease_until_ms + 1;
+        assert_eq!(
+            mine.acquire(2, expired, S).unwrap().holder,
+            2,
+            "a dead holder is replaced"
+        );
+    }
+
+    #[test]
+    fn success_schedules_the_next_refresh() {
+        let done = FetchState::default()
+            .acquire(1, 0, S)
+            .unwrap()
+            .succeeded(2_000, S);
+        assert_eq!(done.holder, 0);
+        assert_eq!(done.next_attempt_ms, 602_000);
+        assert_eq!(done.acquire(1, 601_999, S), None);
+        assert!(done.acquire(1, 602_000, S).is_some());
+    }
+
+    #[test]
+    fn failures_back_off_exponentially_with_a_cap() {
+        let mut state = FetchState::default();
+        let mut delays = Vec::new();
+        let mut now = 0;
+        for _ in 0..10 {
+            state = state.acquire(1, now, S).unwrap().failed(now, S);
+            delays.push(state.next_attempt_ms - now);
+            now = state.next_attempt_ms;
+        }
+        assert_eq!(
+            &delays[..7],
+            &[1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000]
+        );
+        assert!(delays.iter().all(|&d| d <= MAX_BACKOFF_MS));
+        assert_eq!(state.failures, 10);
+        assert_eq!(
+            state.acquire(1, now, S).unwrap().succeeded(now, S).failures,
+            0
+        );
+    }
+
+    #[test]
+    fn unknown_kid_refetches_are_rate_limited() {
+        let done = FetchState::default()
+            .acquire(1, 0, S)
+            .unwrap()
+            .succeeded(100, S);
+        let soon = done.expedite(3_000).unwrap();
+        assert_eq!(
+            soon.next_attempt_ms, KID_REFETCH_COOLDOWN_MS,
+            "3 s after a fetch waits out the cooldown"
+        );
+        assert_eq!(soon.expedite(3_100), None, "already expedited");
+        let later = done.expedite(45_000).unwrap();
+        assert_eq!(
+            later.next_attempt_ms, 45_000,
+            "after the cooldown, immediately"
+        );
+        assert!(done.refetch_wait_bound_ms(3_000, S) <= 2_000 + S.lease_ms());
+    }
+
+    #[test]
+    fn garbage_state_reads_as_default() {
+        assert_eq!(FetchState::decode(Some(b"\xff{")), FetchState::default());
+        let s = FetchState {
+            failures: 3,
+            ..Default::default()
+        };
+        assert_eq!(FetchState::decode(Some(&s.encode())), s);
+    }
+}

@@ -1,0 +1,246 @@
+//! State of one worker VM, shared by its root context and its HTTP contexts, and the code
+//! that turns a [`Decision`] into host calls on the current HTTP context.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use proxy_wasm::hostcalls;
+use proxy_wasm::types::{LogLevel, MapType};
+
+use crate::config::Config;
+use crate::core::decide::{decide, Decision, Request};
+use crate::core::discovery::{self, Discovery};
+use crate::core::jwks::KeySet;
+use crate::core::refresh::FetchState;
+use crate::filter::{host, metrics};
+
+/// Requests one worker will hold while waiting for keys; beyond this they are answered at once.
+const MAX_PARKED: usize = 2048;
+
+/// Shared-data keys of one issuer. Istio sets no `vm_id`, so every plugin in the process
+/// shares one namespace: keys carry our name, a format version, and the key source.
+#[derive(Debug, Clone)]
+pub struct SharedKeys {
+    pub state: String,
+    pub jwks: String,
+    pub discovery: String,
+}
+
+impl SharedKeys {
+    fn new(issuer: &str, jwks_uri: Option<&str>) -> SharedKeys {
+        let base = format!("oidc-gate.v1|{issuer}|{}", jwks_uri.unwrap_or("discovery"));
+        SharedKeys {
+            state: format!("{base}|state"),
+            jwks: format!("{base}|jwks"),
+            discovery: format!("{base}|discovery"),
+        }
+    }
+}
+
+/// What this worker knows of one issuer.
+#[derive(Default)]
+pub struct IssuerView {
+    /// The JWKS bytes `keys` was parsed from, to notice when shared data changes.
+    jwks_bytes: Vec<u8>,
+    discovery_bytes: Vec<u8>,
+    pub discovery: Option<Discovery>,
+    pub fetch: FetchState,
+}
+
+#[derive(Debug)]
+pub enum Wait {
+    Keys { issuer: usize },
+    Refetch { issuer: usize, since_ms: u64 },
+}
+
+#[derive(Debug)]
+pub struct Parked {
+    pub request: Request,
+    pub wait: Wait,
+    pub deadline_ms: u64,
+}
+
+pub struct Worker {
+    pub config: Rc<Config>,
+    pub shared: Vec<SharedKeys>,
+    pub keys: Vec<Option<Rc<KeySet>>>,
+    pub issuers: Vec<IssuerView>,
+    pub parked: BTreeMap<u32, Parked>,
+}
+
+impl Worker {
+    pub fn new(config: Config) -> Worker {
+        let shared = config
+            .issuers
+            .iter()
+            .map(|i| SharedKeys::new(&i.issuer, i.jwks_uri.as_deref()))
+            .collect();
+        let count = config.issuers.len();
+        Worker {
+            config: Rc::new(config),
+            shared,
+            keys: vec![None; count],
+            issuers: (0..count).map(|_| IssuerView::default()).collect(),
+            parked: BTreeMap::new(),
+        }
+    }
+
+    /// Picks up keys and fetch state that any worker of this process published.
+    pub fn sync_from_shared(&mut self) {
+        for index in 0..self.issuers.len() {
+            self.sync_issuer(index);
+        }
+    }
+
+    fn sync_issuer(&mut self, index: usize) {
+        let shared = &self.shared[index];
+        let view = &mut self.issuers[index];
+        view.fetch = FetchState::decode(shared_bytes(&shared.state).as_deref());
+        if let Some(bytes) = shared_bytes(&shared.jwks) {
+            if bytes != view.jwks_bytes {
+                // Only validated sets are published, so a parse failure here means a
+                // different plugin version wrote it: keep what we have.
+                if let Ok(set) = KeySet::parse(&bytes) {
+                    self.keys[index] = Some(Rc::new(set));
+                    view.jwks_bytes = bytes;
+                }
+            }
+        }
+        if let Some(bytes) = shared_bytes(&shared.discovery) {
+            if bytes != view.discovery_bytes {
+                let issuer = &self.config.issuers[index].issuer;
+                view.discovery = discovery::parse(&bytes, issuer).ok();
+                view.discovery_bytes = bytes;
+            }
+        }
+    }
+
+    /// Holds a request until keys arrive; `false` when this worker already holds too many.
+    pub fn park(
+        &mut self,
+        context_id: u32,
+        request: Request,
+        wait: Wait,
+        deadline_ms: u64,
+    ) -> bool {
+        if self.parked.len() >= MAX_PARKED {
+            return false;
+        }
+        self.parked.insert(
+            context_id,
+            Parked {
+                request,
+                wait,
+                deadline_ms,
+            },
+        );
+        true
+    }
+
+    /// Decides a parked request again; `None` while it should keep waiting.
+    fn redecide(&self, parked: &Parked, now_ms: u64) -> Option<Decision> {
+        let now_s = now_ms / 1000;
+        let decision = match parked.wait {
+            // Keys that just arrived are fresh: an unknown kid now is refused, not refetched.
+            Wait::Keys { .. } => decide(&self.config, &parked.request, &self.keys, now_s, false),
+            Wait::Refetch { issuer, since_ms } => {
+                if self.issuers[issuer].fetch.last_completed_ms < since_ms {
+                    Decision::AwaitRefetch { issuer }
+                } else {
+                    decide(&self.config, &parked.request, &self.keys, now_s, false)
+                }
+            }
+        };
+        match decision {
+            Decision::AwaitKeys { .. } | Decision::AwaitRefetch { .. }
+                if now_ms < parked.deadline_ms =>
+            {
+                None
+            }
+            Decision::AwaitKeys { .. } => Some(Decision::keys_unavailable()),
+            Decision::AwaitRefetch { .. } => {
+                let config = &self.config;
+                Some(decide(config, &parked.request, &self.keys, now_s, false))
+            }
+            other => Some(other),
+        }
+    }
+
+    /// Takes out the parked requests that can be answered now.
+    pub fn take_ready(&mut self, now_ms: u64) -> Vec<(u32, Decision)> {
+        let mut ready = Vec::new();
+        let parked = std::mem::take(&mut self.parked);
+        for (id, entry) in parked {
+            match self.redecide(&entry, now_ms) {
+                Some(decision) => ready.push((id, decision)),
+                None => {
+                    self.parked.insert(id, entry);
+                }
+            }
+        }
+        ready
+    }
+}
+
+fn shared_bytes(key: &str) -> Option<Vec<u8>> {
+    hostcalls::get_shared_data(key)
+        .ok()
+        .and_then(|(bytes, _)| bytes)
+}
+
+/// Removes client-supplied copies of the identity headers, whatever their case (Envoy
+/// lower-cases names, and removal takes every value).
+pub fn strip_identity_headers(config: &Config) {
+    for name in [&config.userid_header, &config.groups_header] {
+        let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None);
+    }
+}
+
+/// Carries out a final decision on the current HTTP context. Returns true when the request
+/// should continue upstream, false when a local reply was sent.
+pub fn carry_out(config: &Config, decision: &Decision) -> bool {
+    match decision {
+        Decision::Allow { identity, reason } => {
+            if let Some(identity) = identity {
+                let groups = identity.groups.join(",");
+                let _ = hostcalls::set_map_value(
+                    MapType::HttpRequestHeaders,
+                    &config.userid_header,
+                    Some(&identity.userid),
+                );
+                let _ = hostcalls::set_map_value(
+                    MapType::HttpRequestHeaders,
+                    &config.groups_header,
+                    Some(&groups),
+                );
+            }
+            metrics::increment(&format!("allowed.{}", reason.label()));
+            true
+        }
+        Decision::Deny(deny) => {
+            metrics::increment(&format!("denied.{}", deny.reason));
+            let mut headers = vec![
+                ("content-type", "text/plain; charset=utf-8"),
+                ("cache-control", "no-store"),
+            ];
+            if let Some(value) = deny.www_authenticate {
+                headers.push(("www-authenticate", value));
+            }
+            if let Err(status) = hostcalls::send_http_response(
+                u32::from(deny.status),
+                headers,
+                Some(deny.body().as_bytes()),
+            ) {
+                host::log(
+                    LogLevel::Warn,
+                    &format!("could not send the {} reply: {status:?}", deny.status),
+                );
+            }
+            false
+        }
+        // Waiting is decided by the caller; reaching here means it could not wait.
+        Decision::AwaitKeys { .. } | Decision::AwaitRefetch { .. } => {
+            carry_out(config, &Decision::keys_unavailable())
+        }
+    }
+}

@@ -1,0 +1,111 @@
+"""Echo upstream for the integration tests.
+
+    python echo.py --port P
+
+Every request is answered 200 with JSON describing what arrived:
+    {"method": ..., "path": ..., "headers": {lowercased name: value, or a list if repeated},
+     "body_len": n}
+and counted. Control paths (queried directly by the tests, never through Envoy):
+    GET  /__echo/count     -> {"count": n}
+    GET  /__echo/requests  -> [<the echo bodies of every counted request>, ...]
+    POST /__echo/reset     -> zero the count and forget the requests
+Header values are decoded as latin-1 (as http.server does), so raw non-UTF-8 bytes survive.
+"""
+
+import argparse
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+CONTROL_PREFIX = "/__echo/"
+
+_lock = threading.Lock()
+_requests: list = []
+
+
+def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
+    length = handler.headers.get("content-length")
+    if length is not None:
+        return handler.rfile.read(int(length))
+    if "chunked" in (handler.headers.get("transfer-encoding") or "").lower():
+        body = b""
+        while True:
+            size = int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                # Trailers (if any) end with an empty line.
+                while handler.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                return body
+            body += handler.rfile.read(size)
+            handler.rfile.readline()
+    return b""
+
+
+def _headers_dict(handler: BaseHTTPRequestHandler) -> dict:
+    out: dict = {}
+    for name, value in handler.headers.items():
+        key = name.lower()
+        if key in out:
+            prev = out[key]
+            out[key] = prev + [value] if isinstance(prev, list) else [prev, value]
+        else:
+            out[key] = value
+    return out
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "echo"
+
+    def _reply(self, status: int, obj) -> None:
+        data = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _control(self) -> None:
+        with _lock:
+            if self.path == "/__echo/count":
+                return self._reply(200, {"count": len(_requests)})
+            if self.path == "/__echo/requests":
+                return self._reply(200, list(_requests))
+            if self.path == "/__echo/reset" and self.command == "POST":
+                _requests.clear()
+                return self._reply(200, {"count": 0})
+        return self._reply(404, {"error": "unknown control path"})
+
+    def _handle(self) -> None:
+        body = _read_body(self)
+        if self.path.startswith(CONTROL_PREFIX):
+            return self._control()
+        seen = {
+            "method": self.command,
+            "path": self.path,
+            "headers": _headers_dict(self),
+            "body_len": len(body),
+        }
+        with _lock:
+            _requests.append(seen)
+        self._reply(200, seen)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
+
+    def log_message(self, fmt, *args) -> None:  # keep the log file readable: one line a request
+        print(f"echo {self.address_string()} {fmt % args}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server.daemon_threads = True
+    print(f"echo listening on 127.0.0.1:{args.port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,332 @@
+// Test OpenID provider for the oidc-gate integration tests.
+//
+// A real, OpenID-certified provider (npm `oidc-provider`, pinned in package.json) with a small
+// fault-injection and hit-counting layer in front of it, all on 127.0.0.1.
+//
+// Usage:
+//   node idp.mjs --port P --keys keys.json [--control-port C] [--config config.json]
+//
+//   --port P          IdP port; the issuer is exactly `http://127.0.0.1:P`.
+//   --keys FILE       private JWKS ({"keys":[...]}) used for signing; every key needs a `kid`.
+//                     The public halves are served at /jwks.
+//   --control-port C  optional control API (127.0.0.1 only, never on the IdP port):
+//                       GET  /hits        -> {"discovery":n,"jwks":n,"token":n,"userinfo":n,"auth":n,...}
+//                       POST /reset-hits
+//                       POST /fault       {"target":"jwks"|"discovery"|"token"|<any kind>,
+//                                          "mode":"ok"|"500"|"html"|"garbage"|"empty"|"hang"
+//                                                 |"wrong_issuer"|"delay", "delay_ms":n}
+//                       POST /keys        new private JWKS: rebuilds the provider (sessions are lost)
+//                       POST /config      new config (same shape as --config): rebuilds the provider
+//                       GET  /healthz     -> "ok"
+//   --config FILE     optional JSON:
+//                       {"clients": [<oidc-provider client metadata>...],
+//                        "users": {"alice": {"groups": ["ml-admin","dev"], "email": "...", "name": "..."}},
+//                        "pkce_required": true}
+//                     Default client: `demo-app` / `s3cret`, client_secret_basic, code flow,
+//                     application_type "native" so that any http://127.0.0.1:<port>/... loopback
+//                     redirect matching a registered path is accepted (RFC 8252 §7.3), which
+//                     lets tests register redirect URIs before they know Envoy's port.
+//                     Unknown users log in fine (the dev login page accepts any login) and get
+//                     `<login>@example.com` and no groups.
+//
+// Endpoint kinds counted by /hits: discovery, jwks, token, userinfo, auth, end_session,
+// interaction, introspection, revocation, other.
+//
+// Fault modes (per kind): ok (pass through), 500, html (200 text/html page), garbage (200 JSON
+// content type, invalid JSON), empty (200 `{"keys":[]}` for jwks, `{}` otherwise), hang (never
+// answers; the socket is kept open), wrong_issuer (discovery only: the real document with
+// `issuer` + "/"), delay (sleep `delay_ms` then pass through). Hits are counted before faults,
+// so a faulted fetch still counts as a fetch.
+
+import * as http from 'node:http';
+import * as fs from 'node:fs';
+import { parseArgs } from 'node:util';
+
+import Provider, { interactionPolicy } from 'oidc-provider';
+
+const { values: args } = parseArgs({
+  options: {
+    port: { type: 'string' },
+    keys: { type: 'string' },
+    'control-port': { type: 'string' },
+    config: { type: 'string' },
+  },
+});
+
+if (!args.port || !args.keys) {
+  console.error('usage: node idp.mjs --port P --keys keys.json [--control-port C] [--config config.json]');
+  process.exit(2);
+}
+
+const PORT = Number(args.port);
+const ISSUER = `http://127.0.0.1:${PORT}`;
+
+const DEFAULT_CLIENT = {
+  client_id: 'demo-app',
+  client_secret: 's3cret',
+  application_type: 'native',
+  token_endpoint_auth_method: 'client_secret_basic',
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+  redirect_uris: ['http://127.0.0.1/authservice/oidc/callback'],
+  post_logout_redirect_uris: ['http://127.0.0.1/'],
+};
+
+function readJson(path) {
+  return JSON.parse(fs.readFileSync(path, 'utf8'));
+}
+
+let currentKeys = readJson(args.keys);
+let currentConfig = args.config ? readJson(args.config) : {};
+
+// ---------------------------------------------------------------------------------------------
+// The provider
+
+function accountFor(users, id) {
+  const user = users[id] ?? {};
+  return {
+    accountId: id,
+    // Every claim the scopes allow; oidc-provider filters them by granted scope.
+    async claims() {
+      return {
+        sub: id,
+        email: user.email ?? `${id}@example.com`,
+        email_verified: user.email_verified ?? true,
+        groups: user.groups ?? [],
+        name: user.name ?? id,
+      };
+    },
+  };
+}
+
+// Consent is granted automatically (see loadExistingGrant); the stock policy would still ask
+// native (loopback) clients for consent on every authorization.
+function interactionPolicyWithoutNativeConsent() {
+  const policy = interactionPolicy.base();
+  policy.get('consent').checks.remove('native_client_prompt');
+  return policy;
+}
+
+function buildProvider(jwks, config) {
+  const users = config.users ?? {};
+  const clients = config.clients ?? [DEFAULT_CLIENT];
+  const pkceRequired = config.pkce_required ?? true;
+
+  const provider = new Provider(ISSUER, {
+    jwks,
+    clients,
+    findAccount: async (_ctx, id) => accountFor(users, id),
+    claims: {
+      openid: ['sub'],
+      email: ['email', 'email_verified'],
+      profile: ['name'],
+      groups: ['groups'],
+    },
+    scopes: ['openid', 'offline_access', 'email', 'profile', 'groups'],
+    // The id_token carries the claims of the granted scopes (the filter reads email/groups
+    // from it without calling userinfo).
+    conformIdTokenClaims: false,
+    // Refresh tokens for every code grant, with or without offline_access.
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    pkce: { required: () => pkceRequired },
+    // Consent is granted automatically so a browser login is a single login form.
+    loadExistingGrant: async (ctx) => {
+      const grant = new ctx.oidc.provider.Grant({
+        clientId: ctx.oidc.client.clientId,
+        accountId: ctx.oidc.session.accountId,
+      });
+      grant.addOIDCScope(ctx.oidc.requestParamScopes ? [...ctx.oidc.requestParamScopes].join(' ') : 'openid');
+      grant.addOIDCClaims(['sub', 'email', 'email_verified', 'name', 'groups']);
+      await grant.save();
+      return grant;
+    },
+    interactions: { policy: interactionPolicyWithoutNativeConsent() },
+    features: {
+      devInteractions: { enabled: true },
+      rpInitiatedLogout: { enabled: true },
+      userinfo: { enabled: true },
+      revocation: { enabled: true },
+      introspection: { enabled: true },
+    },
+    cookies: { keys: ['test-cookie-key-not-secret'] },
+    ttl: {
+      AccessToken: 3600,
+      AuthorizationCode: 600,
+      IdToken: 3600,
+      RefreshToken: 86400,
+      Interaction: 3600,
+      Session: 86400,
+      Grant: 86400,
+    },
+  });
+  provider.on('server_error', (_ctx, err) => console.error('idp server_error', err));
+  return provider;
+}
+
+let provider = buildProvider(currentKeys, currentConfig);
+let handler = provider.callback();
+
+// Rebuilds the provider with new keys or config; the HTTP server stays up on the same port.
+function rebuild() {
+  const next = buildProvider(currentKeys, currentConfig);
+  provider = next;
+  handler = next.callback();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hit counting and fault injection in front of the provider
+
+const hits = {};
+const faults = {}; // kind -> {mode, delay_ms}
+const hanging = new Set();
+
+function kindOf(pathname) {
+  if (pathname === '/.well-known/openid-configuration') return 'discovery';
+  if (pathname === '/jwks') return 'jwks';
+  if (pathname === '/token/introspection') return 'introspection';
+  if (pathname === '/token/revocation') return 'revocation';
+  if (pathname === '/token') return 'token';
+  if (pathname === '/me') return 'userinfo';
+  if (pathname === '/auth' || pathname.startsWith('/auth/')) return 'auth';
+  if (pathname.startsWith('/session/end')) return 'end_session';
+  if (pathname.startsWith('/interaction/')) return 'interaction';
+  return 'other';
+}
+
+function send(res, status, contentType, body) {
+  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+// The real discovery document with a wrong `issuer`, fetched from ourselves, unfaulted.
+function wrongIssuerDiscovery(res) {
+  const req = http.get(
+    { host: '127.0.0.1', port: PORT, path: '/.well-known/openid-configuration', headers: { 'x-idp-internal': '1' } },
+    (up) => {
+      let data = '';
+      up.setEncoding('utf8');
+      up.on('data', (c) => { data += c; });
+      up.on('end', () => {
+        const doc = JSON.parse(data);
+        doc.issuer = `${doc.issuer}/`;
+        send(res, 200, 'application/json', JSON.stringify(doc));
+      });
+    },
+  );
+  req.on('error', (e) => send(res, 500, 'text/plain', String(e)));
+}
+
+// Returns true when the fault answered the request itself.
+function applyFault(kind, req, res) {
+  const fault = faults[kind];
+  if (!fault || fault.mode === 'ok' || fault.mode === 'delay') return false;
+  switch (fault.mode) {
+    case '500':
+      send(res, 500, 'application/json', '{"error":"server_error","error_description":"injected fault"}');
+      return true;
+    case 'html':
+      send(res, 200, 'text/html', '<!doctype html><html><body><h1>Maintenance</h1></body></html>');
+      return true;
+    case 'garbage':
+      send(res, 200, 'application/json', '{"keys": [ {"kty": "RSA", "n": tru');
+      return true;
+    case 'empty':
+      send(res, 200, 'application/json', kind === 'jwks' ? '{"keys":[]}' : '{}');
+      return true;
+    case 'hang':
+      // Never answer. Remember the socket so it can be destroyed when the fault is cleared.
+      hanging.add(res);
+      res.on('close', () => hanging.delete(res));
+      return true;
+    case 'wrong_issuer':
+      if (kind !== 'discovery') return false;
+      wrongIssuerDiscovery(res);
+      return true;
+    default:
+      send(res, 500, 'text/plain', `unknown fault mode ${fault.mode}`);
+      return true;
+  }
+}
+
+const idpServer = http.createServer((req, res) => {
+  const { pathname } = new URL(req.url, ISSUER);
+  const kind = kindOf(pathname);
+  if (req.headers['x-idp-internal'] !== '1') {
+    hits[kind] = (hits[kind] ?? 0) + 1;
+    console.log(`${new Date().toISOString()} ${req.method} ${req.url} kind=${kind} fault=${faults[kind]?.mode ?? 'ok'}`);
+    if (applyFault(kind, req, res)) return;
+    const delay = faults[kind]?.mode === 'delay' ? Number(faults[kind].delay_ms ?? 1000) : 0;
+    if (delay > 0) {
+      setTimeout(() => handler(req, res), delay);
+      return;
+    }
+  }
+  handler(req, res);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Control API
+
+function readBody(req) {
+  return new Promise((resolve, reject) => {
+    let data = '';
+    req.setEncoding('utf8');
+    req.on('data', (c) => { data += c; });
+    req.on('end', () => resolve(data));
+    req.on('error', reject);
+  });
+}
+
+const MODES = new Set(['ok', '500', 'html', 'garbage', 'empty', 'hang', 'wrong_issuer', 'delay']);
+
+async function control(req, res) {
+  const { pathname } = new URL(req.url, 'http://127.0.0.1');
+  const json = (status, obj) => send(res, status, 'application/json', JSON.stringify(obj));
+  try {
+    if (req.method === 'GET' && pathname === '/healthz') return send(res, 200, 'text/plain', 'ok');
+    if (req.method === 'GET' && pathname === '/hits') return json(200, hits);
+    if (req.method === 'POST' && pathname === '/reset-hits') {
+      for (const k of Object.keys(hits)) delete hits[k];
+      return json(200, hits);
+    }
+    if (req.method === 'POST' && pathname === '/fault') {
+      const body = JSON.parse(await readBody(req));
+      if (typeof body.target !== 'string' || !MODES.has(body.mode)) {
+        return json(400, { error: `bad fault ${JSON.stringify(body)}` });
+      }
+      faults[body.target] = { mode: body.mode, delay_ms: body.delay_ms };
+      if (body.mode !== 'hang') {
+        for (const r of hanging) r.destroy();
+      }
+      return json(200, faults);
+    }
+    if (req.method === 'POST' && pathname === '/keys') {
+      currentKeys = JSON.parse(await readBody(req));
+      rebuild();
+      return json(200, { kids: currentKeys.keys.map((k) => k.kid) });
+    }
+    if (req.method === 'POST' && pathname === '/config') {
+      currentConfig = JSON.parse(await readBody(req));
+      rebuild();
+      return json(200, { ok: true });
+    }
+    return json(404, { error: 'not found' });
+  } catch (e) {
+    return json(500, { error: String(e && e.stack ? e.stack : e) });
+  }
+}
+
+idpServer.listen(PORT, '127.0.0.1', () => {
+  console.log(`idp listening issuer=${ISSUER} kids=${currentKeys.keys.map((k) => k.kid).join(',')}`);
+});
+
+if (args['control-port']) {
+  const controlServer = http.createServer((req, res) => { control(req, res); });
+  controlServer.listen(Number(args['control-port']), '127.0.0.1', () => {
+    console.log(`idp control listening on 127.0.0.1:${args['control-port']}`);
+  });
+}
+
+for (const sig of ['SIGTERM', 'SIGINT']) {
+  process.on(sig, () => process.exit(0));
+}

@@ -1,0 +1,101 @@
+"""Self-checks of the harness pieces that do not need the plugin: the IdP (discovery, keys,
+faults, rotation, restart on the same port, a full code+PKCE login), the echo upstream and a
+plain Envoy (no wasm filter) in front of it."""
+
+import json
+
+import jwt
+import pytest
+
+from harness import KeySet, idp_login
+
+
+def test_idp_discovery_and_public_keys(idp, keys):
+    doc = idp.discovery()
+    assert doc["issuer"] == idp.issuer
+    assert doc["jwks_uri"] == f"{idp.issuer}/jwks"
+    assert doc["authorization_response_iss_parameter_supported"] is True
+    assert "S256" in doc["code_challenge_methods_supported"]
+    assert {"openid", "email", "profile", "groups", "offline_access"} <= set(doc["scopes_supported"])
+    assert doc.get("end_session_endpoint")
+    jwks = idp.jwks()
+    assert sorted(k["kid"] for k in jwks["keys"]) == sorted(keys.kids.values())
+    for k in jwks["keys"]:  # only public halves are served
+        assert not {"d", "p", "q", "dp", "dq", "qi"} & set(k), k
+
+
+def test_idp_hits_and_faults(lab, keys):
+    idp = lab.idp(keys)
+    assert idp.hits() == {}  # readiness probes are not counted
+    for mode, expect in [("500", 500), ("html", 200), ("garbage", 200), ("empty", 200)]:
+        idp.fault("jwks", mode)
+        status, body = _get(f"{idp.issuer}/jwks")
+        assert status == expect, mode
+        if mode == "empty":
+            assert json.loads(body) == {"keys": []}
+        if mode == "garbage":
+            with pytest.raises(ValueError):
+                json.loads(body)
+    idp.fault("jwks", "hang")
+    with pytest.raises(OSError):  # socket.timeout / URLError: it never answers
+        _get(f"{idp.issuer}/jwks", timeout=0.5)
+    idp.fault("jwks", "ok")
+    assert _get(f"{idp.issuer}/jwks")[0] == 200
+    idp.fault("discovery", "wrong_issuer")
+    assert json.loads(_get(f"{idp.issuer}/.well-known/openid-configuration")[1])["issuer"] == idp.issuer + "/"
+    assert idp.hits()["jwks"] == 6
+    idp.reset_hits()
+    assert idp.hits() == {}
+
+
+def test_idp_rotation_and_restart_same_port(lab, keys):
+    idp = lab.idp(keys)
+    new = KeySet(generation=2)
+    idp.rotate(new)
+    assert sorted(k["kid"] for k in idp.jwks()["keys"]) == sorted(new.kids.values())
+    port = idp.port
+    idp.stop()
+    with pytest.raises(OSError):
+        _get(f"{idp.issuer}/jwks", timeout=1)
+    idp.start()
+    assert idp.port == port
+    # The restarted IdP keeps the rotated keys.
+    assert sorted(k["kid"] for k in idp.jwks()["keys"]) == sorted(new.kids.values())
+
+
+def test_idp_code_flow_with_pkce_issues_tokens_with_groups(lab, keys):
+    idp = lab.idp(keys, config={"users": {"alice": {"groups": ["ml-admin", "dev"]}}})
+    tokens = idp_login(idp, "alice")
+    assert tokens["callback"]["iss"] == idp.issuer  # RFC 9207 iss in the authorization response
+    assert tokens.get("refresh_token")
+    header = jwt.get_unverified_header(tokens["id_token"])
+    assert header["kid"] == keys.kid("RS256")
+    claims = jwt.decode(tokens["id_token"], keys.key("RS256").public_key(), algorithms=["RS256"],
+                        audience="demo-app", issuer=idp.issuer)
+    assert claims["email"] == "alice@example.com"
+    assert claims["groups"] == ["ml-admin", "dev"]
+    assert claims["nonce"] == tokens["nonce"]
+    assert claims["sub"] == "alice"
+
+
+def test_envoy_without_filter_forwards_to_echo(lab, idp, echo):
+    envoy = lab.envoy(None, app_port=echo.port, idp_port=idp.port)
+    before = echo.count()
+    r = envoy.request("GET", "/a/b?c=1", [("X-One", "1"), ("X-Raw", b"\xff\xfe"), ("X-Rep", "a"), ("X-Rep", "b")])
+    assert r.status == 200
+    seen = r.upstream
+    assert seen["path"] == "/a/b?c=1"
+    assert seen["headers"]["x-one"] == "1"
+    assert seen["headers"]["x-raw"] == "\xff\xfe"  # non-UTF-8 bytes pass Envoy's codec
+    assert echo.count() == before + 1
+    assert envoy.stats("downstream_rq_2xx")["http.ingress.downstream_rq_2xx"] == 1
+
+
+def _get(url, timeout=5):
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
