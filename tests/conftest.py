@@ -16,6 +16,11 @@ import harness
 from harness import PLUGIN_WASM, Echo, Idp, KeySet, Lab
 
 
+def pytest_report_header(config):
+    return [f"envoy: {harness.envoy_version()} ({harness.envoy_binary()})",
+            f"plugin: {PLUGIN_WASM} ({'present' if PLUGIN_WASM.exists() else 'MISSING'})"]
+
+
 @pytest.fixture(scope="session")
 def keys() -> KeySet:
     """The IdP's signing keys: rsa-1, ec-1, ec384-1, ed-1."""

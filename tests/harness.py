@@ -41,7 +41,8 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 TESTS_DIR = Path(__file__).resolve().parent
 REPO = TESTS_DIR.parent
 VENV = REPO / ".venv"
-PLUGIN_WASM = REPO / "dist" / "plugin.wasm"
+# OIDC_GATE_WASM points the suite at another build (e.g. a debug build) of the plugin.
+PLUGIN_WASM = Path(os.environ.get("OIDC_GATE_WASM") or REPO / "dist" / "plugin.wasm")
 IDP_SCRIPT = TESTS_DIR / "idp" / "idp.mjs"
 
 CLIENT_ID = "demo-app"
@@ -493,9 +494,11 @@ def envoy_binary() -> Path:
 
 
 def envoy_version() -> str:
+    import re
     out = subprocess.run([envoy_binary(), "--version"], capture_output=True, text=True, timeout=30).stdout
-    # "... version: <sha>/1.40.0/Clean/RELEASE/BoringSSL"
-    return out.strip().split("/")[1] if "/" in out else out.strip()
+    # "<path>  version: <sha>/1.40.0/Clean/RELEASE/BoringSSL"
+    m = re.search(r"version: [0-9a-f]+/([^/\s]+)/", out)
+    return m.group(1) if m else out.strip()
 
 
 def static_cluster(name: str, port: int, connect_timeout: str = "1s") -> dict:

@@ -232,7 +232,9 @@ fn check_bearer(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::jwks::test_keys::{all_jwks, b64, jwks_body, keys, mint, p256_jwk_for, signing_input};
+    use crate::core::jwks::test_keys::{
+        all_jwks, b64, jwks_body, keys, mint, p256_jwk_for, signing_input,
+    };
     use crate::core::jwks::Alg;
     use serde_json::{json, Value};
 

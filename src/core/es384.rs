@@ -4,8 +4,8 @@
 //! signature check in `jwks.rs` goes through the same `Algorithm::verify_signature` path.
 
 use std::borrow::Cow;
+use std::num::NonZeroUsize;
 
-use jwt_compact::alg::RsaSignature;
 use jwt_compact::{Algorithm, AlgorithmSignature};
 use p384::ecdsa::signature::{Signer, Verifier};
 use p384::ecdsa::{Signature, SigningKey, VerifyingKey};
@@ -13,13 +13,27 @@ use p384::ecdsa::{Signature, SigningKey, VerifyingKey};
 /// JWS ES384 signatures are the raw `r || s` concatenation, 48 bytes each (RFC 7518 §3.4).
 pub const SIGNATURE_LEN: usize = 96;
 
-/// Byte container for ES384 signatures.
-///
-/// This is jwt-compact's variable-length signature type. We reuse it instead of writing our own
-/// `AlgorithmSignature` because that trait's constructor returns `anyhow::Result`, and `anyhow`
-/// is not a direct dependency of this crate. The length and scalar-range checks therefore happen
-/// in [`Es384::verify_signature`], which rejects anything that is not a valid 96-byte `r || s`.
-pub type Es384Signature = RsaSignature;
+/// An ES384 signature: exactly 96 bytes with `r` and `s` in range (checked on construction).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Es384Signature(Signature);
+
+impl AlgorithmSignature for Es384Signature {
+    const LENGTH: Option<NonZeroUsize> = NonZeroUsize::new(SIGNATURE_LEN);
+
+    fn try_from_slice(slice: &[u8]) -> anyhow::Result<Self> {
+        if slice.len() != SIGNATURE_LEN {
+            anyhow::bail!("an ES384 signature is {SIGNATURE_LEN} bytes");
+        }
+        // `from_slice` also rejects r or s that are zero or not below the group order.
+        Signature::from_slice(slice)
+            .map(Es384Signature)
+            .map_err(|_| anyhow::anyhow!("r or s out of range"))
+    }
+
+    fn as_bytes(&self) -> Cow<'_, [u8]> {
+        Cow::Owned(self.0.to_bytes().to_vec())
+    }
+}
 
 /// The `ES384` algorithm.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -34,13 +48,10 @@ impl Algorithm for Es384 {
         Cow::Borrowed("ES384")
     }
 
-    /// Signs with RFC 6979 deterministic nonces. The filter never signs; this exists because the
-    /// trait requires it and the tests use it to mint tokens.
-    #[allow(clippy::expect_used)] // `RsaSignature::try_from_slice` only copies bytes: it cannot fail.
+    /// Signs with RFC 6979 deterministic nonces. The filter never signs; the trait requires it
+    /// and the tests use it to mint tokens.
     fn sign(&self, signing_key: &SigningKey, message: &[u8]) -> Es384Signature {
-        let signature: Signature = signing_key.sign(message);
-        Es384Signature::try_from_slice(&signature.to_bytes())
-            .expect("copying signature bytes is infallible")
+        Es384Signature(signing_key.sign(message))
     }
 
     fn verify_signature(
@@ -49,15 +60,7 @@ impl Algorithm for Es384 {
         verifying_key: &VerifyingKey,
         message: &[u8],
     ) -> bool {
-        let bytes = signature.as_bytes();
-        if bytes.len() != SIGNATURE_LEN {
-            return false;
-        }
-        // `from_slice` also rejects r or s that are zero or not below the group order.
-        match Signature::from_slice(&bytes) {
-            Ok(signature) => verifying_key.verify(message, &signature).is_ok(),
-            Err(_) => false,
-        }
+        verifying_key.verify(message, &signature.0).is_ok()
     }
 }
 
@@ -70,9 +73,10 @@ mod tests {
         Es384.sign(key, message).as_bytes().into_owned()
     }
 
+    /// Malformed signatures fail at construction, as jwt-compact's `verify` path does.
     fn verify_bytes(key: &VerifyingKey, message: &[u8], signature: &[u8]) -> bool {
-        let signature = Es384Signature::try_from_slice(signature).unwrap();
-        Es384.verify_signature(&signature, key, message)
+        Es384Signature::try_from_slice(signature)
+            .is_ok_and(|signature| Es384.verify_signature(&signature, key, message))
     }
 
     #[test]
@@ -85,7 +89,11 @@ mod tests {
         let key = SigningKey::random(&mut OsRng);
         let signature = sign_and_bytes(&key, b"header.payload");
         assert_eq!(signature.len(), SIGNATURE_LEN);
-        assert!(verify_bytes(key.verifying_key(), b"header.payload", &signature));
+        assert!(verify_bytes(
+            key.verifying_key(),
+            b"header.payload",
+            &signature
+        ));
     }
 
     #[test]
@@ -93,12 +101,24 @@ mod tests {
         let key = SigningKey::random(&mut OsRng);
         let other = SigningKey::random(&mut OsRng);
         let signature = sign_and_bytes(&key, b"header.payload");
-        assert!(!verify_bytes(key.verifying_key(), b"header.payloaD", &signature));
-        assert!(!verify_bytes(other.verifying_key(), b"header.payload", &signature));
+        assert!(!verify_bytes(
+            key.verifying_key(),
+            b"header.payloaD",
+            &signature
+        ));
+        assert!(!verify_bytes(
+            other.verifying_key(),
+            b"header.payload",
+            &signature
+        ));
         for bit in [0, 7, 383, 384, 767] {
             let mut flipped = signature.clone();
             flipped[bit / 8] ^= 1 << (bit % 8);
-            assert!(!verify_bytes(key.verifying_key(), b"header.payload", &flipped));
+            assert!(!verify_bytes(
+                key.verifying_key(),
+                b"header.payload",
+                &flipped
+            ));
         }
     }
 

@@ -391,7 +391,10 @@ enum SkipReason {
 
 fn parse_jwk(entry: &Value) -> Result<Jwk, SkipReason> {
     let object = entry.as_object().ok_or(SkipReason::NotAnObject)?;
-    if PRIVATE_MEMBERS.iter().any(|name| object.contains_key(*name)) {
+    if PRIVATE_MEMBERS
+        .iter()
+        .any(|name| object.contains_key(*name))
+    {
         return Err(SkipReason::PrivateMaterial);
     }
     check_use_and_key_ops(object)?;
@@ -511,9 +514,7 @@ fn optional_string<'a>(
 
 fn required_bytes(object: &Map<String, Value>, name: &str) -> Result<Vec<u8>, SkipReason> {
     let text = optional_string(object, name)?.ok_or(SkipReason::BadMember)?;
-    JWK_BASE64
-        .decode(text)
-        .map_err(|_| SkipReason::BadMember)
+    JWK_BASE64.decode(text).map_err(|_| SkipReason::BadMember)
 }
 
 /// Bit length of a big-endian unsigned integer, ignoring leading zero bytes.
@@ -522,7 +523,9 @@ fn bit_length(bytes: &[u8]) -> usize {
         None => 0,
         Some(first) => {
             let significant = bytes.len() - first;
-            let top_bits = bytes.get(first).map_or(0, |byte| 8 - byte.leading_zeros() as usize);
+            let top_bits = bytes
+                .get(first)
+                .map_or(0, |byte| 8 - byte.leading_zeros() as usize);
             (significant - 1) * 8 + top_bits
         }
     }
@@ -673,7 +676,9 @@ mod tests {
         for alg in Alg::ALL {
             assert_eq!(Alg::from_name(alg.name()), Some(alg));
         }
-        for name in ["rs256", "Rs256", "EDDSA", "eddsa", "HS256", "none", "ES512", "Ed25519", ""] {
+        for name in [
+            "rs256", "Rs256", "EDDSA", "eddsa", "HS256", "none", "ES512", "Ed25519", "",
+        ] {
             assert_eq!(Alg::from_name(name), None, "{name}");
         }
     }
@@ -725,7 +730,10 @@ mod tests {
     #[test]
     fn kid_selects_the_named_key() {
         let set = parse(all_jwks()).unwrap();
-        assert_eq!(set.select(Some("p384"), Alg::Es384).unwrap().kid(), Some("p384"));
+        assert_eq!(
+            set.select(Some("p384"), Alg::Es384).unwrap().kid(),
+            Some("p384")
+        );
         assert_eq!(
             set.select(Some("missing"), Alg::Rs256).unwrap_err(),
             KeySelectError::UnknownKid
@@ -757,7 +765,10 @@ mod tests {
             set.select(Some("k"), Alg::Rs256).unwrap_err(),
             KeySelectError::KeyAlgMismatch
         );
-        assert_eq!(set.select(None, Alg::Rs256).unwrap_err(), KeySelectError::NoKeyForAlg);
+        assert_eq!(
+            set.select(None, Alg::Rs256).unwrap_err(),
+            KeySelectError::NoKeyForAlg
+        );
         assert!(set.select(Some("k"), Alg::Rs384).is_ok());
         // Even when called directly, the key refuses an algorithm it did not declare.
         let signature = sign(Alg::Rs256, b"m");
@@ -768,20 +779,34 @@ mod tests {
     fn kid_absent_needs_exactly_one_compatible_key() {
         let one = parse(vec![rsa_jwk("a"), p256_jwk("b")]).unwrap();
         assert_eq!(one.select(None, Alg::Rs256).unwrap().kid(), Some("a"));
-        assert_eq!(one.select(None, Alg::EdDsa).unwrap_err(), KeySelectError::NoKeyForAlg);
+        assert_eq!(
+            one.select(None, Alg::EdDsa).unwrap_err(),
+            KeySelectError::NoKeyForAlg
+        );
 
         let two = parse(vec![rsa_jwk("a"), rsa_jwk("b")]).unwrap();
-        assert_eq!(two.select(None, Alg::Rs256).unwrap_err(), KeySelectError::AmbiguousKey);
+        assert_eq!(
+            two.select(None, Alg::Rs256).unwrap_err(),
+            KeySelectError::AmbiguousKey
+        );
         assert!(two.select(Some("b"), Alg::Rs256).is_ok());
 
         // A second RSA key bound to another alg does not make RS256 ambiguous.
-        let bound = parse(vec![rsa_jwk("a"), with(rsa_jwk("b"), "alg", json!("PS256"))]).unwrap();
+        let bound = parse(vec![
+            rsa_jwk("a"),
+            with(rsa_jwk("b"), "alg", json!("PS256")),
+        ])
+        .unwrap();
         assert_eq!(bound.select(None, Alg::Rs256).unwrap().kid(), Some("a"));
     }
 
     #[test]
     fn duplicate_kid_keeps_the_first_key() {
-        let set = parse(vec![rsa_jwk("dup"), with(p256_jwk("x"), "kid", json!("dup"))]).unwrap();
+        let set = parse(vec![
+            rsa_jwk("dup"),
+            with(p256_jwk("x"), "kid", json!("dup")),
+        ])
+        .unwrap();
         assert_eq!(set.len(), 1);
         assert_eq!(set.skipped(), 1);
         assert_eq!(
@@ -807,14 +832,24 @@ mod tests {
         jwk.as_object_mut().unwrap().remove("kid");
         let set = parse(vec![jwk.clone(), jwk]).unwrap();
         assert_eq!(set.len(), 2);
-        assert_eq!(set.select(Some("x"), Alg::Rs256).unwrap_err(), KeySelectError::UnknownKid);
+        assert_eq!(
+            set.select(Some("x"), Alg::Rs256).unwrap_err(),
+            KeySelectError::UnknownKid
+        );
     }
 
     #[test]
     fn encryption_keys_are_skipped() {
-        let set = parse(vec![with(rsa_jwk("enc"), "use", json!("enc")), p256_jwk("sig")]).unwrap();
+        let set = parse(vec![
+            with(rsa_jwk("enc"), "use", json!("enc")),
+            p256_jwk("sig"),
+        ])
+        .unwrap();
         assert_eq!(set.len(), 1);
-        assert_eq!(set.select(Some("enc"), Alg::Rs256).unwrap_err(), KeySelectError::UnknownKid);
+        assert_eq!(
+            set.select(Some("enc"), Alg::Rs256).unwrap_err(),
+            KeySelectError::UnknownKid
+        );
         assert_eq!(
             parse(vec![with(rsa_jwk("enc"), "use", json!("enc"))]).unwrap_err(),
             JwksError::NoUsableKeys
@@ -841,7 +876,11 @@ mod tests {
             ("n", json!(12345)),
         ] {
             let jwk = with(rsa_jwk("a"), name, value);
-            assert_eq!(parse(vec![jwk]).unwrap_err(), JwksError::NoUsableKeys, "{name}");
+            assert_eq!(
+                parse(vec![jwk]).unwrap_err(),
+                JwksError::NoUsableKeys,
+                "{name}"
+            );
         }
     }
 
@@ -849,7 +888,11 @@ mod tests {
     fn non_signature_algs_skip_the_key() {
         for alg in ["RSA-OAEP", "HS256", "none", "ES512", "rs256"] {
             let jwk = with(rsa_jwk("a"), "alg", json!(alg));
-            assert_eq!(parse(vec![jwk]).unwrap_err(), JwksError::NoUsableKeys, "{alg}");
+            assert_eq!(
+                parse(vec![jwk]).unwrap_err(),
+                JwksError::NoUsableKeys,
+                "{alg}"
+            );
         }
         // A declared alg of another key family is a broken key.
         let jwk = with(rsa_jwk("a"), "alg", json!("ES256"));
@@ -860,7 +903,11 @@ mod tests {
     fn private_and_symmetric_keys_are_skipped() {
         for member in PRIVATE_MEMBERS {
             let jwk = with(rsa_jwk("a"), member, json!("AQAB"));
-            assert_eq!(parse(vec![jwk]).unwrap_err(), JwksError::NoUsableKeys, "{member}");
+            assert_eq!(
+                parse(vec![jwk]).unwrap_err(),
+                JwksError::NoUsableKeys,
+                "{member}"
+            );
         }
         let oct = json!({"kty": "oct", "kid": "h", "k": b64(b"secret"), "alg": "HS256"});
         let oct_without_k = json!({"kty": "oct", "kid": "h"});
@@ -883,6 +930,18 @@ mod tests {
         assert_eq!(parse(keys).unwrap_err(), JwksError::NoUsableKeys);
     }
 
+    fn ed25519_identity() -> [u8; 32] {
+        let mut point = [0u8; 32];
+        point[0] = 1;
+        point
+    }
+
+    fn ed25519_non_canonical() -> [u8; 32] {
+        let mut point = [0xffu8; 32];
+        point[31] = 0x7f;
+        point
+    }
+
     #[test]
     fn invalid_points_are_skipped() {
         let p256 = p256_jwk("a");
@@ -898,6 +957,9 @@ mod tests {
             with(p256, "crv", json!("P-384")),
             with(p384, "y", json!(b64(&[0xffu8; 48]))),
             with(ed25519_jwk("c"), "x", json!(b64(&[1u8; 31]))),
+            // Ed25519: the identity (small order) and a non-canonical y >= p.
+            with(ed25519_jwk("d"), "x", json!(b64(&ed25519_identity()))),
+            with(ed25519_jwk("e"), "x", json!(b64(&ed25519_non_canonical()))),
         ];
         assert_eq!(parse(keys).unwrap_err(), JwksError::NoUsableKeys);
     }
@@ -905,18 +967,35 @@ mod tests {
     #[test]
     fn rsa_size_limits() {
         // 1024 bits: weak. 16384 bits: too slow. Neither costs big-integer work to reject.
-        assert_eq!(parse(vec![fake_rsa_jwk(1024)]).unwrap_err(), JwksError::NoUsableKeys);
-        assert_eq!(parse(vec![fake_rsa_jwk(2047)]).unwrap_err(), JwksError::NoUsableKeys);
-        assert_eq!(parse(vec![fake_rsa_jwk(4097)]).unwrap_err(), JwksError::NoUsableKeys);
-        assert_eq!(parse(vec![fake_rsa_jwk(8192)]).unwrap_err(), JwksError::NoUsableKeys);
-        assert_eq!(parse(vec![fake_rsa_jwk(16384)]).unwrap_err(), JwksError::NoUsableKeys);
+        assert_eq!(
+            parse(vec![fake_rsa_jwk(1024)]).unwrap_err(),
+            JwksError::NoUsableKeys
+        );
+        assert_eq!(
+            parse(vec![fake_rsa_jwk(2047)]).unwrap_err(),
+            JwksError::NoUsableKeys
+        );
+        assert_eq!(
+            parse(vec![fake_rsa_jwk(4097)]).unwrap_err(),
+            JwksError::NoUsableKeys
+        );
+        assert_eq!(
+            parse(vec![fake_rsa_jwk(8192)]).unwrap_err(),
+            JwksError::NoUsableKeys
+        );
+        assert_eq!(
+            parse(vec![fake_rsa_jwk(16384)]).unwrap_err(),
+            JwksError::NoUsableKeys
+        );
         assert_eq!(parse(vec![fake_rsa_jwk(2048)]).unwrap().len(), 1);
         assert_eq!(parse(vec![fake_rsa_jwk(4096)]).unwrap().len(), 1);
     }
 
     #[test]
     fn rsa_leading_zero_bytes_do_not_count_as_bits() {
-        let n = JWK_BASE64.decode(rsa_jwk("a")["n"].as_str().unwrap()).unwrap();
+        let n = JWK_BASE64
+            .decode(rsa_jwk("a")["n"].as_str().unwrap())
+            .unwrap();
         let mut padded = vec![0u8];
         padded.extend_from_slice(&n);
         let set = parse(vec![with(rsa_jwk("a"), "n", json!(b64(&padded)))]).unwrap();
@@ -932,7 +1011,11 @@ mod tests {
     fn rsa_bad_exponents_and_even_modulus_are_skipped() {
         for e in [b64(&[1]), b64(&[2]), b64(&[]), b64(&[0xff; 16])] {
             let jwk = with(fake_rsa_jwk(2048), "e", json!(e));
-            assert_eq!(parse(vec![jwk]).unwrap_err(), JwksError::NoUsableKeys, "{e}");
+            assert_eq!(
+                parse(vec![jwk]).unwrap_err(),
+                JwksError::NoUsableKeys,
+                "{e}"
+            );
         }
         let mut even = vec![0xffu8; 256];
         even[255] = 0xfe;
@@ -943,9 +1026,10 @@ mod tests {
     #[test]
     fn key_material_base64_is_canonical_but_padding_tolerant() {
         let public = keys().rsa.to_public_key();
-        let padded_e = base64::engine::general_purpose::URL_SAFE.encode(public.e().to_bytes_be());
-        assert!(padded_e.ends_with('='));
-        let set = parse(vec![with(rsa_jwk("a"), "e", json!(padded_e))]).unwrap();
+        // 256 bytes encode to 342 characters plus "==".
+        let padded_n = base64::engine::general_purpose::URL_SAFE.encode(public.n().to_bytes_be());
+        assert!(padded_n.ends_with("=="));
+        let set = parse(vec![with(rsa_jwk("a"), "n", json!(padded_n))]).unwrap();
         assert_eq!(set.len(), 1);
         // Standard (non-url) alphabet and whitespace are not base64url.
         let n = rsa_jwk("a")["n"].as_str().unwrap().to_owned();
@@ -962,20 +1046,35 @@ mod tests {
     fn document_level_errors() {
         assert_eq!(KeySet::parse(b"").unwrap_err(), JwksError::NotJson);
         assert_eq!(KeySet::parse(b"<html>").unwrap_err(), JwksError::NotJson);
-        assert_eq!(KeySet::parse(b"{\"keys\":[}").unwrap_err(), JwksError::NotJson);
+        assert_eq!(
+            KeySet::parse(b"{\"keys\":[}").unwrap_err(),
+            JwksError::NotJson
+        );
         assert_eq!(KeySet::parse(b"[]").unwrap_err(), JwksError::NoKeysArray);
         assert_eq!(KeySet::parse(b"{}").unwrap_err(), JwksError::NoKeysArray);
-        assert_eq!(KeySet::parse(b"{\"keys\":{}}").unwrap_err(), JwksError::NoKeysArray);
-        assert_eq!(KeySet::parse(b"{\"keys\":[]}").unwrap_err(), JwksError::NoUsableKeys);
+        assert_eq!(
+            KeySet::parse(b"{\"keys\":{}}").unwrap_err(),
+            JwksError::NoKeysArray
+        );
+        assert_eq!(
+            KeySet::parse(b"{\"keys\":[]}").unwrap_err(),
+            JwksError::NoUsableKeys
+        );
         let not_json_tail = [jwks_body(all_jwks()), b"x".to_vec()].concat();
-        assert_eq!(KeySet::parse(&not_json_tail).unwrap_err(), JwksError::NotJson);
+        assert_eq!(
+            KeySet::parse(&not_json_tail).unwrap_err(),
+            JwksError::NotJson
+        );
     }
 
     #[test]
     fn body_size_cap() {
         let mut body = jwks_body(all_jwks());
         body.resize(MAX_JWKS_BYTES, b' ');
-        assert!(KeySet::parse(&body).is_ok(), "trailing whitespace up to the cap is fine");
+        assert!(
+            KeySet::parse(&body).is_ok(),
+            "trailing whitespace up to the cap is fine"
+        );
         body.push(b' ');
         assert_eq!(KeySet::parse(&body).unwrap_err(), JwksError::TooLarge);
         let huge = vec![b' '; 50 * 1024 * 1024];
@@ -1013,8 +1112,14 @@ mod tests {
     #[test]
     fn error_labels_and_messages() {
         assert_eq!(JwksError::TooLarge.reason(), "jwks_too_large");
-        assert_eq!(JwksError::NoUsableKeys.to_string(), "JWKS has no usable signature-verification key");
-        assert_eq!(KeySelectError::UnknownKid.to_string(), "no key with the token's kid");
+        assert_eq!(
+            JwksError::NoUsableKeys.to_string(),
+            "JWKS has no usable signature-verification key"
+        );
+        assert_eq!(
+            KeySelectError::UnknownKid.to_string(),
+            "no key with the token's kid"
+        );
     }
 
     #[test]

@@ -31,9 +31,9 @@ impl HttpContext for HttpFilter {
             decide(&config, &request, &worker.keys, now_ms / 1000, true)
         };
         let decision = match decision {
-            Decision::AwaitKeys { issuer } => {
+            Decision::AwaitKeys { .. } => {
                 let deadline = now_ms + config.idp_timeout_ms;
-                return self.park(request, Wait::Keys { issuer }, now_ms, deadline, &config);
+                return self.park(request, Wait::Keys, now_ms, deadline, &config);
             }
             Decision::AwaitRefetch { issuer } => {
                 let schedule = root::schedule(&config);

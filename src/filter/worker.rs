@@ -49,7 +49,7 @@ pub struct IssuerView {
 
 #[derive(Debug)]
 pub enum Wait {
-    Keys { issuer: usize },
+    Keys,
     Refetch { issuer: usize, since_ms: u64 },
 }
 
@@ -142,7 +142,7 @@ impl Worker {
         let now_s = now_ms / 1000;
         let decision = match parked.wait {
             // Keys that just arrived are fresh: an unknown kid now is refused, not refetched.
-            Wait::Keys { .. } => decide(&self.config, &parked.request, &self.keys, now_s, false),
+            Wait::Keys => decide(&self.config, &parked.request, &self.keys, now_s, false),
             Wait::Refetch { issuer, since_ms } => {
                 if self.issuers[issuer].fetch.last_completed_ms < since_ms {
                     Decision::AwaitRefetch { issuer }
