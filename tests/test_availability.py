@@ -78,6 +78,18 @@ def test_broken_jwks_at_start_accepts_nothing(lab, echo, keys, plugin_wasm, mode
     wait_until(lambda: idp.hit("jwks") >= 1, 10, "a JWKS fetch")
 
 
+def test_discovery_with_wrong_issuer_is_rejected(lab, echo, keys, plugin_wasm):
+    """Discovery says `issuer` + "/": the document is not trusted, nothing validates (G.85)."""
+    idp = lab.idp(keys)
+    idp.fault("discovery", "wrong_issuer")
+    envoy = start_gate(lab, idp, echo, plugin_wasm)
+    wait_until(lambda: idp.hit("discovery") >= 1, 10, "a discovery fetch")
+    with UpstreamWatch(echo):
+        r = envoy.get("/api/x", keys.mint(idp.claims()))
+    assert r.status in (401, 503), r
+    print("IdP hits with a wrong discovery issuer:", idp.hits())
+
+
 # --- outages after warm-up ------------------------------------------------------------------
 
 

@@ -139,6 +139,10 @@ pub fn decide(
             reason: AllowReason::Skipped,
         };
     }
+    if has_query_token(&request.path) {
+        // RFC 6750 2.3 is not supported, and a second credential channel is ambiguous.
+        return Deny::invalid_token("token_in_query");
+    }
     match &request.authorization {
         Authorization::Several => Deny::invalid_token("several_authorization_headers"),
         Authorization::One(value) => match bearer_token(value) {
@@ -148,6 +152,20 @@ pub fn decide(
         },
         Authorization::Absent => no_credential(),
     }
+}
+
+/// True when the query string carries an `access_token` parameter (name percent-decoded).
+fn has_query_token(path: &[u8]) -> bool {
+    let Some(start) = path.iter().position(|&b| b == b'?') else {
+        return false;
+    };
+    let query = &path[start + 1..];
+    let query = query.split(|&b| b == b'#').next().unwrap_or_default();
+    query.split(|&b| b == b'&' || b == b';').any(|pair| {
+        let name = pair.split(|&b| b == b'=').next().unwrap_or_default();
+        let decoded = url::form_urlencoded::parse(name).next().map(|(k, _)| k);
+        name == b"access_token" || decoded.is_some_and(|k| k == "access_token")
+    })
 }
 
 /// The seam for browser login: navigations will be redirected to the IdP here.
@@ -520,6 +538,33 @@ mod tests {
             )),
             (401, "userid_claim_invalid")
         );
+    }
+
+    #[test]
+    fn a_token_in_the_query_string_is_refused() {
+        let cfg = config(json!({}));
+        let auth = format!("Bearer {}", token(alice()));
+        for path in [
+            "/x?access_token=abc",
+            "/x?a=1&access_token=",
+            "/x?access%5Ftoken=abc",
+        ] {
+            assert_eq!(
+                denied(&run(&cfg, &request(path, &[&auth]))),
+                (401, "token_in_query"),
+                "{path}"
+            );
+        }
+        for path in [
+            "/x?my_access_token=1",
+            "/x?q=access_token",
+            "/x#access_token=1",
+        ] {
+            assert!(
+                matches!(run(&cfg, &request(path, &[&auth])), Decision::Allow { .. }),
+                "{path}"
+            );
+        }
     }
 
     #[test]
