@@ -29,7 +29,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -129,7 +129,7 @@ class Proc:
             log.flush()
             self.popen = subprocess.Popen(
                 self.cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=self.env, cwd=self.cwd, start_new_session=True,
+                env=self.env, cwd=self.cwd, start_new_session=True, preexec_fn=_die_with_parent,
             )
         self.stopped_at = None
         return self
@@ -198,6 +198,16 @@ class Proc:
 
     def tail(self, n: int = 40) -> str:
         return "\n".join(self.log_text().splitlines()[-n:])
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGKILL when pytest dies, however it dies (no orphaned Envoys)."""
+    try:
+        import ctypes
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 class ProcessExited(RuntimeError):
