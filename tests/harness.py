@@ -344,11 +344,12 @@ def claims_for(issuer: str, *, aud: Any = CLIENT_ID, email: str | None = "alice@
 class Idp:
     """A running test IdP; `stop()`/`start()` keep the same ports (the issuer never changes)."""
 
-    def __init__(self, workdir: Path, keyset: KeySet, name: str = "idp", config: dict | None = None):
+    def __init__(self, workdir: Path, keyset: KeySet, name: str = "idp", config: dict | None = None,
+                 port: int | None = None):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.name = name
-        self.port = free_port()
+        self.port = port or free_port()
         self.control_port = free_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
         self.keyset = keyset
@@ -715,8 +716,9 @@ class Lab:
         self.procs.append(thing)
         return thing
 
-    def idp(self, keyset: KeySet, config: dict | None = None, start: bool = True) -> Idp:
-        idp = self._own(Idp(self.workdir, keyset, self._name("idp"), config))
+    def idp(self, keyset: KeySet, config: dict | None = None, start: bool = True,
+            port: int | None = None) -> Idp:
+        idp = self._own(Idp(self.workdir, keyset, self._name("idp"), config, port))
         return idp.start() if start else idp
 
     def echo(self) -> Echo:
@@ -728,7 +730,7 @@ class Lab:
     def envoy(self, plugin_config: dict | str | None, *, app_port: int, idp_port: int | None,
               concurrency: int = 1, env: dict | None = None, extra_clusters: dict | None = None,
               wasm_path: Path = PLUGIN_WASM, expect_failure: bool = False,
-              timeout: float = 30) -> Envoy | EnvoyStart:
+              timeout: float = 30, port: int | None = None) -> Envoy | EnvoyStart:
         """Start Envoy. Normally waits for admin /ready == LIVE and returns the Envoy.
 
         expect_failure=True: wait until Envoy exits or becomes ready and return an
@@ -737,7 +739,7 @@ class Lab:
         if plugin_config is not None and not Path(wasm_path).exists():
             raise FileNotFoundError(f"{wasm_path} not found: build the plugin first (./build.sh)")
         name = self._name("envoy")
-        port = free_port()
+        port = port or free_port()
         config_path = self.workdir / f"{name}.yaml"
         admin_path = self.workdir / f"{name}.admin"
         bootstrap = render_bootstrap(port, app_port, idp_port, plugin_config, env or {},
