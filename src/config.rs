@@ -97,6 +97,8 @@ pub struct Config {
     pub client_secret: Secret,
     pub authorization_endpoint: Option<String>,
     pub redirect_uri: String,
+    /// The path part of `redirect_uri`: requests to exactly this path are login callbacks.
+    pub callback_path: String,
     pub scopes: Vec<String>,
     pub session: SessionConfig,
     pub userid_header: String,
@@ -228,6 +230,7 @@ fn compile(mut f: Fields, env: &dyn Environment) -> Result<Config, ConfigError> 
     }
     let redirect_uri = f.str_or("redirect_uri", "/authservice/oidc/callback")?;
     check_url_or_path("redirect_uri", &redirect_uri)?;
+    let callback_path = path_of(&redirect_uri);
     let mut scopes = f.string_list_or("scopes", default_scopes())?;
     if !scopes.iter().any(|s| s == "openid") {
         scopes.insert(0, "openid".to_string());
@@ -257,6 +260,7 @@ fn compile(mut f: Fields, env: &dyn Environment) -> Result<Config, ConfigError> 
         client_secret,
         authorization_endpoint,
         redirect_uri,
+        callback_path,
         scopes,
         session,
         userid_header,
@@ -545,6 +549,18 @@ fn check_path(field: &str, value: &str) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
+}
+
+/// The path of a URL or path (already validated as one or the other).
+fn path_of(url_or_path: &str) -> String {
+    if url_or_path.starts_with('/') {
+        return url_or_path
+            .split(['?', '#'])
+            .next()
+            .unwrap_or("/")
+            .to_string();
+    }
+    url::Url::parse(url_or_path).map_or_else(|_| "/".to_string(), |u| u.path().to_string())
 }
 
 fn check_url_or_path(field: &str, value: &str) -> Result<(), ConfigError> {
@@ -944,6 +960,7 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(ok.authorization_endpoint.as_deref(), Some("/dex/auth"));
+        assert_eq!(ok.callback_path, "/cb");
     }
 
     #[test]

@@ -3,17 +3,20 @@
 use std::rc::Rc;
 
 use crate::config::Config;
+use crate::core::cookies;
 use crate::core::identity::{identify, Identity, IdentityError};
 use crate::core::jwks::KeySet;
 use crate::core::jwt::{self, ClaimRules, JwtError};
 use crate::core::paths;
+use crate::core::session::{self, Session, SessionError};
 
 /// Authorization header values above this are refused before any parsing.
 pub const MAX_AUTHORIZATION_BYTES: usize = 16 * 1024 + 16;
 
 /// The `Authorization` header(s) of a request, as sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Authorization {
+    #[default]
     Absent,
     One(Vec<u8>),
     /// More than one header: ambiguous, never guessed at.
@@ -21,39 +24,104 @@ pub enum Authorization {
 }
 
 /// What the decision needs to know about a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Request {
+    pub method: Vec<u8>,
+    pub scheme: Vec<u8>,
+    pub authority: Vec<u8>,
     pub path: Vec<u8>,
     pub authorization: Authorization,
+    pub cookie_headers: Vec<Vec<u8>>,
+    /// A top-level browser navigation: may be redirected to the IdP.
+    pub navigation: bool,
+    /// `Sec-Fetch-Site` says another site made this request.
+    pub cross_site: bool,
+}
+
+/// Browser hints the navigation test reads.
+#[derive(Default)]
+struct FetchHints<'a> {
+    mode: Option<&'a [u8]>,
+    accept: Option<&'a [u8]>,
+    requested_with: bool,
+}
+
+impl FetchHints<'_> {
+    /// GET/HEAD, not XHR, and either `Sec-Fetch-Mode: navigate` or (older browsers) an
+    /// `Accept` asking for HTML. API clients, fetch() and XHR get 401 instead of a redirect.
+    fn is_navigation(&self, method: &[u8]) -> bool {
+        if !matches!(method, b"GET" | b"HEAD") || self.requested_with {
+            return false;
+        }
+        match self.mode {
+            Some(mode) => mode == b"navigate",
+            None => self.accept.is_some_and(|a| contains(a, b"text/html")),
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 impl Request {
     /// Reads the request from its header list (lower-case names, raw values).
     pub fn from_headers<'a>(headers: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Request {
-        let mut path = Vec::new();
-        let mut authorization = Authorization::Absent;
+        let mut request = Request::default();
+        let mut hints = FetchHints::default();
         for (name, value) in headers {
             match name {
-                ":path" => path = value.to_vec(),
+                ":method" => request.method = value.to_vec(),
+                ":scheme" => request.scheme = value.to_vec(),
+                ":authority" => request.authority = value.to_vec(),
+                ":path" => request.path = value.to_vec(),
                 "authorization" => {
-                    authorization = match authorization {
+                    request.authorization = match request.authorization {
                         Authorization::Absent => Authorization::One(value.to_vec()),
                         _ => Authorization::Several,
                     }
                 }
+                "cookie" => request.cookie_headers.push(value.to_vec()),
+                "sec-fetch-mode" => hints.mode = Some(value),
+                "sec-fetch-site" => {
+                    request.cross_site = matches!(value, b"cross-site" | b"same-site")
+                }
+                "accept" => hints.accept = Some(value),
+                "x-requested-with" => hints.requested_with = true,
                 _ => {}
             }
         }
-        Request {
-            path,
-            authorization,
-        }
+        request.navigation = hints.is_navigation(&request.method);
+        request
+    }
+
+    /// The path without its query string.
+    pub fn path_only(&self) -> &[u8] {
+        let end = self
+            .path
+            .iter()
+            .position(|&b| b == b'?' || b == b'#')
+            .unwrap_or(self.path.len());
+        &self.path[..end]
+    }
+
+    /// The query string, if any.
+    pub fn query(&self) -> Option<&str> {
+        let start = self.path.iter().position(|&b| b == b'?')?;
+        std::str::from_utf8(&self.path[start + 1..]).ok()
+    }
+
+    pub fn cookies(&self) -> Vec<(&str, &str)> {
+        cookies::parse_cookies(self.cookie_headers.iter().map(Vec::as_slice))
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AllowReason {
     Bearer,
+    Session,
     Skipped,
 }
 
@@ -61,6 +129,7 @@ impl AllowReason {
     pub fn label(self) -> &'static str {
         match self {
             AllowReason::Bearer => "bearer",
+            AllowReason::Session => "session",
             AllowReason::Skipped => "skipped",
         }
     }
@@ -82,6 +151,14 @@ impl Deny {
             reason,
             www_authenticate: Some("Bearer error=\"invalid_token\""),
         })
+    }
+
+    pub fn refresh_failed() -> Deny {
+        Deny {
+            status: 401,
+            reason: "session_refresh_failed",
+            www_authenticate: Some("Bearer"),
+        }
     }
 
     /// The short page sent with the status; it never echoes request data.
@@ -111,6 +188,22 @@ pub enum Decision {
     AwaitRefetch {
         issuer: usize,
     },
+    /// A browser navigation without a valid credential: send it to the IdP.
+    StartLogin,
+    /// The exact callback path: finish a login.
+    Callback,
+    /// The session's tokens are due for a refresh; the session is still valid until then.
+    Refresh(Box<Session>),
+    Logout(Logout),
+}
+
+/// The two logout styles of the Kubeflow central dashboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Logout {
+    /// A browser navigation: clear the session, then go to the IdP's end_session endpoint.
+    Navigate(Option<Box<Session>>),
+    /// The legacy dashboard POST: answered `201 {"afterLogoutURL": ...}`.
+    Api(Box<Session>),
 }
 
 impl Decision {
@@ -124,6 +217,9 @@ impl Decision {
     }
 }
 
+/// Seconds before the session's tokens expire at which they are refreshed.
+pub const REFRESH_AHEAD_SECONDS: u64 = 60;
+
 /// Decides one request. `may_refetch` is false once the request has already waited for a
 /// refetch, so an unknown `kid` is then refused instead of waited on again.
 pub fn decide(
@@ -133,6 +229,13 @@ pub fn decide(
     now_s: u64,
     may_refetch: bool,
 ) -> Decision {
+    let path = request.path_only();
+    if path == config.callback_path.as_bytes() {
+        return Decision::Callback;
+    }
+    if path == config.logout_path.as_bytes() {
+        return logout(config, request, now_s);
+    }
     if paths::is_skipped(&request.path, &config.skip_auth_paths) {
         return Decision::Allow {
             identity: None,
@@ -144,14 +247,100 @@ pub fn decide(
         return Deny::invalid_token("token_in_query");
     }
     match &request.authorization {
-        Authorization::Several => Deny::invalid_token("several_authorization_headers"),
+        Authorization::Several => return Deny::invalid_token("several_authorization_headers"),
         Authorization::One(value) => match bearer_token(value) {
-            Ok(Some(token)) => check_bearer(config, token, keys, now_s, may_refetch),
-            Ok(None) => no_credential(),
-            Err(reason) => Deny::invalid_token(reason),
+            Ok(Some(token)) => return check_bearer(config, token, keys, now_s, may_refetch),
+            Ok(None) => {}
+            Err(reason) => return Deny::invalid_token(reason),
         },
-        Authorization::Absent => no_credential(),
+        Authorization::Absent => {}
     }
+    match read_session(config, &request.cookies(), now_s) {
+        Ok(session) => check_session(config, session, now_s),
+        Err(SessionError::Absent) => no_credential(request, "no_credential"),
+        Err(SessionError::Expired) => no_credential(request, "session_expired"),
+        Err(SessionError::Invalid) => no_credential(request, "session_invalid"),
+    }
+}
+
+pub fn read_session(
+    config: &Config,
+    cookies: &[(&str, &str)],
+    now_s: u64,
+) -> Result<Session, SessionError> {
+    session::read_session(
+        cookies,
+        &config.session.keys,
+        &config.session.cookie_name,
+        &config.issuers[0].issuer,
+        now_s,
+    )
+}
+
+/// A valid session passes with its identity, unless the allowlist changed since login or its
+/// tokens are due for a refresh.
+fn check_session(config: &Config, session: Session, now_s: u64) -> Decision {
+    if let Some(allowed) = &config.groups_allowlist {
+        if !session.groups.iter().any(|g| allowed.contains(g)) {
+            return Decision::Deny(Deny {
+                status: 403,
+                reason: IdentityError::NotInAllowedGroups.reason(),
+                www_authenticate: None,
+            });
+        }
+    }
+    if session.refresh_token.is_some() && now_s + REFRESH_AHEAD_SECONDS >= session.tokens_expire_at
+    {
+        return Decision::Refresh(Box::new(session));
+    }
+    Decision::Allow {
+        identity: Some(Identity {
+            userid: session.userid,
+            groups: session.groups,
+        }),
+        reason: AllowReason::Session,
+    }
+}
+
+/// Logout needs a browser navigation from this site, or the legacy dashboard's POST carrying
+/// the session; a cross-site image or form cannot log anyone out.
+fn logout(config: &Config, request: &Request, now_s: u64) -> Decision {
+    let forbidden = |reason| {
+        Decision::Deny(Deny {
+            status: 403,
+            reason,
+            www_authenticate: None,
+        })
+    };
+    if request.cross_site {
+        return forbidden("logout_cross_site");
+    }
+    let session = read_session(config, &request.cookies(), now_s).ok();
+    match request.method.as_slice() {
+        b"POST" => {
+            let legacy = legacy_logout_session(config, request, now_s);
+            match legacy.or(session) {
+                Some(session) => Decision::Logout(Logout::Api(Box::new(session))),
+                None => Decision::Deny(Deny {
+                    status: 401,
+                    reason: "logout_without_session",
+                    www_authenticate: None,
+                }),
+            }
+        }
+        _ if request.navigation => Decision::Logout(Logout::Navigate(session.map(Box::new))),
+        _ => forbidden("logout_not_navigation"),
+    }
+}
+
+/// oidc-authservice's dashboard sends the session cookie's value as a bearer token.
+fn legacy_logout_session(config: &Config, request: &Request, now_s: u64) -> Option<Session> {
+    let Authorization::One(value) = &request.authorization else {
+        return None;
+    };
+    let token = bearer_token(value).ok().flatten()?;
+    let cookies = [(config.session.cookie_name.as_str(), token)];
+    read_session(config, &cookies, now_s).ok()
 }
 
 /// True when the query string carries an `access_token` parameter (name percent-decoded).
@@ -168,11 +357,14 @@ fn has_query_token(path: &[u8]) -> bool {
     })
 }
 
-/// The seam for browser login: navigations will be redirected to the IdP here.
-fn no_credential() -> Decision {
+/// Browsers go to the IdP; everything else gets 401 (never a redirect to a login page).
+fn no_credential(request: &Request, reason: &'static str) -> Decision {
+    if request.navigation {
+        return Decision::StartLogin;
+    }
     Decision::Deny(Deny {
         status: 401,
-        reason: "no_credential",
+        reason,
         www_authenticate: Some("Bearer"),
     })
 }
@@ -404,6 +596,7 @@ mod tests {
         let non_utf8 = Request {
             path: b"/x".to_vec(),
             authorization: Authorization::One(b"Bearer \xff\xfe".to_vec()),
+            ..Request::default()
         };
         assert_eq!(
             denied(&run(&cfg, &non_utf8)),

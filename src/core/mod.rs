@@ -1,11 +1,14 @@
 //! Pure logic: no host calls, no `proxy_wasm` import; time and keys are passed in.
 
 pub mod callout;
+pub mod cookies;
 pub mod decide;
 pub mod discovery;
 pub mod es384;
 pub mod identity;
 pub mod jwks;
 pub mod jwt;
+pub mod login;
 pub mod paths;
 pub mod refresh;
+pub mod session;

@@ -3,25 +3,89 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
-use proxy_wasm::types::Action;
+use proxy_wasm::types::{Action, MapType};
 
 use crate::config::Config;
 use crate::core::decide::{decide, Decision, Request};
 use crate::core::refresh::Schedule;
+use crate::core::session::Session;
 use crate::filter::worker::{carry_out, strip_identity_headers, Wait, Worker};
-use crate::filter::{headers, host, root};
+use crate::filter::{browser, headers, host, root};
+
+/// What the context is waiting for, if anything; each state carries what the next step needs.
+pub enum Phase {
+    Idle,
+    /// The token endpoint, after a callback.
+    CodeExchange(Box<browser::Exchange>),
+    /// The userinfo endpoint, for groups the id_token did not carry.
+    Userinfo(Box<browser::PendingLogin>),
+    /// The token endpoint, refreshing this session.
+    Refresh(Box<(Session, Request)>),
+}
 
 pub struct HttpFilter {
     pub context_id: u32,
     pub worker: Rc<RefCell<Worker>>,
+    pub phase: Phase,
+    /// `Set-Cookie` values for the upstream's response (a session refreshed on the way).
+    pub response_cookies: Vec<String>,
 }
 
-impl Context for HttpFilter {}
+impl HttpFilter {
+    pub fn new(context_id: u32, worker: Rc<RefCell<Worker>>) -> HttpFilter {
+        HttpFilter {
+            context_id,
+            worker,
+            phase: Phase::Idle,
+            response_cookies: Vec::new(),
+        }
+    }
+
+    pub fn config(&self) -> Rc<Config> {
+        self.worker.borrow().config.clone()
+    }
+}
+
+impl Context for HttpFilter {
+    fn on_http_call_response(
+        &mut self,
+        _token: u32,
+        _headers: usize,
+        body_size: usize,
+        _trailers: usize,
+    ) {
+        let status = hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status")
+            .ok()
+            .flatten();
+        let body = hostcalls::get_buffer(
+            proxy_wasm::types::BufferType::HttpCallResponseBody,
+            0,
+            body_size,
+        )
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+        match std::mem::replace(&mut self.phase, Phase::Idle) {
+            Phase::Idle => {}
+            Phase::CodeExchange(exchange) => {
+                browser::on_token_response(self, *exchange, status.as_deref(), &body)
+            }
+            Phase::Userinfo(pending) => {
+                browser::on_userinfo_response(self, *pending, status.as_deref(), &body)
+            }
+            Phase::Refresh(refresh) => {
+                let (session, request) = *refresh;
+                browser::on_refresh_response(self, session, request, status.as_deref(), &body)
+            }
+        }
+    }
+}
 
 impl HttpContext for HttpFilter {
     fn on_http_request_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
-        let config = self.worker.borrow().config.clone();
+        let config = self.config();
         strip_identity_headers(&config);
         let raw = headers::request_headers();
         let request = Request::from_headers(raw.iter().map(|(n, v)| (n.as_str(), v.as_slice())));
@@ -30,34 +94,54 @@ impl HttpContext for HttpFilter {
             let worker = self.worker.borrow();
             decide(&config, &request, &worker.keys, now_ms / 1000, true)
         };
-        let decision = match decision {
+        match decision {
             Decision::AwaitKeys { .. } => {
                 let deadline = now_ms + config.idp_timeout_ms;
-                return self.park(request, Wait::Keys, now_ms, deadline, &config);
+                self.park(request, Wait::Keys, now_ms, deadline, &config)
             }
             Decision::AwaitRefetch { issuer } => {
-                let schedule = root::schedule(&config);
-                let bound = self.request_refetch(issuer, now_ms, schedule);
+                let bound = self.request_refetch(issuer, now_ms, root::schedule(&config));
                 let wait = Wait::Refetch {
                     issuer,
                     since_ms: now_ms,
                 };
-                return self.park(request, wait, now_ms, now_ms + bound, &config);
+                self.park(request, wait, now_ms, now_ms + bound, &config)
             }
-            other => other,
-        };
-        if carry_out(&config, &decision) {
-            Action::Continue
-        } else {
-            Action::Pause
+            Decision::StartLogin if !self.worker.borrow().login_ready() => {
+                let deadline = now_ms + config.idp_timeout_ms;
+                self.park(request, Wait::Keys, now_ms, deadline, &config)
+            }
+            Decision::StartLogin => {
+                let discovery = self.worker.borrow().issuers[0].discovery.clone();
+                browser::start_login(&config, discovery.as_ref(), &request, now_ms / 1000)
+            }
+            Decision::Callback => browser::callback(self, &config, &request, now_ms / 1000),
+            Decision::Logout(logout) => browser::logout(self, &config, &request, logout),
+            Decision::Refresh(session) => {
+                browser::refresh(self, &config, *session, request, now_ms)
+            }
+            final_decision => {
+                if carry_out(&config, &final_decision) {
+                    Action::Continue
+                } else {
+                    Action::Pause
+                }
+            }
         }
+    }
+
+    fn on_http_response_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
+        for cookie in std::mem::take(&mut self.response_cookies) {
+            let _ = hostcalls::add_map_value(MapType::HttpResponseHeaders, "set-cookie", &cookie);
+        }
+        Action::Continue
     }
 }
 
 impl HttpFilter {
     /// Holds the request for keys; if this worker holds too many already, answers now as if
     /// no wait were possible (503 without keys, 401 for an unknown kid).
-    fn park(
+    pub fn park(
         &mut self,
         request: Request,
         wait: Wait,

@@ -14,9 +14,11 @@ use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{BufferType, ContextType, LogLevel, MapType};
 
 use crate::config::Config;
+use crate::core::decide::Decision;
 use crate::core::jwks::{self, KeySet};
 use crate::core::refresh::{FetchState, Schedule};
 use crate::core::{callout, discovery};
+use crate::filter::browser;
 use crate::filter::http::HttpFilter;
 use crate::filter::worker::{carry_out, Worker};
 use crate::filter::{host, metrics};
@@ -121,7 +123,7 @@ impl RootContext for Root {
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
         let worker = self.worker.clone()?;
-        Some(Box::new(HttpFilter { context_id, worker }))
+        Some(Box::new(HttpFilter::new(context_id, worker)))
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -263,7 +265,7 @@ impl Root {
 
     /// Syncs keys from shared data and answers the held requests that can be answered.
     fn publish_and_resume(&mut self, worker: &Rc<RefCell<Worker>>, now_ms: u64) {
-        let (ready, config) = {
+        let (ready, config, discovery) = {
             let mut w = worker.borrow_mut();
             w.sync_from_shared();
             for (index, view) in w.issuers.iter().enumerate() {
@@ -272,14 +274,17 @@ impl Root {
                     metrics::set_gauge(&format!("issuer{index}.jwks_age_seconds"), age);
                 }
             }
-            (w.take_ready(now_ms), w.config.clone())
+            let discovery = w.issuers[0].discovery.clone();
+            (w.take_ready(now_ms), w.config.clone(), discovery)
         };
         // No borrow is held here: resuming may run other filters before returning.
-        for (context_id, decision) in ready {
+        for (context_id, request, decision) in ready {
             if hostcalls::set_effective_context(context_id).is_err() {
                 continue;
             }
-            if carry_out(&config, &decision) {
+            if let Decision::StartLogin = decision {
+                browser::start_login(&config, discovery.as_ref(), &request, now_ms / 1000);
+            } else if carry_out(&config, &decision) {
                 let _ = hostcalls::resume_http_request();
             }
         }

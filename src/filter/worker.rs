@@ -1,17 +1,18 @@
 //! State of one worker VM, shared by its root context and its HTTP contexts, and the code
 //! that turns a [`Decision`] into host calls on the current HTTP context.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{LogLevel, MapType};
 
 use crate::config::Config;
-use crate::core::decide::{decide, Decision, Request};
+use crate::core::decide::{decide, Decision, Deny, Request};
 use crate::core::discovery::{self, Discovery};
 use crate::core::jwks::KeySet;
 use crate::core::refresh::FetchState;
+use crate::core::{cookies, session};
 use crate::filter::{host, metrics};
 
 /// Requests one worker will hold while waiting for keys; beyond this they are answered at once.
@@ -50,7 +51,12 @@ pub struct IssuerView {
 #[derive(Debug)]
 pub enum Wait {
     Keys,
-    Refetch { issuer: usize, since_ms: u64 },
+    Refetch {
+        issuer: usize,
+        since_ms: u64,
+    },
+    /// Another request of this worker is refreshing the same session; it resumes this one.
+    Refresh,
 }
 
 #[derive(Debug)]
@@ -66,6 +72,8 @@ pub struct Worker {
     pub keys: Vec<Option<Rc<KeySet>>>,
     pub issuers: Vec<IssuerView>,
     pub parked: BTreeMap<u32, Parked>,
+    /// Session ids with a refresh in flight in this worker -> the contexts waiting for it.
+    pub refreshing: HashMap<String, Vec<u32>>,
 }
 
 impl Worker {
@@ -82,6 +90,7 @@ impl Worker {
             keys: vec![None; count],
             issuers: (0..count).map(|_| IssuerView::default()).collect(),
             parked: BTreeMap::new(),
+            refreshing: HashMap::new(),
         }
     }
 
@@ -113,6 +122,15 @@ impl Worker {
                 view.discovery_bytes = bytes;
             }
         }
+    }
+
+    /// A login can start once the IdP's authorization endpoint is known.
+    pub fn login_ready(&self) -> bool {
+        self.config.authorization_endpoint.is_some()
+            || self.issuers[0]
+                .discovery
+                .as_ref()
+                .is_some_and(|d| d.authorization_endpoint.is_some())
     }
 
     /// Holds a request until keys arrive; `false` when this worker already holds too many.
@@ -150,8 +168,12 @@ impl Worker {
                     decide(&self.config, &parked.request, &self.keys, now_s, false)
                 }
             }
+            Wait::Refresh if now_ms < parked.deadline_ms => return None,
+            Wait::Refresh => return Some(Decision::Deny(Deny::refresh_failed())),
         };
+        let login_unready = matches!(decision, Decision::StartLogin) && !self.login_ready();
         match decision {
+            _ if login_unready && now_ms < parked.deadline_ms => None,
             Decision::AwaitKeys { .. } | Decision::AwaitRefetch { .. }
                 if now_ms < parked.deadline_ms =>
             {
@@ -167,12 +189,12 @@ impl Worker {
     }
 
     /// Takes out the parked requests that can be answered now.
-    pub fn take_ready(&mut self, now_ms: u64) -> Vec<(u32, Decision)> {
+    pub fn take_ready(&mut self, now_ms: u64) -> Vec<(u32, Request, Decision)> {
         let mut ready = Vec::new();
         let parked = std::mem::take(&mut self.parked);
         for (id, entry) in parked {
             match self.redecide(&entry, now_ms) {
-                Some(decision) => ready.push((id, decision)),
+                Some(decision) => ready.push((id, entry.request, decision)),
                 None => {
                     self.parked.insert(id, entry);
                 }
@@ -196,11 +218,28 @@ pub fn strip_identity_headers(config: &Config) {
     }
 }
 
+/// Removes the filter's own cookies (session chunks, login flows) from what goes upstream.
+pub fn strip_own_cookies(config: &Config) {
+    let Ok(Some(header)) = hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, "cookie")
+    else {
+        return;
+    };
+    let base = &config.session.cookie_name;
+    let kept = cookies::without_cookies([header.as_slice()], |name| {
+        session::is_own_cookie(name, base)
+    });
+    if kept.as_deref() != Some(header.as_slice()) {
+        let _ =
+            hostcalls::set_map_value_bytes(MapType::HttpRequestHeaders, "cookie", kept.as_deref());
+    }
+}
+
 /// Carries out a final decision on the current HTTP context. Returns true when the request
 /// should continue upstream, false when a local reply was sent.
 pub fn carry_out(config: &Config, decision: &Decision) -> bool {
     match decision {
         Decision::Allow { identity, reason } => {
+            strip_own_cookies(config);
             if let Some(identity) = identity {
                 let groups = identity.groups.join(",");
                 let _ = hostcalls::set_map_value(
@@ -238,9 +277,8 @@ pub fn carry_out(config: &Config, decision: &Decision) -> bool {
             }
             false
         }
-        // Waiting is decided by the caller; reaching here means it could not wait.
-        Decision::AwaitKeys { .. } | Decision::AwaitRefetch { .. } => {
-            carry_out(config, &Decision::keys_unavailable())
-        }
+        // Waiting and browser flows are handled by the HTTP context itself; a request that
+        // gets here (it could not wait) is answered as unavailable.
+        _ => carry_out(config, &Decision::keys_unavailable()),
     }
 }

@@ -21,7 +21,7 @@
 //   --config FILE     optional JSON:
 //                       {"clients": [<oidc-provider client metadata>...],
 //                        "users": {"alice": {"groups": ["ml-admin","dev"], "email": "...", "name": "..."}},
-//                        "pkce_required": true}
+//                        "pkce_required": true, "access_token_ttl": 3600, "id_token_ttl": 3600}
 //                     Default client: `demo-app` / `s3cret`, client_secret_basic, code flow,
 //                     application_type "native" so that any http://127.0.0.1:<port>/... loopback
 //                     redirect matching a registered path is accepted (RFC 8252 §7.3), which
@@ -150,9 +150,9 @@ function buildProvider(jwks, config) {
     },
     cookies: { keys: ['test-cookie-key-not-secret'] },
     ttl: {
-      AccessToken: 3600,
+      AccessToken: config.access_token_ttl ?? 3600,
       AuthorizationCode: 600,
-      IdToken: 3600,
+      IdToken: config.id_token_ttl ?? 3600,
       RefreshToken: 86400,
       Interaction: 3600,
       Session: 86400,

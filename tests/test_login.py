@@ -1,0 +1,381 @@
+"""Browser login through a real Envoy against the real IdP: the code flow with PKCE, sealed
+sessions, refresh and logout (SECURITY-CASES.md §B, §C, §D).
+
+A scripted browser (browser.py) follows every hop so the tests can inspect and tamper with
+what travels between Envoy, the IdP and the browser.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import urllib.parse
+
+import pytest
+
+from browser import Browser
+from harness import CLIENT_ID, gate_config, session_key, wait_for_pass
+
+USERS = {"alice": {"groups": ["ml-admin", "dev"]}, "bob": {"groups": ["dev"]}}
+COOKIE = "authservice_session"
+
+
+@pytest.fixture(scope="module")
+def login_idp(module_lab, keys):
+    return module_lab.idp(keys, config={"users": USERS})
+
+
+def browser_gate(module_lab, idp, echo, plugin_wasm, **overrides):
+    config = gate_config(idp, session_cookie_secure=False, skip_auth_paths=["/public"], **overrides)
+    return module_lab.envoy(config, app_port=echo.port, idp_port=idp.port, wasm_path=plugin_wasm)
+
+
+@pytest.fixture(scope="module")
+def gate(module_lab, login_idp, echo, keys, plugin_wasm):
+    envoy = browser_gate(module_lab, login_idp, echo, plugin_wasm)
+    wait_for_pass(envoy, keys.mint(login_idp.claims()))
+    return envoy
+
+
+def url(envoy, path="/"):
+    return f"http://127.0.0.1:{envoy.port}{path}"
+
+
+def query_of(location: str) -> dict:
+    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
+
+
+def logged_in(gate, user="alice", path="/home") -> Browser:
+    browser = Browser()
+    landing = browser.follow(url(gate, path), user=user)
+    assert landing.status == 200, landing
+    return browser
+
+
+def upstream_cookie_names(upstream: dict) -> list[str]:
+    header = upstream["headers"].get("cookie", "")
+    return [pair.split("=", 1)[0].strip() for pair in header.split(";") if pair.strip()]
+
+
+def seen(hop) -> dict:
+    assert hop.status == 200, f"{hop.status} {hop.body[:300]!r}"
+    return json.loads(hop.body)
+
+
+# --- the redirect to the IdP -------------------------------------------------------------
+
+
+def test_navigation_is_sent_to_the_idp_with_pkce_state_and_nonce(gate, login_idp):
+    browser = Browser()
+    hop = browser.get(url(gate, "/notebooks?x=1"))
+    assert hop.status == 302
+    assert hop.location.startswith(f"{login_idp.issuer}/auth?")
+    q = query_of(hop.location)
+    assert q["response_type"] == "code" and q["client_id"] == CLIENT_ID
+    assert q["code_challenge_method"] == "S256" and len(q["code_challenge"]) == 43
+    assert len(q["state"]) >= 22 and len(q["nonce"]) >= 22
+    assert q["redirect_uri"] == url(gate, "/authservice/oidc/callback")
+    assert set(q["scope"].split()) == {"openid", "email", "profile", "groups"}
+    (flow,) = hop.set_cookies()
+    assert flow.startswith(f"{COOKIE}_flow_")
+    assert "HttpOnly" in flow and "SameSite=Lax" in flow and "Path=/" in flow and "Max-Age=600" in flow
+    assert "code_verifier" not in hop.location and "verifier" not in flow
+
+
+@pytest.mark.parametrize("headers", [
+    {"accept": "application/json"},
+    {"x-requested-with": "XMLHttpRequest"},
+    {"sec-fetch-mode": "cors"},
+])
+def test_api_and_xhr_requests_get_401_and_no_login_state(gate, headers):
+    hop = Browser().get(url(gate, "/api/x"), headers=headers, navigate=False)
+    assert hop.status == 401
+    assert hop.header("www-authenticate") == "Bearer"
+    assert hop.set_cookies() == []
+
+
+def test_non_get_is_never_redirected_and_its_body_never_forwarded(gate, echo):
+    before = echo.count()
+    hop = Browser().request("POST", url(gate, "/api/x"), {"content-type": "application/json"},
+                            b'{"secret": 1}')
+    assert hop.status == 401 and b"secret" not in hop.body
+    assert echo.count() == before
+
+
+# --- the whole login ----------------------------------------------------------------------
+
+
+def test_login_lands_on_the_original_url_with_identity_and_no_own_cookies_upstream(gate, echo):
+    browser = Browser()
+    browser.cookies["theme"] = "dark"
+    landing = browser.follow(url(gate, "/notebooks/lab?tab=2"))
+    upstream = seen(landing)
+    assert upstream["path"] == "/notebooks/lab?tab=2"
+    assert upstream["headers"]["kubeflow-userid"] == "alice@example.com"
+    assert upstream["headers"]["kubeflow-groups"] == "ml-admin,dev"
+    # The IdP's cookies share the 127.0.0.1 jar; ours must be gone, others passed unchanged.
+    upstream_cookies = upstream_cookie_names(upstream)
+    assert "theme" in upstream_cookies
+    assert not [n for n in upstream_cookies if n.startswith(COOKIE)], "own cookies must not reach upstream"
+    session = [c for c in browser.history[-2].set_cookies() if c.startswith(f"{COOKIE}=")]
+    assert session and "HttpOnly" in session[0] and "SameSite=Lax" in session[0]
+    assert not any(name.startswith(f"{COOKIE}_flow_") for name in browser.cookies)
+
+    api = browser.get(url(gate, "/api/me"), headers={"accept": "application/json"}, navigate=False)
+    assert seen(api)["headers"]["kubeflow-userid"] == "alice@example.com"
+
+
+def test_client_identity_headers_are_replaced_for_sessions(gate):
+    browser = logged_in(gate)
+    hop = browser.get(url(gate, "/x"), headers={"kubeflow-userid": "mallory", "kubeflow-groups": "admin"})
+    assert seen(hop)["headers"]["kubeflow-userid"] == "alice@example.com"
+    assert seen(hop)["headers"]["kubeflow-groups"] == "ml-admin,dev"
+
+
+def test_three_tabs_log_in_at_once(gate):
+    browser = Browser()
+    starts = [browser.get(url(gate, f"/tab{i}")) for i in range(3)]
+    assert all(s.status == 302 for s in starts)
+    flows = [n for n in browser.cookies if n.startswith(f"{COOKIE}_flow_")]
+    assert len(flows) == 3
+    for i, start in enumerate(starts):
+        landing = browser.follow(start.location)
+        assert seen(landing)["path"] == f"/tab{i}"
+
+
+def test_login_flow_cookies_are_bounded(gate):
+    browser = Browser()
+    for i in range(8):
+        browser.get(url(gate, f"/t{i}"))
+    flows = [n for n in browser.cookies if n.startswith(f"{COOKIE}_flow_")]
+    assert len(flows) <= 4
+
+
+def test_every_login_issues_a_fresh_session(gate):
+    browser = logged_in(gate)
+    first = browser.cookies[COOKIE]
+    browser.cookies.pop(COOKIE)
+    browser.follow(url(gate, "/again"))
+    assert browser.cookies[COOKIE] != first
+
+
+# --- callback attacks ------------------------------------------------------------------------
+
+
+def callback_url(gate, browser: Browser, path="/home") -> str:
+    """Logs in up to (not including) the callback; returns the callback URL."""
+    hop = browser.follow(url(gate, path), stop_at=url(gate, "/authservice/oidc/callback"))
+    assert hop.status in (302, 303)
+    return hop.location
+
+
+def test_callback_replay_is_refused(gate):
+    browser = Browser()
+    callback = callback_url(gate, browser)
+    assert browser.get(callback).status == 302
+    replay = browser.get(callback)
+    assert replay.status == 400
+    assert not any(c.startswith(f"{COOKIE}=") for c in replay.set_cookies())
+
+
+def test_login_csrf_a_callback_in_another_browser_is_refused(gate):
+    attacker = Browser()
+    callback = callback_url(gate, attacker, "/")
+    victim = Browser()
+    hop = victim.get(callback)
+    assert hop.status == 400
+    assert COOKIE not in victim.cookies
+
+
+@pytest.mark.parametrize("query", ["", "?code=x", "?state=abc", "?code=x&state=x&state=y"])
+def test_malformed_callbacks_are_refused(gate, query):
+    hop = Browser().get(url(gate, f"/authservice/oidc/callback{query}"))
+    assert hop.status == 400
+    assert b"<script" not in hop.body
+
+
+def test_idp_error_is_shown_escaped(gate):
+    q = urllib.parse.urlencode({"error": "access_denied", "error_description": "<script>alert(1)</script>",
+                                "state": "abc"})
+    hop = Browser().get(url(gate, f"/authservice/oidc/callback?{q}"))
+    assert hop.status == 401
+    assert b"<script>" not in hop.body and b"&lt;script&gt;" in hop.body
+
+
+def test_tampered_code_is_refused_without_a_session(gate):
+    browser = Browser()
+    callback = callback_url(gate, browser)
+    q = query_of(callback)
+    q["code"] = q["code"][:-2] + "xx"
+    hop = browser.get(url(gate, "/authservice/oidc/callback?" + urllib.parse.urlencode(q)))
+    assert hop.status == 502
+    assert COOKIE not in browser.cookies
+
+
+def test_only_the_exact_callback_path_is_a_callback(gate):
+    hop = Browser().get(url(gate, "/authservice/oidc/callback/../x"), headers={"accept": "application/json"},
+                        navigate=False)
+    assert hop.status == 401
+
+
+# --- open redirects ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["//evil.com", "///evil.com/", "/\\evil.com", "/%5cevil.com", "/%09/evil.com"])
+def test_return_url_is_always_same_origin(gate, path):
+    browser = Browser()
+    hop = browser.follow(url(gate, path), stop_at=url(gate, "/authservice/oidc/callback"))
+    landing = browser.get(hop.location)
+    assert landing.status == 302
+    location = landing.header("location")
+    assert location.startswith("/") and not location.startswith("//") and "\\" not in location
+
+
+def test_host_header_cannot_redirect_the_login(gate):
+    hop = Browser().get(url(gate, "/"), headers={"x-forwarded-host": "evil.com"})
+    assert "evil.com" not in hop.location
+
+
+# --- sessions ----------------------------------------------------------------------------------
+
+
+def flip(value: str, index: int) -> str:
+    chars = list(value)
+    chars[index] = "A" if chars[index] != "A" else "B"
+    return "".join(chars)
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda v: flip(v, 3),           # inside the nonce
+    lambda v: flip(v, len(v) // 2),  # ciphertext
+    lambda v: flip(v, -2),           # tag
+    lambda v: "v2" + v[2:],          # version
+    lambda v: v[:-10],               # truncated
+    lambda v: "",                    # empty
+    lambda v: "!!!not-base64!!!",
+])
+def test_tampered_session_cookies_are_rejected_identically(gate, echo, mutate):
+    browser = logged_in(gate)
+    browser.cookies[COOKIE] = mutate(browser.cookies[COOKIE])
+    before = echo.count()
+    api = browser.get(url(gate, "/api/x"), headers={"accept": "application/json"}, navigate=False)
+    assert api.status == 401 and api.body == b"401 Unauthorized: a valid bearer token or session is required\n"
+    nav = browser.get(url(gate, "/page"))
+    assert nav.status == 302 and nav.location.startswith("http://127.0.0.1")
+    assert echo.count() == before
+
+
+def test_session_key_rotation(module_lab, login_idp, echo, keys, plugin_wasm):
+    k1, k2 = session_key(), session_key()
+    old = browser_gate(module_lab, login_idp, echo, plugin_wasm, session_keys=[k1])
+    browser = logged_in(old)
+    cookie = browser.cookies[COOKIE]
+    rotated = browser_gate(module_lab, login_idp, echo, plugin_wasm, session_keys=[k2, k1])
+    wait_for_pass(rotated, keys.mint(login_idp.claims()))
+    api = {"accept": "application/json"}
+    assert browser.get(url(rotated, "/x"), headers=api, navigate=False).status == 200
+    retired = browser_gate(module_lab, login_idp, echo, plugin_wasm, session_keys=[k2])
+    wait_for_pass(retired, keys.mint(login_idp.claims()))
+    assert browser.get(url(retired, "/x"), headers=api, navigate=False).status == 401
+    # New sessions are sealed with the new primary key: the retired-K1 gateway opens them.
+    fresh = logged_in(rotated)
+    assert fresh.cookies[COOKIE] != cookie
+    assert fresh.get(url(retired, "/x"), headers=api, navigate=False).status == 200
+
+
+def test_large_sessions_are_split_into_chunks(module_lab, keys, echo, plugin_wasm):
+    groups = [f"group-{i:03d}-" + "x" * 120 for i in range(60)]
+    idp = module_lab.idp(keys, config={"users": {"carol": {"groups": groups}}})
+    gate = browser_gate(module_lab, idp, echo, plugin_wasm)
+    wait_for_pass(gate, keys.mint(idp.claims()))
+    browser = Browser()
+    landing = browser.follow(url(gate, "/"), user="carol")
+    assert seen(landing)["headers"]["kubeflow-groups"] == ",".join(groups)
+    assert f"{COOKIE}_1" in browser.cookies
+    assert all(len(v) <= 4000 for v in browser.cookies.values())
+    assert not [n for n in upstream_cookie_names(seen(landing)) if n.startswith(COOKIE)]
+
+
+def test_groups_allowlist_applies_at_login(module_lab, login_idp, echo, keys, plugin_wasm):
+    gate = browser_gate(module_lab, login_idp, echo, plugin_wasm, groups_allowlist=["ml-admin"])
+    wait_for_pass(gate, keys.mint(login_idp.claims()))
+    browser = Browser()
+    hop = browser.follow(url(gate, "/"), user="bob")
+    assert hop.status == 403
+    assert COOKIE not in browser.cookies
+
+
+# --- refresh -------------------------------------------------------------------------------------
+
+
+def test_sessions_refresh_their_tokens_at_the_idp(module_lab, keys, echo, plugin_wasm):
+    # Access tokens that are due for refresh at once (the filter refreshes 60 s ahead).
+    idp = module_lab.idp(keys, config={"users": USERS, "access_token_ttl": 30})
+    gate = browser_gate(module_lab, idp, echo, plugin_wasm)
+    wait_for_pass(gate, keys.mint(idp.claims()))
+    browser = logged_in(gate)
+    first = browser.cookies[COOKIE]
+    tokens_before = idp.hit("token")
+    hop = browser.get(url(gate, "/after"), headers={"accept": "application/json"}, navigate=False)
+    assert seen(hop)["headers"]["kubeflow-userid"] == "alice@example.com"
+    assert idp.hit("token") == tokens_before + 1
+    assert browser.cookies[COOKIE] != first, "the refreshed session is sent back"
+
+
+def test_failed_refresh_signs_out(module_lab, keys, echo, plugin_wasm):
+    idp = module_lab.idp(keys, config={"users": USERS, "access_token_ttl": 30})
+    gate = browser_gate(module_lab, idp, echo, plugin_wasm)
+    wait_for_pass(gate, keys.mint(idp.claims()))
+    browser = logged_in(gate)
+    idp.fault("token", "500")
+    try:
+        api = browser.get(url(gate, "/x"), headers={"accept": "application/json"}, navigate=False)
+        assert api.status == 401
+        assert COOKIE not in browser.cookies
+    finally:
+        idp.fault("token", "ok")
+
+
+# --- logout --------------------------------------------------------------------------------------
+
+
+def test_logout_navigation_clears_the_session_and_ends_it_at_the_idp(gate, login_idp):
+    browser = logged_in(gate)
+    hop = browser.get(url(gate, "/authservice/logout"))
+    assert hop.status == 302
+    assert hop.location.startswith(f"{login_idp.issuer}/session/end")
+    q = query_of(hop.location)
+    assert q["post_logout_redirect_uri"] == url(gate, "/")
+    assert q["id_token_hint"].count(".") == 2
+    assert COOKIE not in browser.cookies
+    api = browser.get(url(gate, "/x"), headers={"accept": "application/json"}, navigate=False)
+    assert api.status == 401
+
+
+def test_legacy_dashboard_logout_post(gate):
+    browser = logged_in(gate)
+    value = browser.cookies.pop(COOKIE)
+    hop = browser.request("POST", url(gate, "/authservice/logout"),
+                          {"authorization": f"Bearer {value}", "accept": "application/json"}, b"",
+                          navigate=False)
+    assert hop.status == 201
+    assert json.loads(hop.body) == {"afterLogoutURL": "/"}
+    assert any(c.startswith(f"{COOKIE}=;") and "Max-Age=0" in c for c in hop.set_cookies())
+
+
+def test_logout_post_without_session_is_401(gate):
+    hop = Browser().request("POST", url(gate, "/authservice/logout"), {}, b"", navigate=False)
+    assert hop.status == 401
+
+
+@pytest.mark.parametrize("headers", [
+    {"sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate"},
+    {"sec-fetch-site": "same-origin", "sec-fetch-mode": "no-cors", "accept": "image/*"},
+])
+def test_cross_site_or_subresource_requests_cannot_log_out(gate, headers):
+    browser = logged_in(gate)
+    cookie = browser.cookies[COOKIE]
+    hop = browser.get(url(gate, "/authservice/logout"), headers=headers, navigate=False)
+    assert hop.status == 403
+    assert browser.cookies.get(COOKIE) == cookie
