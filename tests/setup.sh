@@ -61,3 +61,19 @@ if [[ "$(cat "$TESTS_DIR/idp/node_modules/.oidc-gate-stamp" 2>/dev/null)" != "$n
 else
   log "idp node deps up to date"
 fi
+
+# --- Debian packages (Chromium for the browser test) ------------------------------------------
+# Installed only when missing; `apt-get update` runs once, only if something must be installed.
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [[ ${#missing[@]} -eq 0 ]] && { log "apt packages present: $*"; return; }
+  local sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  log "apt-get install ${missing[*]}"
+  $sudo apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}" >/dev/null
+}
+apt_install chromium

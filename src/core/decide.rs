@@ -760,6 +760,204 @@ mod tests {
         }
     }
 
+    fn session(refresh_token: Option<&str>, tokens_expire_at: u64) -> Session {
+        Session {
+            userid: "alice@example.com".into(),
+            groups: vec!["dev".into()],
+            sub: "u1".into(),
+            sid: "sid1".into(),
+            issued_at: NOW - 10,
+            expires_at: NOW + 3600,
+            refresh_token: refresh_token.map(String::from),
+            id_token: None,
+            tokens_expire_at,
+        }
+    }
+
+    fn session_cookie(cfg: &Config, session: &Session) -> String {
+        let pairs = session::session_cookies(
+            session,
+            &cfg.session.keys[0],
+            &cfg.session.cookie_name,
+            ISS,
+            &[7; 24],
+        )
+        .unwrap();
+        pairs
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn browser(method: &str, path: &str, extra: &[(&str, &str)]) -> Request {
+        let mut headers: Vec<(&str, &[u8])> = vec![
+            (":method", method.as_bytes()),
+            (":path", path.as_bytes()),
+            ("sec-fetch-mode", b"navigate"),
+            ("sec-fetch-site", b"same-origin"),
+        ];
+        headers.extend(extra.iter().map(|(n, v)| (*n, v.as_bytes())));
+        Request::from_headers(headers)
+    }
+
+    #[test]
+    fn navigations_without_credentials_go_to_login_and_api_calls_get_401() {
+        let cfg = config(json!({}));
+        assert_eq!(run(&cfg, &browser("GET", "/x", &[])), Decision::StartLogin);
+        assert_eq!(run(&cfg, &browser("HEAD", "/x", &[])), Decision::StartLogin);
+        let old_browser = Request::from_headers([
+            (":method", &b"GET"[..]),
+            (":path", b"/"),
+            ("accept", b"text/html,*/*"),
+        ]);
+        assert_eq!(run(&cfg, &old_browser), Decision::StartLogin);
+        for not_navigation in [
+            browser("POST", "/x", &[]),
+            browser("GET", "/x", &[("x-requested-with", "XMLHttpRequest")]),
+            Request::from_headers([
+                (":method", &b"GET"[..]),
+                (":path", b"/"),
+                ("sec-fetch-mode", b"cors"),
+                ("accept", b"text/html"),
+            ]),
+            Request::from_headers([
+                (":method", &b"GET"[..]),
+                (":path", b"/"),
+                ("accept", b"application/json"),
+            ]),
+        ] {
+            assert_eq!(denied(&run(&cfg, &not_navigation)), (401, "no_credential"));
+        }
+    }
+
+    #[test]
+    fn only_the_exact_callback_path_is_a_callback() {
+        let cfg = config(json!({}));
+        assert_eq!(
+            run(
+                &cfg,
+                &browser("GET", "/authservice/oidc/callback?code=x&state=y", &[])
+            ),
+            Decision::Callback
+        );
+        assert_eq!(
+            run(&cfg, &browser("GET", "/authservice/oidc/callback/x", &[])),
+            Decision::StartLogin
+        );
+    }
+
+    #[test]
+    fn sessions_pass_refresh_or_expire() {
+        let cfg = config(json!({}));
+        let fresh = session_cookie(&cfg, &session(Some("rt"), NOW + 600));
+        let d = run(&cfg, &browser("GET", "/x", &[("cookie", &fresh)]));
+        let expected = Identity {
+            userid: "alice@example.com".into(),
+            groups: vec!["dev".into()],
+        };
+        assert_eq!(
+            d,
+            Decision::Allow {
+                identity: Some(expected),
+                reason: AllowReason::Session
+            }
+        );
+
+        let due = session(Some("rt"), NOW + 30);
+        let d = run(
+            &cfg,
+            &browser("GET", "/x", &[("cookie", &session_cookie(&cfg, &due))]),
+        );
+        assert_eq!(d, Decision::Refresh(Box::new(due)));
+        let no_refresh_token = session_cookie(&cfg, &session(None, NOW - 30));
+        assert!(matches!(
+            run(
+                &cfg,
+                &browser("GET", "/x", &[("cookie", &no_refresh_token)])
+            ),
+            Decision::Allow { .. }
+        ));
+
+        let mut expired = session(None, NOW);
+        expired.expires_at = NOW;
+        let cookie = session_cookie(&cfg, &expired);
+        assert_eq!(
+            run(&cfg, &browser("GET", "/x", &[("cookie", &cookie)])),
+            Decision::StartLogin
+        );
+        let api = Request::from_headers([
+            (":method", &b"GET"[..]),
+            (":path", b"/x"),
+            ("cookie", cookie.as_bytes()),
+        ]);
+        assert_eq!(denied(&run(&cfg, &api)), (401, "session_expired"));
+        let junk = Request::from_headers([
+            (":method", &b"GET"[..]),
+            (":path", b"/x"),
+            ("cookie", b"authservice_session=v1.AAAA"),
+        ]);
+        assert_eq!(denied(&run(&cfg, &junk)), (401, "session_invalid"));
+    }
+
+    #[test]
+    fn a_narrowed_allowlist_applies_to_existing_sessions() {
+        let cfg = config(json!({"groups_allowlist": ["ml-admin"]}));
+        let cookie = session_cookie(&cfg, &session(None, NOW + 600));
+        assert_eq!(
+            denied(&run(&cfg, &browser("GET", "/x", &[("cookie", &cookie)]))),
+            (403, "group_not_allowed")
+        );
+    }
+
+    #[test]
+    fn logout_needs_a_same_site_navigation_or_the_dashboard_post() {
+        let cfg = config(json!({}));
+        let s = session(None, NOW + 600);
+        let cookie = session_cookie(&cfg, &s);
+        let value = cookie.split_once('=').unwrap().1.to_string();
+        let path = "/authservice/logout";
+        assert_eq!(
+            run(&cfg, &browser("GET", path, &[("cookie", &cookie)])),
+            Decision::Logout(Logout::Navigate(Some(Box::new(s.clone()))))
+        );
+        assert_eq!(
+            run(&cfg, &browser("GET", path, &[])),
+            Decision::Logout(Logout::Navigate(None))
+        );
+        let cross = Request::from_headers([
+            (":method", &b"GET"[..]),
+            (":path", path.as_bytes()),
+            ("sec-fetch-mode", b"navigate"),
+            ("sec-fetch-site", b"cross-site"),
+            ("cookie", cookie.as_bytes()),
+        ]);
+        assert_eq!(denied(&run(&cfg, &cross)), (403, "logout_cross_site"));
+        let image = Request::from_headers([
+            (":method", &b"GET"[..]),
+            (":path", path.as_bytes()),
+            ("sec-fetch-mode", b"no-cors"),
+            ("cookie", cookie.as_bytes()),
+        ]);
+        assert_eq!(denied(&run(&cfg, &image)), (403, "logout_not_navigation"));
+        let bearer = format!("Bearer {value}");
+        let legacy = Request::from_headers([
+            (":method", &b"POST"[..]),
+            (":path", path.as_bytes()),
+            ("authorization", bearer.as_bytes()),
+        ]);
+        assert_eq!(
+            run(&cfg, &legacy),
+            Decision::Logout(Logout::Api(Box::new(s)))
+        );
+        let anonymous =
+            Request::from_headers([(":method", &b"POST"[..]), (":path", path.as_bytes())]);
+        assert_eq!(
+            denied(&run(&cfg, &anonymous)),
+            (401, "logout_without_session")
+        );
+    }
+
     #[test]
     fn header_list_parsing_keeps_repeated_authorization_apart() {
         let req = Request::from_headers([

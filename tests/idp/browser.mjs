@@ -1,0 +1,61 @@
+// Drives Debian's Chromium through a real login: opens the app, signs in on the IdP's own
+// login page, and prints what the app showed as JSON on stdout.
+//
+// Usage: node browser.mjs <app url> <user> [--logout <logout path>]
+//
+// Chromium runs headless with a fresh profile and without background networking (this
+// machine has no internet; those connections would only fail).
+
+import { chromium } from 'playwright-core';
+
+const [appUrl, user, flag, logoutPath] = process.argv.slice(2);
+if (!appUrl || !user) {
+  console.error('usage: node browser.mjs <app url> <user> [--logout <path>]');
+  process.exit(2);
+}
+
+const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+const browser = await chromium.launch({
+  executablePath,
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+
+try {
+  const page = await browser.newPage();
+  const result = { hops: [] };
+  page.on('framenavigated', (frame) => {
+    if (frame === page.mainFrame()) result.hops.push(frame.url());
+  });
+  await page.goto(appUrl);
+  // The IdP's (oidc-provider dev interactions) login form.
+  await page.waitForSelector('input[name="login"]', { timeout: 15000 });
+  await page.fill('input[name="login"]', user);
+  await page.fill('input[name="password"]', 'any password');
+  await Promise.all([
+    page.waitForURL((u) => u.href.startsWith(new URL(appUrl).origin + new URL(appUrl).pathname), { timeout: 15000 }),
+    page.click('button[type="submit"]'),
+  ]);
+  result.landed = page.url();
+  result.body = await page.textContent('body');
+  result.cookies = (await page.context().cookies()).map((c) => ({
+    name: c.name, httpOnly: c.httpOnly, sameSite: c.sameSite, domain: c.domain,
+  }));
+  if (flag === '--logout') {
+    const origin = new URL(appUrl).origin;
+    await page.goto(origin + logoutPath);
+    // oidc-provider asks the user to confirm RP-initiated logout.
+    const confirm = await page.$('button[name="logout"][value="yes"]');
+    if (confirm) {
+      await Promise.all([page.waitForNavigation({ timeout: 15000 }), confirm.click()]);
+    }
+    result.after_logout = page.url();
+    const response = await page.goto(appUrl);
+    result.after_logout_app_url = page.url();
+    result.after_logout_status = response ? response.status() : null;
+  }
+  console.log(JSON.stringify(result));
+} finally {
+  await browser.close();
+}
