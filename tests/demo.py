@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import CLIENT_ID, CLIENT_SECRET, KeySet, Lab, claims_for  # noqa: E402
 
 DEMO_USER = "alice"
-DEMO_PASSWORD = "any password"
+DEMO_PASSWORD = "any password (the demo IdP accepts every login)"
 
 
 def plugin_config(issuer: str) -> dict:
@@ -47,8 +47,9 @@ def main() -> None:
     lab = Lab(workdir)
     try:
         keys = KeySet(prefix="demo-")
-        idp = lab.idp(keys, port=args.idp_port)
-        app = lab.echo()
+        users = {DEMO_USER: {"groups": ["ml-admin", "dev"], "name": "Alice"}}
+        idp = lab.idp(keys, config={"users": users}, port=args.idp_port)
+        app = lab.echo(html=True)
         env = {
             "OIDC_CLIENT_SECRET": CLIENT_SECRET,
             "OIDC_SESSION_KEYS": base64.b64encode(os.urandom(32)).decode(),
@@ -60,11 +61,15 @@ def main() -> None:
         print(f"""
 oidc-gate demo is running.
 
+  Open {url}/ in a browser: you are sent to the OpenID provider's login page.
+  Sign in as {DEMO_USER} with {DEMO_PASSWORD}; you land back on the app,
+  which shows the identity Envoy handed it. "Log out" ends the session.
+
   app through Envoy + oidc-gate   {url}/
-  OpenID provider                 {idp.issuer}  (login: {DEMO_USER} / {DEMO_PASSWORD})
+  OpenID provider                 {idp.issuer}
   Envoy admin (stats)             http://127.0.0.1:{envoy.admin_port}/stats?filter=oidc_gate
 
-Try:
+From a terminal:
   curl -i {url}/api/whoami                       # 401: no credential
   curl -i {url}/public/hello                     # skip-auth path: passes, no identity
   curl -s {url}/api/whoami -H 'kubeflow-userid: mallory' -H "Authorization: Bearer $TOKEN"

@@ -13,6 +13,7 @@ Header values are decoded as latin-1 (as http.server does), so raw non-UTF-8 byt
 """
 
 import argparse
+from html import escape
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -53,6 +54,9 @@ def _headers_dict(handler: BaseHTTPRequestHandler) -> dict:
     return out
 
 
+HTML = False
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "echo"
@@ -89,7 +93,26 @@ class Handler(BaseHTTPRequestHandler):
         }
         with _lock:
             _requests.append(seen)
+        if HTML and "text/html" in self.headers.get("accept", ""):
+            return self._page(seen)
         self._reply(200, seen)
+
+    def _page(self, seen: dict) -> None:
+        """The demo's "who am I" page."""
+        h = seen["headers"]
+        rows = "".join(f"<tr><td>{escape(k)}</td><td>{escape(str(v))}</td></tr>" for k, v in sorted(h.items()))
+        data = f"""<!doctype html><meta charset="utf-8"><title>whoami</title>
+<h1>Hello, {escape(h.get("kubeflow-userid", "anonymous"))}</h1>
+<p>Groups: {escape(h.get("kubeflow-groups", "") or "(none)")}</p>
+<p><a href="/authservice/logout">Log out</a></p>
+<h2>Headers this app received</h2><table>{rows}</table>
+""".encode()
+        self.send_response(200)
+        self.send_header("content-type", "text/html; charset=utf-8")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
 
@@ -100,7 +123,10 @@ class Handler(BaseHTTPRequestHandler):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--html", action="store_true", help="answer browsers with a whoami page")
     args = parser.parse_args()
+    global HTML
+    HTML = args.html
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     print(f"echo listening on 127.0.0.1:{args.port}", flush=True)

@@ -421,10 +421,10 @@ class Idp:
 
 
 class Echo:
-    def __init__(self, workdir: Path, name: str = "echo"):
+    def __init__(self, workdir: Path, name: str = "echo", html: bool = False):
         self.port = free_port()
-        self.proc = Proc(name, [sys.executable, TESTS_DIR / "echo.py", "--port", self.port],
-                         Path(workdir) / f"{name}.log")
+        cmd = [sys.executable, TESTS_DIR / "echo.py", "--port", self.port] + (["--html"] if html else [])
+        self.proc = Proc(name, cmd, Path(workdir) / f"{name}.log")
 
     def start(self) -> "Echo":
         self.proc.start()
@@ -721,8 +721,8 @@ class Lab:
         idp = self._own(Idp(self.workdir, keyset, self._name("idp"), config, port))
         return idp.start() if start else idp
 
-    def echo(self) -> Echo:
-        return self._own(Echo(self.workdir, self._name("echo"))).start()
+    def echo(self, html: bool = False) -> Echo:
+        return self._own(Echo(self.workdir, self._name("echo"), html)).start()
 
     def static(self, routes: dict) -> StaticServer:
         return self._own(StaticServer(self.workdir, routes, self._name("static"))).start()
