@@ -351,10 +351,10 @@ fn secret_from(
 
 fn session_config(f: &mut Fields, env: &dyn Environment) -> Result<SessionConfig, ConfigError> {
     let cookie_name = f.str_or("session_cookie_name", "authservice_session")?;
-    if cookie_name.is_empty() || !cookie_name.bytes().all(is_token_char) {
+    if cookie_name.is_empty() || cookie_name.len() > 64 || !cookie_name.bytes().all(is_token_char) {
         return Err(error(
             "session_cookie_name",
-            "must be a non-empty cookie name (letters, digits and !#$%&'*+-.^_`|~)",
+            "must be a cookie name of 1 to 64 letters, digits and !#$%&'*+-.^_`|~",
         ));
     }
     let keys = session_keys(f, env)?;
@@ -371,6 +371,12 @@ fn session_config(f: &mut Fields, env: &dyn Environment) -> Result<SessionConfig
         }
     };
     let secure = f.bool_or("session_cookie_secure", true)?;
+    if cookie_name.starts_with("__Host-") && !secure {
+        return Err(error(
+            "session_cookie_name",
+            "a __Host- cookie requires session_cookie_secure: true",
+        ));
+    }
     if same_site == SameSite::None && !secure {
         return Err(error(
             "session_same_site",
@@ -1044,6 +1050,16 @@ mod tests {
         assert_eq!(
             failing_field(json!({"session_same_site": "None", "session_cookie_secure": false})),
             "session_same_site"
+        );
+        assert_eq!(
+            failing_field(json!({"session_cookie_name": "x".repeat(65)})),
+            "session_cookie_name"
+        );
+        assert_eq!(
+            failing_field(
+                json!({"session_cookie_name": "__Host-s", "session_cookie_secure": false})
+            ),
+            "session_cookie_name"
         );
         assert_eq!(
             failing_field(json!({"session_cookie_name": "a b"})),
