@@ -50,6 +50,15 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// How the client authenticates at the token endpoint (RFC 6749 2.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// `Authorization: Basic`, id and secret form-encoded first.
+    Basic,
+    /// `client_id` and `client_secret` in the form body.
+    Post,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SameSite {
     Strict,
@@ -95,6 +104,7 @@ pub struct Config {
     pub idp_clusters: BTreeMap<String, String>,
     pub client_id: String,
     pub client_secret: Secret,
+    pub client_auth: ClientAuth,
     pub authorization_endpoint: Option<String>,
     pub redirect_uri: String,
     /// The path part of `redirect_uri`: requests to exactly this path are login callbacks.
@@ -149,6 +159,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "client_id",
     "client_secret",
     "client_secret_env",
+    "token_endpoint_auth_method",
     "authorization_endpoint",
     "redirect_uri",
     "scopes",
@@ -202,6 +213,19 @@ fn compile(mut f: Fields, env: &dyn Environment) -> Result<Config, ConfigError> 
     let client_id = f.required_str("client_id")?;
     check_non_empty("client_id", &client_id)?;
     let client_secret = secret_from(&mut f, "client_secret", "client_secret_env", env)?;
+    let client_auth = match f
+        .str_or("token_endpoint_auth_method", "client_secret_basic")?
+        .as_str()
+    {
+        "client_secret_basic" => ClientAuth::Basic,
+        "client_secret_post" => ClientAuth::Post,
+        other => {
+            return Err(error(
+                "token_endpoint_auth_method",
+                format!("{other:?} is not client_secret_basic or client_secret_post"),
+            ))
+        }
+    };
 
     let userid_claim = f.str_or("userid_claim", "email")?;
     let groups_claim = f.str_or("groups_claim", "groups")?;
@@ -258,6 +282,7 @@ fn compile(mut f: Fields, env: &dyn Environment) -> Result<Config, ConfigError> 
         idp_clusters,
         client_id,
         client_secret,
+        client_auth,
         authorization_endpoint,
         redirect_uri,
         callback_path,

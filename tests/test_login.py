@@ -306,6 +306,17 @@ def test_groups_allowlist_applies_at_login(module_lab, login_idp, echo, keys, pl
     assert COOKIE not in browser.cookies
 
 
+def test_claims_missing_from_the_id_token_come_from_userinfo(module_lab, keys, echo, plugin_wasm):
+    idp = module_lab.idp(keys, config={"users": USERS, "conform_id_token_claims": True})
+    gate = browser_gate(module_lab, idp, echo, plugin_wasm)
+    wait_for_pass(gate, keys.mint(idp.claims()))
+    before = idp.hit("userinfo")
+    landing = Browser().follow(url(gate, "/"))
+    assert seen(landing)["headers"]["kubeflow-userid"] == "alice@example.com"
+    assert seen(landing)["headers"]["kubeflow-groups"] == "ml-admin,dev"
+    assert idp.hit("userinfo") == before + 1
+
+
 # --- refresh -------------------------------------------------------------------------------------
 
 
@@ -379,3 +390,20 @@ def test_cross_site_or_subresource_requests_cannot_log_out(gate, headers):
     hop = browser.get(url(gate, "/authservice/logout"), headers=headers, navigate=False)
     assert hop.status == 403
     assert browser.cookies.get(COOKIE) == cookie
+
+
+@pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
+def test_client_secrets_with_special_characters(module_lab, keys, echo, plugin_wasm, method):
+    """RFC 6749 2.3.1: the id and secret are form-encoded before Basic; login must work.
+    (Non-ASCII secrets are covered by the unit tests: this IdP refuses them in client metadata.)"""
+    secret = "p+w:d%20 /="
+    client = {"client_id": CLIENT_ID, "client_secret": secret, "application_type": "native",
+              "token_endpoint_auth_method": method,
+              "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
+              "redirect_uris": ["http://127.0.0.1/authservice/oidc/callback"]}
+    idp = module_lab.idp(keys, config={"users": USERS, "clients": [client]})
+    gate = browser_gate(module_lab, idp, echo, plugin_wasm, client_secret=secret,
+                        token_endpoint_auth_method=method)
+    wait_for_pass(gate, keys.mint(idp.claims()))
+    landing = Browser().follow(url(gate, "/post"))
+    assert seen(landing)["headers"]["kubeflow-userid"] == "alice@example.com"

@@ -6,7 +6,7 @@ use base64::Engine;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
-use crate::config::Config;
+use crate::config::{ClientAuth, Config};
 use crate::core::jwks::{Alg, KeySet};
 use crate::core::jwt::{self, ClaimRules, JwtError, VerifiedClaims};
 
@@ -224,7 +224,8 @@ pub fn check_response_issuer(
 /// A form-encoded POST to the token endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRequest {
-    pub authorization: String,
+    /// `Authorization` header value, for `client_secret_basic`.
+    pub authorization: Option<String>,
     pub body: String,
 }
 
@@ -240,33 +241,44 @@ fn basic_credentials(config: &Config) -> String {
     format!("Basic {}", STANDARD.encode(pair))
 }
 
+fn token_request(config: &Config, params: &[(&str, &str)]) -> TokenRequest {
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    form.extend_pairs(params);
+    let authorization = match config.client_auth {
+        ClientAuth::Basic => Some(basic_credentials(config)),
+        ClientAuth::Post => {
+            form.append_pair("client_id", &config.client_id);
+            form.append_pair("client_secret", config.client_secret.expose());
+            None
+        }
+    };
+    TokenRequest {
+        authorization,
+        body: form.finish(),
+    }
+}
+
 pub fn code_exchange(
     config: &Config,
     code: &str,
     redirect_uri: &str,
     code_verifier: &str,
 ) -> TokenRequest {
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("grant_type", "authorization_code")
-        .append_pair("code", code)
-        .append_pair("redirect_uri", redirect_uri)
-        .append_pair("code_verifier", code_verifier)
-        .finish();
-    TokenRequest {
-        authorization: basic_credentials(config),
-        body,
-    }
+    let params = [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect_uri),
+        ("code_verifier", code_verifier),
+    ];
+    token_request(config, &params)
 }
 
 pub fn refresh_request(config: &Config, refresh_token: &str) -> TokenRequest {
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("grant_type", "refresh_token")
-        .append_pair("refresh_token", refresh_token)
-        .finish();
-    TokenRequest {
-        authorization: basic_credentials(config),
-        body,
-    }
+    let params = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+    ];
+    token_request(config, &params)
 }
 
 /// A successful token endpoint response (OIDC Core 3.1.3.3).
@@ -596,7 +608,8 @@ mod tests {
     fn client_credentials_are_form_encoded_before_basic() {
         let cfg = config("a:b+c%d é");
         let request = code_exchange(&cfg, "the code", "https://x/cb", "verifier");
-        let encoded = request.authorization.strip_prefix("Basic ").unwrap();
+        let basic = request.authorization.unwrap();
+        let encoded = basic.strip_prefix("Basic ").unwrap();
         let decoded = String::from_utf8(STANDARD.decode(encoded).unwrap()).unwrap();
         assert_eq!(decoded, "kubeflow+app:a%3Ab%2Bc%25d+%C3%A9");
         assert_eq!(

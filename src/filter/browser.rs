@@ -269,10 +269,10 @@ fn post_to_token_endpoint(
         .token_endpoint
         .as_deref()
         .ok_or("the IdP has no token_endpoint")?;
-    let headers = [
-        ("authorization", request.authorization.as_str()),
-        ("content-type", "application/x-www-form-urlencoded"),
-    ];
+    let mut headers = vec![("content-type", "application/x-www-form-urlencoded")];
+    if let Some(authorization) = &request.authorization {
+        headers.push(("authorization", authorization.as_str()));
+    }
     dispatch(
         config,
         "POST",
@@ -340,10 +340,9 @@ pub fn on_token_response(
         tokens,
         id_token,
     };
-    let groups_claim = &config.issuers[0].groups_claim;
     let userinfo = discovery(f).and_then(|d| d.userinfo_endpoint);
     match userinfo {
-        Some(url) if !pending.claims.contains_key(groups_claim) => {
+        Some(url) if !identity_claims(&config).all(|c| pending.claims.contains_key(c)) => {
             let bearer = format!("Bearer {}", pending.tokens.access_token);
             match dispatch(
                 &config,
@@ -363,6 +362,12 @@ pub fn on_token_response(
     }
 }
 
+/// The claims identity is built from; the id_token's win, userinfo fills in what it lacks.
+fn identity_claims(config: &Config) -> impl Iterator<Item = &String> {
+    let issuer = &config.issuers[0];
+    [&issuer.userid_claim, &issuer.groups_claim].into_iter()
+}
+
 pub fn on_userinfo_response(
     f: &mut HttpFilter,
     mut pending: PendingLogin,
@@ -378,9 +383,12 @@ pub fn on_userinfo_response(
         .to_string();
     match login::parse_userinfo(status, body, &sub) {
         Ok(userinfo) => {
-            let groups_claim = &config.issuers[0].groups_claim;
-            if let Some(groups) = userinfo.get(groups_claim) {
-                pending.claims.insert(groups_claim.clone(), groups.clone());
+            for claim in identity_claims(&config) {
+                if let (false, Some(value)) =
+                    (pending.claims.contains_key(claim), userinfo.get(claim))
+                {
+                    pending.claims.insert(claim.clone(), value.clone());
+                }
             }
             finish_login(&config, pending);
         }

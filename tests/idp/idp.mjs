@@ -21,7 +21,8 @@
 //   --config FILE     optional JSON:
 //                       {"clients": [<oidc-provider client metadata>...],
 //                        "users": {"alice": {"groups": ["ml-admin","dev"], "email": "...", "name": "..."}},
-//                        "pkce_required": true, "access_token_ttl": 3600, "id_token_ttl": 3600}
+//                        "pkce_required": true, "access_token_ttl": 3600, "id_token_ttl": 3600,
+//                        "conform_id_token_claims": false}  (true: scope claims only via userinfo)
 //                     Default client: `demo-app` / `s3cret`, client_secret_basic, code flow,
 //                     application_type "native" so that any http://127.0.0.1:<port>/... loopback
 //                     redirect matching a registered path is accepted (RFC 8252 §7.3), which
@@ -125,7 +126,7 @@ function buildProvider(jwks, config) {
     scopes: ['openid', 'offline_access', 'email', 'profile', 'groups'],
     // The id_token carries the claims of the granted scopes (the filter reads email/groups
     // from it without calling userinfo).
-    conformIdTokenClaims: false,
+    conformIdTokenClaims: config.conform_id_token_claims ?? false,
     // Refresh tokens for every code grant, with or without offline_access.
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     pkce: { required: () => pkceRequired },
