@@ -9,6 +9,7 @@ use crate::core::jwks::KeySet;
 use crate::core::jwt::{self, ClaimRules, JwtError};
 use crate::core::paths;
 use crate::core::session::{self, Session, SessionError};
+use crate::core::token_cache::{TokenCache, Verdict};
 
 /// Authorization header values above this are refused before any parsing.
 pub const MAX_AUTHORIZATION_BYTES: usize = 16 * 1024 + 16;
@@ -220,12 +221,37 @@ impl Decision {
 /// Seconds before the session's tokens expire at which they are refreshed.
 pub const REFRESH_AHEAD_SECONDS: u64 = 60;
 
+/// The keys of every issuer, and the tokens they already verified.
+#[derive(Default)]
+pub struct Verifier {
+    pub keys: Vec<Option<Rc<KeySet>>>,
+    pub cache: TokenCache,
+}
+
+impl Verifier {
+    pub fn new(issuers: usize) -> Verifier {
+        Verifier {
+            keys: vec![None; issuers],
+            cache: TokenCache::default(),
+        }
+    }
+
+    /// New keys for an issuer. Verdicts reached with the old keys may no longer hold (a key
+    /// was retired), so they are all dropped.
+    pub fn set_keys(&mut self, issuer: usize, keys: KeySet) {
+        if let Some(slot) = self.keys.get_mut(issuer) {
+            *slot = Some(Rc::new(keys));
+            self.cache.clear();
+        }
+    }
+}
+
 /// Decides one request. `may_refetch` is false once the request has already waited for a
 /// refetch, so an unknown `kid` is then refused instead of waited on again.
 pub fn decide(
     config: &Config,
     request: &Request,
-    keys: &[Option<Rc<KeySet>>],
+    verifier: &mut Verifier,
     now_s: u64,
     may_refetch: bool,
 ) -> Decision {
@@ -249,7 +275,7 @@ pub fn decide(
     match &request.authorization {
         Authorization::Several => return Deny::invalid_token("several_authorization_headers"),
         Authorization::One(value) => match bearer_token(value) {
-            Ok(Some(token)) => return check_bearer(config, token, keys, now_s, may_refetch),
+            Ok(Some(token)) => return check_bearer(config, token, verifier, now_s, may_refetch),
             Ok(None) => {}
             Err(reason) => return Deny::invalid_token(reason),
         },
@@ -390,10 +416,13 @@ fn bearer_token(value: &[u8]) -> Result<Option<&str>, &'static str> {
 fn check_bearer(
     config: &Config,
     token: &str,
-    keys: &[Option<Rc<KeySet>>],
+    verifier: &mut Verifier,
     now_s: u64,
     may_refetch: bool,
 ) -> Decision {
+    if let Some(verdict) = verifier.cache.get(token, now_s) {
+        return bearer_decision(verdict);
+    }
     let parsed = match jwt::parse(token) {
         Ok(parsed) => parsed,
         Err(e) => return Deny::invalid_token(e.reason()),
@@ -406,7 +435,7 @@ fn check_bearer(
     else {
         return Deny::invalid_token("unknown_issuer");
     };
-    let Some(key_set) = keys.get(index).and_then(Option::as_deref) else {
+    let Some(key_set) = verifier.keys.get(index).and_then(Option::as_deref) else {
         return Decision::AwaitKeys { issuer: index };
     };
     let rules = ClaimRules {
@@ -423,7 +452,27 @@ fn check_bearer(
         }
         Err(e) => return Deny::invalid_token(e.reason()),
     };
-    match identify(&verified.claims, issuer, config) {
+    let verdict = Verdict {
+        issuer: index,
+        identity: identify(&verified.claims, issuer, config),
+    };
+    let skew = config.clock_skew_seconds;
+    let not_before = verified
+        .claims
+        .get("nbf")
+        .and_then(serde_json::Value::as_f64);
+    let valid_from = not_before.map_or(0, |nbf| (nbf as u64).saturating_sub(skew));
+    verifier.cache.insert(
+        token,
+        verdict.clone(),
+        valid_from,
+        verified.exp.saturating_add(skew),
+    );
+    bearer_decision(verdict)
+}
+
+fn bearer_decision(verdict: Verdict) -> Decision {
+    match verdict.identity {
         Ok(identity) => Decision::Allow {
             identity: Some(identity),
             reason: AllowReason::Bearer,
@@ -466,11 +515,12 @@ mod tests {
         Config::from_json(base.to_string().as_bytes(), &|_: &str| None).unwrap()
     }
 
-    fn key_sets() -> Vec<Option<Rc<KeySet>>> {
-        let main = KeySet::parse(&jwks_body(all_jwks())).unwrap();
+    fn key_sets() -> Verifier {
+        let mut verifier = Verifier::new(2);
+        verifier.set_keys(0, KeySet::parse(&jwks_body(all_jwks())).unwrap());
         let sa_key = p256_jwk_for(&keys().p256_other, "sa-key");
-        let sa = KeySet::parse(&jwks_body(vec![sa_key])).unwrap();
-        vec![Some(Rc::new(main)), Some(Rc::new(sa))]
+        verifier.set_keys(1, KeySet::parse(&jwks_body(vec![sa_key])).unwrap());
+        verifier
     }
 
     fn token(claims: Value) -> String {
@@ -505,7 +555,7 @@ mod tests {
     }
 
     fn run(cfg: &Config, req: &Request) -> Decision {
-        decide(cfg, req, &key_sets(), NOW, true)
+        decide(cfg, req, &mut key_sets(), NOW, true)
     }
 
     fn denied(decision: &Decision) -> (u16, &'static str) {
@@ -635,10 +685,10 @@ mod tests {
     #[test]
     fn missing_keys_hold_the_request() {
         let cfg = config(json!({}));
-        let keys = vec![None, None];
+        let mut keys = Verifier::new(2);
         let req = request("/x", &[&format!("Bearer {}", token(alice()))]);
         assert_eq!(
-            decide(&cfg, &req, &keys, NOW, true),
+            decide(&cfg, &req, &mut keys, NOW, true),
             Decision::AwaitKeys { issuer: 0 }
         );
     }
@@ -653,11 +703,11 @@ mod tests {
         );
         let req = request("/x", &[&format!("Bearer {tok}")]);
         assert_eq!(
-            decide(&cfg, &req, &key_sets(), NOW, true),
+            decide(&cfg, &req, &mut key_sets(), NOW, true),
             Decision::AwaitRefetch { issuer: 0 }
         );
         assert_eq!(
-            denied(&decide(&cfg, &req, &key_sets(), NOW, false)),
+            denied(&decide(&cfg, &req, &mut key_sets(), NOW, false)),
             (401, "unknown_kid")
         );
     }
@@ -681,7 +731,7 @@ mod tests {
         let forged = mint(Alg::Rs256, &json!({"alg": "RS256", "kid": "rsa"}), &sa);
         let req = request("/x", &[&format!("Bearer {forged}")]);
         assert_eq!(
-            denied(&decide(&cfg, &req, &key_sets(), NOW, false)),
+            denied(&decide(&cfg, &req, &mut key_sets(), NOW, false)),
             (401, "unknown_kid")
         );
         let forged_no_kid = mint(Alg::Es256, &json!({"alg": "ES256"}), &sa);
@@ -956,6 +1006,43 @@ mod tests {
             denied(&run(&cfg, &anonymous)),
             (401, "logout_without_session")
         );
+    }
+
+    #[test]
+    fn verified_tokens_are_cached_until_expiry_and_dropped_with_new_keys() {
+        let cfg = config(json!({}));
+        let mut verifier = key_sets();
+        let mut claims = alice();
+        claims["exp"] = json!(NOW + 10);
+        let req = request("/x", &[&format!("Bearer {}", token(claims))]);
+        assert!(matches!(
+            decide(&cfg, &req, &mut verifier, NOW, true),
+            Decision::Allow { .. }
+        ));
+        assert_eq!(verifier.cache.len(), 1);
+        // A hit needs no keys: remove them and the cached verdict still answers...
+        verifier.keys[0] = None;
+        assert!(matches!(
+            decide(&cfg, &req, &mut verifier, NOW + 5, true),
+            Decision::Allow { .. }
+        ));
+        // ...but never after exp + skew,
+        assert_eq!(
+            decide(&cfg, &req, &mut verifier, NOW + 10 + 60, true),
+            Decision::AwaitKeys { issuer: 0 }
+        );
+        // and new keys drop every verdict.
+        verifier.cache.insert(
+            "x",
+            Verdict {
+                issuer: 0,
+                identity: Err(IdentityError::MissingUserid),
+            },
+            0,
+            u64::MAX,
+        );
+        verifier.set_keys(0, KeySet::parse(&jwks_body(all_jwks())).unwrap());
+        assert!(verifier.cache.is_empty());
     }
 
     #[test]

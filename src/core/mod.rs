@@ -12,3 +12,4 @@ pub mod login;
 pub mod paths;
 pub mod refresh;
 pub mod session;
+pub mod token_cache;

@@ -316,7 +316,7 @@ pub fn on_token_response(
     let config = f.config();
     let outcome = login::parse_token_response(status, body).and_then(|tokens| {
         let id_token = tokens.id_token.clone().ok_or(TokenError::MissingIdToken)?;
-        let keys = f.worker.borrow().keys[0]
+        let keys = f.worker.borrow().verifier.keys[0]
             .clone()
             .ok_or(TokenError::Status("no keys".into()))?;
         let nonce = Some(exchange.login.nonce.as_str());
@@ -681,7 +681,7 @@ fn refreshed_session(
     let tokens = login::parse_token_response(status, body)?;
     let mut session = old.clone();
     if let Some(id_token) = &tokens.id_token {
-        let keys = f.worker.borrow().keys[0]
+        let keys = f.worker.borrow().verifier.keys[0]
             .clone()
             .ok_or(TokenError::Status("no keys".into()))?;
         let verified =

@@ -91,8 +91,8 @@ impl HttpContext for HttpFilter {
         let request = Request::from_headers(raw.iter().map(|(n, v)| (n.as_str(), v.as_slice())));
         let now_ms = host::now_ms();
         let decision = {
-            let worker = self.worker.borrow();
-            decide(&config, &request, &worker.keys, now_ms / 1000, true)
+            let mut worker = self.worker.borrow_mut();
+            decide(&config, &request, &mut worker.verifier, now_ms / 1000, true)
         };
         match decision {
             Decision::AwaitKeys { .. } => {
@@ -150,7 +150,7 @@ impl HttpFilter {
         config: &Config,
     ) -> Action {
         let mut worker = self.worker.borrow_mut();
-        let fallback = decide(config, &request, &worker.keys, now_ms / 1000, false);
+        let fallback = decide(config, &request, &mut worker.verifier, now_ms / 1000, false);
         if !worker.park(self.context_id, request, wait, deadline_ms) {
             drop(worker);
             carry_out(config, &fallback);

@@ -247,7 +247,7 @@ impl Root {
             Err(reason) => {
                 metrics::increment(&format!("issuer{issuer}.jwks_fetch_failed"));
                 let next = state.failed(now_ms, schedule);
-                let kept = if worker.borrow().keys[issuer].is_some() {
+                let kept = if worker.borrow().verifier.keys[issuer].is_some() {
                     "keeping the cached keys"
                 } else {
                     "no keys yet"

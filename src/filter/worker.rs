@@ -8,7 +8,7 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::types::{LogLevel, MapType};
 
 use crate::config::Config;
-use crate::core::decide::{decide, Decision, Deny, Request};
+use crate::core::decide::{decide, Decision, Deny, Request, Verifier};
 use crate::core::discovery::{self, Discovery};
 use crate::core::jwks::KeySet;
 use crate::core::refresh::FetchState;
@@ -69,7 +69,7 @@ pub struct Parked {
 pub struct Worker {
     pub config: Rc<Config>,
     pub shared: Vec<SharedKeys>,
-    pub keys: Vec<Option<Rc<KeySet>>>,
+    pub verifier: Verifier,
     pub issuers: Vec<IssuerView>,
     pub parked: BTreeMap<u32, Parked>,
     /// Session ids with a refresh in flight in this worker -> the contexts waiting for it.
@@ -87,7 +87,7 @@ impl Worker {
         Worker {
             config: Rc::new(config),
             shared,
-            keys: vec![None; count],
+            verifier: Verifier::new(count),
             issuers: (0..count).map(|_| IssuerView::default()).collect(),
             parked: BTreeMap::new(),
             refreshing: HashMap::new(),
@@ -110,7 +110,7 @@ impl Worker {
                 // Only validated sets are published, so a parse failure here means a
                 // different plugin version wrote it: keep what we have.
                 if let Ok(set) = KeySet::parse(&bytes) {
-                    self.keys[index] = Some(Rc::new(set));
+                    self.verifier.set_keys(index, set);
                     view.jwks_bytes = bytes;
                 }
             }
@@ -156,16 +156,28 @@ impl Worker {
     }
 
     /// Decides a parked request again; `None` while it should keep waiting.
-    fn redecide(&self, parked: &Parked, now_ms: u64) -> Option<Decision> {
+    fn redecide(&mut self, parked: &Parked, now_ms: u64) -> Option<Decision> {
         let now_s = now_ms / 1000;
         let decision = match parked.wait {
             // Keys that just arrived are fresh: an unknown kid now is refused, not refetched.
-            Wait::Keys => decide(&self.config, &parked.request, &self.keys, now_s, false),
+            Wait::Keys => decide(
+                &self.config,
+                &parked.request,
+                &mut self.verifier,
+                now_s,
+                false,
+            ),
             Wait::Refetch { issuer, since_ms } => {
                 if self.issuers[issuer].fetch.last_completed_ms < since_ms {
                     Decision::AwaitRefetch { issuer }
                 } else {
-                    decide(&self.config, &parked.request, &self.keys, now_s, false)
+                    decide(
+                        &self.config,
+                        &parked.request,
+                        &mut self.verifier,
+                        now_s,
+                        false,
+                    )
                 }
             }
             Wait::Refresh if now_ms < parked.deadline_ms => return None,
@@ -182,7 +194,13 @@ impl Worker {
             Decision::AwaitKeys { .. } => Some(Decision::keys_unavailable()),
             Decision::AwaitRefetch { .. } => {
                 let config = &self.config;
-                Some(decide(config, &parked.request, &self.keys, now_s, false))
+                Some(decide(
+                    config,
+                    &parked.request,
+                    &mut self.verifier,
+                    now_s,
+                    false,
+                ))
             }
             other => Some(other),
         }
