@@ -4,6 +4,8 @@
 #   ./build.sh test     lint, unit tests, then the integration suite (real Envoy + IdP)
 #   ./build.sh demo     run the local demo: IdP + Envoy with the filter + an app
 #   ./build.sh setup    install what the tests and the demo need (idempotent)
+#   ./build.sh oci      build, then write dist/oci: an OCI image layout of plugin.wasm (Istio)
+#   ./build.sh push REF [skopeo copy options]   push dist/oci to REF (registry/repo:tag) with skopeo
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -17,7 +19,8 @@ ensure_wasm_target() {
 
 build() {
   ensure_wasm_target
-  cargo build --quiet --target "$WASM_TARGET" --release
+  # --lib: the native tools in src/bin/ are not part of the module.
+  cargo build --quiet --lib --target "$WASM_TARGET" --release
   mkdir -p dist
   cp "target/$WASM_TARGET/release/oidc_gate.wasm" dist/plugin.wasm
   echo "dist/plugin.wasm: $(stat -c %s dist/plugin.wasm) bytes"
@@ -36,6 +39,52 @@ setup() {
   bash tests/setup.sh
 }
 
+# --- OCI image (Istio WasmPlugin url: oci://...) ---------------------------------------------
+# The layout is written by istio/oci_layout.py (Python standard library only): the "compat"
+# Wasm image Istio's agent accepts, reproducible for the same plugin.wasm.
+OCI_LAYOUT_DIR="${OCI_LAYOUT:-dist/oci}"
+
+crate_version() {
+  sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1
+}
+
+oci() {
+  python3 istio/oci_layout.py dist/plugin.wasm "$OCI_LAYOUT_DIR" --tag "${OCI_TAG:-$(crate_version)}"
+}
+
+# push REF [skopeo copy options...]: REF is registry/repository:tag (docker:// optional), e.g.
+#   ./build.sh push ghcr.io/acme/oidc-gate:0.1.0
+#   ./build.sh push 127.0.0.1:5000/oidc-gate:0.1.0 --dest-tls-verify=false
+# Digests are preserved, so the pushed manifest digest is the one `./build.sh oci` printed.
+push() {
+  local ref="${1:-}"
+  if [[ -z "$ref" || "$ref" == -* ]]; then
+    echo "usage: $0 push REGISTRY/REPOSITORY:TAG [skopeo copy options]" >&2
+    exit 2
+  fi
+  shift
+  ref="${ref#docker://}"
+  if [[ ! -f "$OCI_LAYOUT_DIR/index.json" ]]; then
+    echo "push: $OCI_LAYOUT_DIR is not an OCI layout; run ./build.sh oci first" >&2
+    exit 1
+  fi
+  if ! command -v skopeo >/dev/null; then
+    echo "push: skopeo is required (Debian/Ubuntu: apt-get install skopeo)" >&2
+    exit 1
+  fi
+  local tag digestfile digest
+  tag="$(python3 -c 'import json, sys; m = json.load(open(sys.argv[1]))["manifests"][0]; print(m["annotations"]["org.opencontainers.image.ref.name"])' "$OCI_LAYOUT_DIR/index.json")"
+  digestfile="$(mktemp)"
+  skopeo copy --quiet --preserve-digests --digestfile "$digestfile" "$@" \
+    "oci:$OCI_LAYOUT_DIR:$tag" "docker://$ref"
+  digest="$(cat "$digestfile")"
+  rm -f "$digestfile"
+  echo "pushed $ref"
+  echo "  manifest digest: $digest"
+  echo "  WasmPlugin: url: oci://$ref"
+  echo "              sha256: ${digest#sha256:}"
+}
+
 case "${1:-build}" in
   build) build ;;
   setup) setup ;;
@@ -51,8 +100,13 @@ case "${1:-build}" in
     setup
     exec .venv/bin/python tests/demo.py "${@:2}"
     ;;
+  oci)
+    build
+    oci
+    ;;
+  push) push "${@:2}" ;;
   *)
-    echo "usage: $0 [build|test|demo|setup]" >&2
+    echo "usage: $0 [build|test|demo|setup|oci|push REF]" >&2
     exit 2
     ;;
 esac

