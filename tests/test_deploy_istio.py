@@ -519,13 +519,14 @@ def _cookies(resp) -> dict[str, str]:
     jar = {}
     for header in resp.header_all("set-cookie"):
         name, _, rest = header.partition("=")
-        jar[name.strip()] = rest.split(";", 1)[0]
+        value = rest.split(";", 1)[0]
+        if value:  # a cleared cookie is deleted by browsers, not sent back empty
+            jar[name.strip()] = value
     return jar
 
 
-@pytest.mark.skip(reason="browser login lands with the login issue")
 def test_istio_shaped_gateway_browser_login_and_both_logout_styles(rendered, lab, keys, echo,
-                                                                    plugin_wasm):
+                                                                    plugin_wasm, cluster_jwks_proxy):
     """Kubeflow overlay under Istio's shape: a browser logs in through the IdP, reaches the
     app with its session cookie, and logs out the way the current central dashboard does
     (GET navigation -> 302 after_logout_url) and the way the legacy one does (XHR POST ->
@@ -548,7 +549,7 @@ def test_istio_shaped_gateway_browser_login_and_both_logout_styles(rendered, lab
     config["authorization_endpoint"] = f"{idp.issuer}/auth"
     # Plain http on loopback.
     config["session_cookie_secure"] = False
-    gw = istio_gateway(lab, plugin, idp, echo, plugin_wasm)
+    gw = istio_gateway(lab, plugin, idp, echo, plugin_wasm, cluster_jwks_proxy)
     wait_for_pass(gw, keys.mint(claims_for(idp.issuer, aud=config["client_id"])))
     browser = [("Accept", "text/html,application/xhtml+xml"), ("Sec-Fetch-Mode", "navigate")]
 
@@ -597,7 +598,11 @@ def test_istio_shaped_gateway_browser_login_and_both_logout_styles(rendered, lab
 
     # Current dashboard: a GET navigation to LOGOUT_URL.
     r = gw.request("GET", config["logout_path"], browser + [("Cookie", cookie)])
-    assert r.status == 302 and r.header("location") == config["after_logout_url"], r
+    # The test IdP has an end_session_endpoint (RP-initiated logout); Dex has none, and then
+    # the location is after_logout_url itself.
+    assert r.status == 302, r
+    assert r.header("location").startswith(f"{idp.issuer}/session/end?"), r
+    assert "post_logout_redirect_uri=" in r.header("location")
     assert any("max-age=0" in c.lower() or "expires=" in c.lower() for c in r.header_all("set-cookie"))
 
     # Legacy dashboard: XHR POST to LOGOUT_URL with the session as a bearer credential.

@@ -355,7 +355,8 @@ pub fn read_session(
 fn reassemble(cookies: &[(&str, &str)], base: &str) -> Result<String, SessionError> {
     let mut chunks: [Option<&str>; MAX_SESSION_CHUNKS] = [None; MAX_SESSION_CHUNKS];
     for (name, value) in cookies {
-        let Some(index) = chunk_index(name, base) else {
+        // An empty value is a cleared cookie some client still sends: it carries nothing.
+        let Some(index) = chunk_index(name, base).filter(|_| !value.is_empty()) else {
             continue;
         };
         let slot = chunks.get_mut(index).ok_or(SessionError::Invalid)?;
