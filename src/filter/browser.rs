@@ -2,8 +2,6 @@
 //! exchange, session refresh, and logout. The checks themselves live in `core::login` and
 //! `core::session`; this module sequences the calls and turns outcomes into replies.
 
-use std::time::Duration;
-
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{Action, LogLevel};
 use serde_json::{Map, Value};
@@ -11,12 +9,12 @@ use serde_json::{Map, Value};
 use crate::config::Config;
 use crate::core::cookies::{self, CookieAttributes};
 use crate::core::decide::{Decision, Deny, Logout, Request};
+use crate::core::discovery::Discovery;
 use crate::core::identity::{identify, Identity, IdentityError};
 use crate::core::login::{
     self, CallbackParams, FlowSecrets, Origin, Random, TokenError, TokenResponse,
 };
 use crate::core::session::{self, LoginState, LoginStateError, Session};
-use crate::core::{callout, discovery::Discovery};
 use crate::filter::http::{HttpFilter, Phase};
 use crate::filter::worker::{carry_out, Wait};
 use crate::filter::{host, metrics};
@@ -290,21 +288,7 @@ fn dispatch(
     extra: &[(&str, &str)],
     body: Option<&[u8]>,
 ) -> Result<(), String> {
-    let target = callout::target(url, &config.issuers[0].cluster, &config.idp_clusters)
-        .ok_or_else(|| format!("{url:?} is not an http(s) URL"))?;
-    let mut headers = vec![
-        (":method", method),
-        (":path", target.path.as_str()),
-        (":authority", target.authority.as_str()),
-        (":scheme", target.scheme),
-        ("accept", "application/json"),
-        ("user-agent", "oidc-gate"),
-    ];
-    headers.extend_from_slice(extra);
-    let timeout = Duration::from_millis(config.idp_timeout_ms);
-    hostcalls::dispatch_http_call(&target.cluster, headers, body, vec![], timeout)
-        .map(|_| ())
-        .map_err(|status| format!("cannot call cluster {:?} ({status:?})", target.cluster))
+    host::dispatch(config, &config.issuers[0].cluster, method, url, extra, body).map(|_| ())
 }
 
 pub fn on_token_response(

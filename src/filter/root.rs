@@ -15,9 +15,9 @@ use proxy_wasm::types::{BufferType, ContextType, LogLevel, MapType};
 
 use crate::config::Config;
 use crate::core::decide::Decision;
+use crate::core::discovery;
 use crate::core::jwks::{self, KeySet};
 use crate::core::refresh::{FetchState, Schedule};
-use crate::core::{callout, discovery};
 use crate::filter::browser;
 use crate::filter::http::HttpFilter;
 use crate::filter::worker::{carry_out, Worker};
@@ -168,29 +168,9 @@ impl Root {
         step: Step,
         url: &str,
     ) -> Result<(), String> {
-        let (target, timeout) = {
-            let w = worker.borrow();
-            let config = &w.config;
-            let cluster = &config.issuers[issuer].cluster;
-            let target = callout::target(url, cluster, &config.idp_clusters)
-                .ok_or_else(|| format!("{url:?} is not an http(s) URL"))?;
-            (target, Duration::from_millis(config.idp_timeout_ms))
-        };
-        let headers = vec![
-            (":method", "GET"),
-            (":path", target.path.as_str()),
-            (":authority", target.authority.as_str()),
-            (":scheme", target.scheme),
-            ("accept", "application/json"),
-            ("user-agent", "oidc-gate"),
-        ];
-        let token = hostcalls::dispatch_http_call(&target.cluster, headers, None, vec![], timeout)
-            .map_err(|status| {
-                format!(
-                    "cannot call cluster {:?} ({status:?}); is it defined in Envoy?",
-                    target.cluster
-                )
-            })?;
+        let config = worker.borrow().config.clone();
+        let cluster = &config.issuers[issuer].cluster;
+        let token = host::dispatch(&config, cluster, "GET", url, &[], None)?;
         self.calls.insert(token, (issuer, step));
         Ok(())
     }
