@@ -15,7 +15,7 @@ import urllib.parse
 import pytest
 
 from browser import Browser
-from harness import CLIENT_ID, gate_config, session_key, wait_for_pass
+from harness import CLIENT_ID, gate_config, parallel, session_key, wait_for_pass
 
 USERS = {"alice": {"groups": ["ml-admin", "dev"]}, "bob": {"groups": ["dev"]}}
 COOKIE = "authservice_session"
@@ -332,6 +332,26 @@ def test_sessions_refresh_their_tokens_at_the_idp(module_lab, keys, echo, plugin
     assert seen(hop)["headers"]["kubeflow-userid"] == "alice@example.com"
     assert idp.hit("token") == tokens_before + 1
     assert browser.cookies[COOKIE] != first, "the refreshed session is sent back"
+
+
+def test_parallel_requests_share_one_refresh(module_lab, keys, echo, plugin_wasm):
+    idp = module_lab.idp(keys, config={"users": USERS, "access_token_ttl": 30})
+    gate = browser_gate(module_lab, idp, echo, plugin_wasm)
+    wait_for_pass(gate, keys.mint(idp.claims()))
+    browser = logged_in(gate)
+    cookie = "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
+    before = idp.hit("token")
+    idp.fault("token", "delay", delay_ms=1500)  # keeps the first refresh in flight
+    try:
+        def call(i):
+            return Browser(cookies=dict(browser.cookies)).get(
+                url(gate, f"/p{i}"), headers={"accept": "application/json", "cookie": cookie}, navigate=False)
+        hops = parallel(call, 4)
+    finally:
+        idp.fault("token", "ok")
+    assert [h.status for h in hops] == [200] * 4
+    assert all(seen(h)["headers"]["kubeflow-userid"] == "alice@example.com" for h in hops)
+    assert idp.hit("token") == before + 1, "one refresh for the session, the others waited"
 
 
 def test_failed_refresh_signs_out(module_lab, keys, echo, plugin_wasm):
