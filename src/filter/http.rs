@@ -167,9 +167,15 @@ impl HttpFilter {
 
 impl Drop for HttpFilter {
     fn drop(&mut self) {
+        let Ok(mut worker) = self.worker.try_borrow_mut() else {
+            return;
+        };
         // A client that went away while parked must not be resumed later.
-        if let Ok(mut worker) = self.worker.try_borrow_mut() {
-            worker.parked.remove(&self.context_id);
+        worker.parked.remove(&self.context_id);
+        // Nor may a refresh it was running block its session: the requests waiting for it
+        // are answered (401) at their deadline, and the next request refreshes afresh.
+        if let Phase::Refresh(refresh) = &self.phase {
+            worker.refreshing.remove(&refresh.0.sid);
         }
     }
 }
