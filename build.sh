@@ -51,6 +51,10 @@ case "${1:-build}" in
     setup
     exec .venv/bin/python tests/demo.py "${@:2}"
     ;;
+  bench)
+    build
+    exec bench/run.sh "${@:2}"
+    ;;
   *)
     echo "usage: $0 [build|test|demo|setup]" >&2
     exit 2
