@@ -191,11 +191,11 @@ def markdown(result: Result, chart_name: str | None = None) -> str:
     ]
     if i.sched.startswith("SCHED_RR"):
         lines.append(
-            "- p99 of the slower rows is inflated by the kernel's real-time throttling: when other "
-            "processes (compilers) wait for the core of a saturated Envoy under test, they get it for up "
-            "to 50 ms once per second, and the requests in flight wait. At ~1k req/s that is about 1 % "
-            "of the requests, right at p99; at ~10k req/s it stays under p99. It also costs saturated "
-            "rows up to 5 % of their req/s.")
+            "- p99 is the least reliable figure here: on a shared machine the slowest 1 % of requests "
+            "include stalls of tens of ms (the kernel's real-time throttling hands a saturated core to "
+            "waiting processes for up to 50 ms at a time; the VM's own scheduling adds more), the more "
+            "so in rows with fewer requests. Compare p50 across rows and read p99 as an upper bound. "
+            "The throttling also costs saturated rows up to 5 % of their req/s.")
     return "\n".join(lines) + "\n"
 
 
