@@ -6,6 +6,7 @@
 #   ./build.sh setup    install what the tests and the demo need (idempotent)
 #   ./build.sh oci      build, then write dist/oci: an OCI image layout of plugin.wasm (Istio)
 #   ./build.sh push REF [skopeo copy options]   push dist/oci to REF (registry/repo:tag) with skopeo
+#   ./build.sh bench    build, then benchmark against Envoy jwt_authn and ext_authz (bench/README.md)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -105,8 +106,12 @@ case "${1:-build}" in
     oci
     ;;
   push) push "${@:2}" ;;
+  bench)
+    build
+    exec bench/run.sh "${@:2}"
+    ;;
   *)
-    echo "usage: $0 [build|test|demo|setup|oci|push REF]" >&2
+    echo "usage: $0 [build|test|demo|setup|oci|push REF|bench]" >&2
     exit 2
     ;;
 esac
