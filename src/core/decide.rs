@@ -222,10 +222,11 @@ impl Decision {
 pub const REFRESH_AHEAD_SECONDS: u64 = 60;
 
 /// The keys of every issuer, and the tokens they already verified.
-#[derive(Default)]
 pub struct Verifier {
     pub keys: Vec<Option<Rc<KeySet>>>,
     pub cache: TokenCache,
+    /// Opened session cookies (keyed by their sealed values): a hit skips the decryption.
+    pub sessions: TokenCache<Session>,
 }
 
 impl Verifier {
@@ -233,6 +234,7 @@ impl Verifier {
         Verifier {
             keys: vec![None; issuers],
             cache: TokenCache::default(),
+            sessions: TokenCache::with_max_key_bytes(session::MAX_SEALED_BYTES + 64),
         }
     }
 
@@ -281,12 +283,39 @@ pub fn decide(
         },
         Authorization::Absent => {}
     }
-    match read_session(config, &request.cookies(), now_s) {
+    match cached_session(config, request, &mut verifier.sessions, now_s) {
         Ok(session) => check_session(config, session, now_s),
         Err(SessionError::Absent) => no_credential(request, "no_credential"),
         Err(SessionError::Expired) => no_credential(request, "session_expired"),
         Err(SessionError::Invalid) => no_credential(request, "session_invalid"),
     }
+}
+
+/// The request's session, from the cache when its sealed cookies were opened before.
+fn cached_session(
+    config: &Config,
+    request: &Request,
+    cache: &mut TokenCache<Session>,
+    now_s: u64,
+) -> Result<Session, SessionError> {
+    let cookies = request.cookies();
+    let base = &config.session.cookie_name;
+    let mut sealed = String::new();
+    for (name, value) in cookies
+        .iter()
+        .filter(|(n, _)| session::is_session_cookie(n, base))
+    {
+        sealed.push_str(name);
+        sealed.push('=');
+        sealed.push_str(value);
+        sealed.push(';');
+    }
+    if let Some(session) = cache.get(&sealed, now_s) {
+        return Ok(session);
+    }
+    let session = read_session(config, &cookies, now_s)?;
+    cache.insert(&sealed, session.clone(), 0, session.expires_at);
+    Ok(session)
 }
 
 pub fn read_session(
@@ -948,6 +977,36 @@ mod tests {
             ("cookie", b"authservice_session=v1.AAAA"),
         ]);
         assert_eq!(denied(&run(&cfg, &junk)), (401, "session_invalid"));
+    }
+
+    #[test]
+    fn opened_sessions_are_cached_until_they_expire() {
+        let cfg = config(json!({}));
+        let mut verifier = key_sets();
+        let mut s = session(None, NOW + 600);
+        s.expires_at = NOW + 100;
+        let cookie = session_cookie(&cfg, &s);
+        let req = browser("GET", "/x", &[("cookie", &cookie)]);
+        assert!(matches!(
+            decide(&cfg, &req, &mut verifier, NOW, true),
+            Decision::Allow { .. }
+        ));
+        assert_eq!(verifier.sessions.len(), 1);
+        assert!(matches!(
+            decide(&cfg, &req, &mut verifier, NOW + 99, true),
+            Decision::Allow { .. }
+        ));
+        assert_eq!(
+            decide(&cfg, &req, &mut verifier, NOW + 100, true),
+            Decision::StartLogin
+        );
+        // A tampered copy is a different key: it is opened (and refused), never served from cache.
+        let tampered = cookie.replacen("v1.", "v1.A", 1);
+        let req = browser("GET", "/x", &[("cookie", &tampered)]);
+        assert_eq!(
+            decide(&cfg, &req, &mut verifier, NOW, true),
+            Decision::StartLogin
+        );
     }
 
     #[test]

@@ -1,14 +1,18 @@
-//! Verified bearer tokens, so a token repeated by a client is checked once, not per request.
+//! Credentials already checked — bearer tokens and session cookies — so a client that repeats
+//! one pays for its signature check or decryption once, not per request.
 //!
-//! Per worker, bounded, least-recently-used eviction. An entry never outlives the token's
-//! `exp` (nor comes alive before its `nbf`), and the whole cache is dropped when any key set
-//! changes, so a token signed by a retired key stops working at the next JWKS refresh.
+//! Per worker, bounded, least-recently-used eviction. An entry never outlives its credential
+//! (`exp` of a token, expiry of a session), nor comes alive before a token's `nbf`; the owner
+//! drops the whole cache when key sets change, so a token signed by a retired key stops
+//! working at the next JWKS refresh.
 
 use std::collections::HashMap;
 
+use rustc_hash::FxBuildHasher;
+
 use crate::core::identity::{Identity, IdentityError};
 
-/// Entries per worker. A hit saves one signature check (0.1-1 ms in V8).
+/// Entries per worker. A hit saves one signature check (0.1-1 ms in V8) or one decryption.
 pub const CAPACITY: usize = 1024;
 /// Larger tokens are not cached (like Envoy's jwt_authn), bounding the cache's memory.
 pub const MAX_CACHED_TOKEN_BYTES: usize = 4096;
@@ -20,8 +24,8 @@ pub struct Verdict {
     pub identity: Result<Identity, IdentityError>,
 }
 
-struct Entry {
-    verdict: Verdict,
+struct Entry<V> {
+    value: V,
     /// First second at which the token is no longer accepted (`exp` + clock skew).
     invalid_from: u64,
     /// First second at which it is accepted (`nbf` - clock skew).
@@ -29,15 +33,31 @@ struct Entry {
     last_used: u64,
 }
 
-#[derive(Default)]
-pub struct TokenCache {
-    entries: HashMap<Box<str>, Entry>,
+/// Keys are whole credentials, compared in full on a hit; the fast non-cryptographic hash only
+/// spreads them (keys cannot be chosen to collide usefully: every entry was verified first).
+pub struct TokenCache<V = Verdict> {
+    entries: HashMap<Box<str>, Entry<V>, FxBuildHasher>,
+    max_key_bytes: usize,
     /// Logical clock for LRU order.
     uses: u64,
 }
 
-impl TokenCache {
-    pub fn get(&mut self, token: &str, now_s: u64) -> Option<Verdict> {
+impl<V: Clone> Default for TokenCache<V> {
+    fn default() -> Self {
+        TokenCache::with_max_key_bytes(MAX_CACHED_TOKEN_BYTES)
+    }
+}
+
+impl<V: Clone> TokenCache<V> {
+    pub fn with_max_key_bytes(max_key_bytes: usize) -> Self {
+        TokenCache {
+            entries: HashMap::default(),
+            max_key_bytes,
+            uses: 0,
+        }
+    }
+
+    pub fn get(&mut self, token: &str, now_s: u64) -> Option<V> {
         self.uses += 1;
         let uses = self.uses;
         let entry = self.entries.get_mut(token)?;
@@ -49,11 +69,11 @@ impl TokenCache {
             return None;
         }
         entry.last_used = uses;
-        Some(entry.verdict.clone())
+        Some(entry.value.clone())
     }
 
-    pub fn insert(&mut self, token: &str, verdict: Verdict, valid_from: u64, invalid_from: u64) {
-        if token.len() > MAX_CACHED_TOKEN_BYTES {
+    pub fn insert(&mut self, token: &str, value: V, valid_from: u64, invalid_from: u64) {
+        if token.len() > self.max_key_bytes {
             return;
         }
         if self.entries.len() >= CAPACITY && !self.entries.contains_key(token) {
@@ -61,7 +81,7 @@ impl TokenCache {
         }
         self.uses += 1;
         let entry = Entry {
-            verdict,
+            value,
             invalid_from,
             valid_from,
             last_used: self.uses,
@@ -110,7 +130,7 @@ mod tests {
 
     #[test]
     fn hits_until_expiry_then_forgets() {
-        let mut cache = TokenCache::default();
+        let mut cache: TokenCache = TokenCache::default();
         cache.insert("t", verdict("a"), 0, 100);
         assert_eq!(cache.get("t", 99), Some(verdict("a")));
         assert_eq!(cache.get("t", 100), None);
@@ -119,7 +139,7 @@ mod tests {
 
     #[test]
     fn not_before_is_respected() {
-        let mut cache = TokenCache::default();
+        let mut cache: TokenCache = TokenCache::default();
         cache.insert("t", verdict("a"), 50, 100);
         assert_eq!(cache.get("t", 49), None);
         assert_eq!(cache.get("t", 50), Some(verdict("a")));
@@ -127,7 +147,7 @@ mod tests {
 
     #[test]
     fn bounded_with_least_recently_used_eviction() {
-        let mut cache = TokenCache::default();
+        let mut cache: TokenCache = TokenCache::default();
         for i in 0..CAPACITY {
             cache.insert(&format!("t{i}"), verdict("a"), 0, 1000);
         }
@@ -147,7 +167,7 @@ mod tests {
 
     #[test]
     fn large_tokens_are_not_cached_and_clear_empties() {
-        let mut cache = TokenCache::default();
+        let mut cache: TokenCache = TokenCache::default();
         cache.insert(
             &"x".repeat(MAX_CACHED_TOKEN_BYTES + 1),
             verdict("a"),
@@ -162,7 +182,7 @@ mod tests {
 
     #[test]
     fn many_distinct_tokens_stay_bounded() {
-        let mut cache = TokenCache::default();
+        let mut cache: TokenCache = TokenCache::default();
         for i in 0..3 * CAPACITY {
             cache.insert(&format!("token-{i}"), verdict("a"), 0, 1000);
         }

@@ -32,6 +32,8 @@ pub struct PendingLogin {
     claims: Map<String, Value>,
     tokens: TokenResponse,
     id_token: String,
+    /// The IdP supports RP-initiated logout (so the id_token is worth keeping as a hint).
+    end_session: bool,
 }
 
 /// WASI `random_get` (BoringSSL's RAND_bytes in Envoy).
@@ -318,13 +320,17 @@ pub fn on_token_response(
         Ok(parts) => parts,
         Err(e) => return login_failed(&config, &exchange, &e),
     };
+    let discovery = discovery(f);
     let pending = PendingLogin {
         exchange,
         claims,
         tokens,
         id_token,
+        end_session: discovery
+            .as_ref()
+            .is_some_and(|d| d.end_session_endpoint.is_some()),
     };
-    let userinfo = discovery(f).and_then(|d| d.userinfo_endpoint);
+    let userinfo = discovery.and_then(|d| d.userinfo_endpoint);
     match userinfo {
         Some(url) if !identity_claims(&config).all(|c| pending.claims.contains_key(c)) => {
             let bearer = format!("Bearer {}", pending.tokens.access_token);
@@ -433,6 +439,9 @@ fn finish_login(config: &Config, pending: PendingLogin) {
         error_page(503, "no_randomness", "Try again.", vec![clear_flow]);
         return;
     };
+    // The id_token only serves as id_token_hint at logout: keep it out of the cookie (and
+    // out of every request's headers) when the IdP has no end_session_endpoint.
+    let has_end_session = pending.end_session;
     let id_token_exp = pending
         .claims
         .get("exp")
@@ -451,7 +460,7 @@ fn finish_login(config: &Config, pending: PendingLogin) {
         issued_at: now_s,
         expires_at: now_s + config.session.max_age_seconds,
         refresh_token: pending.tokens.refresh_token,
-        id_token: Some(pending.id_token),
+        id_token: has_end_session.then_some(pending.id_token),
         tokens_expire_at: pending
             .tokens
             .expires_in
