@@ -11,4 +11,5 @@ pub mod jwt;
 pub mod login;
 pub mod paths;
 pub mod refresh;
+pub mod rsa;
 pub mod session;
