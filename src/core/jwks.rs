@@ -5,29 +5,27 @@
 //! (encryption keys, private or symmetric keys, weak RSA, unknown curves, invalid points) is
 //! dropped instead of failing the whole set, so that one odd key does not lock users out.
 
-use std::borrow::Cow;
 use std::fmt;
 
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
-use jwt_compact::alg::{Ed25519, Es256, Rsa, RsaPublicKey, VerifyingKey as _};
-use jwt_compact::jwk::JsonWebKey;
+use jwt_compact::alg::{Ed25519, Es256, VerifyingKey as _};
 use jwt_compact::{Algorithm, AlgorithmSignature};
 use serde_json::{Map, Value};
 
 use super::es384::Es384;
+use super::rsa::{bit_length, RsaAlg, RsaVerifyingKey, MAX_MODULUS_BITS, MIN_MODULUS_BITS};
 
 /// Largest JWKS body we parse. Real sets are a few KiB; this bounds memory and parse time.
 pub const MAX_JWKS_BYTES: usize = 256 * 1024;
 /// Largest number of entries in `keys`; more than this is treated as hostile.
 pub const MAX_JWKS_KEYS: usize = 100;
 /// RSA keys below this size are too weak to trust (RFC 7518 §3.3 requires 2048).
-pub const MIN_RSA_MODULUS_BITS: usize = 2048;
-/// RSA keys above this size are skipped. Verification cost grows with the modulus, so a huge key
-/// would let a JWKS (or whoever controls it) burn CPU on every request. 4096 is also the largest
-/// modulus that jwt-compact's RSA backend accepts (`rsa::RsaPublicKey::MAX_SIZE`).
-pub const MAX_RSA_MODULUS_BITS: usize = 4096;
+pub const MIN_RSA_MODULUS_BITS: usize = MIN_MODULUS_BITS;
+/// RSA keys above this size (4096) are skipped. Verification cost grows with the modulus, so a
+/// huge key would let a JWKS (or whoever controls it) burn CPU on every request.
+pub const MAX_RSA_MODULUS_BITS: usize = MAX_MODULUS_BITS;
 
 /// JWK members that only private or symmetric keys carry. A JWKS must publish public keys only;
 /// a set that leaks private material is misconfigured, and a symmetric `k` would invite HMAC use.
@@ -104,15 +102,15 @@ impl Alg {
         }
     }
 
-    /// jwt-compact's RSA algorithm for RS*/PS*, `None` for the others.
-    fn rsa(self) -> Option<Rsa> {
+    /// The RSA algorithm for RS*/PS*, `None` for the others.
+    fn rsa(self) -> Option<RsaAlg> {
         match self {
-            Alg::Rs256 => Some(Rsa::rs256()),
-            Alg::Rs384 => Some(Rsa::rs384()),
-            Alg::Rs512 => Some(Rsa::rs512()),
-            Alg::Ps256 => Some(Rsa::ps256()),
-            Alg::Ps384 => Some(Rsa::ps384()),
-            Alg::Ps512 => Some(Rsa::ps512()),
+            Alg::Rs256 => Some(RsaAlg::RS256),
+            Alg::Rs384 => Some(RsaAlg::RS384),
+            Alg::Rs512 => Some(RsaAlg::RS512),
+            Alg::Ps256 => Some(RsaAlg::PS256),
+            Alg::Ps384 => Some(RsaAlg::PS384),
+            Alg::Ps512 => Some(RsaAlg::PS512),
             Alg::Es256 | Alg::Es384 | Alg::EdDsa => None,
         }
     }
@@ -135,7 +133,7 @@ pub enum KeyKind {
 
 #[derive(Debug, Clone)]
 enum PublicKey {
-    Rsa(RsaPublicKey),
+    Rsa(RsaVerifyingKey),
     P256(P256Key),
     P384(P384Key),
     Ed25519(Ed25519Key),
@@ -452,13 +450,8 @@ fn parse_rsa(object: &Map<String, Value>) -> Result<PublicKey, SkipReason> {
     if bits > MAX_RSA_MODULUS_BITS {
         return Err(SkipReason::OversizedRsa);
     }
-    let jwk = JsonWebKey::Rsa {
-        modulus: Cow::Borrowed(&modulus),
-        public_exponent: Cow::Borrowed(&exponent),
-        private_parts: None,
-    };
-    // The backend also rejects an even modulus and out-of-range or even exponents.
-    RsaPublicKey::try_from(&jwk)
+    // This also rejects an even modulus and out-of-range or even exponents.
+    RsaVerifyingKey::from_components(&modulus, &exponent)
         .map(PublicKey::Rsa)
         .map_err(|_| SkipReason::InvalidKey)
 }
@@ -517,20 +510,6 @@ fn required_bytes(object: &Map<String, Value>, name: &str) -> Result<Vec<u8>, Sk
     JWK_BASE64.decode(text).map_err(|_| SkipReason::BadMember)
 }
 
-/// Bit length of a big-endian unsigned integer, ignoring leading zero bytes.
-fn bit_length(bytes: &[u8]) -> usize {
-    match bytes.iter().position(|&byte| byte != 0) {
-        None => 0,
-        Some(first) => {
-            let significant = bytes.len() - first;
-            let top_bits = bytes
-                .get(first)
-                .map_or(0, |byte| 8 - byte.leading_zeros() as usize);
-            (significant - 1) * 8 + top_bits
-        }
-    }
-}
-
 /// Test fixtures shared with `jwt.rs`: keys generated once per test binary, JWK builders and
 /// token minting with real signatures.
 #[cfg(test)]
@@ -539,11 +518,13 @@ pub(crate) mod test_keys {
 
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine as _;
-    use jwt_compact::alg::{Ed25519, Es256, Rsa, RsaPrivateKey};
+    use jwt_compact::alg::{Ed25519, Es256};
     use jwt_compact::{Algorithm, AlgorithmSignature};
     use rand::rngs::OsRng;
     use rsa::traits::PublicKeyParts;
+    use rsa::{Pkcs1v15Sign, Pss, RsaPrivateKey};
     use serde_json::{json, Value};
+    use sha2::{Digest, Sha256, Sha384, Sha512};
 
     use super::Alg;
     use crate::core::es384::Es384;
@@ -620,11 +601,29 @@ pub(crate) mod test_keys {
             Alg::Es256 => Es256.sign(&keys.p256, message).as_bytes().into_owned(),
             Alg::Es384 => Es384.sign(&keys.p384, message).as_bytes().into_owned(),
             Alg::EdDsa => Ed25519.sign(&keys.ed25519, message).as_bytes().into_owned(),
-            rsa_alg => Rsa::with_name(rsa_alg.name())
-                .sign(&keys.rsa, message)
-                .as_bytes()
-                .into_owned(),
+            rsa_alg => rsa_sign(&keys.rsa, rsa_alg, message),
         }
+    }
+
+    /// An RS*/PS* signature made with RustCrypto `rsa`, independent of the code under test.
+    /// PSS uses a random salt as long as the hash, as JWA requires.
+    pub fn rsa_sign(key: &RsaPrivateKey, alg: Alg, message: &[u8]) -> Vec<u8> {
+        let signed = match alg {
+            Alg::Rs256 => key.sign(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(message)),
+            Alg::Rs384 => key.sign(Pkcs1v15Sign::new::<Sha384>(), &Sha384::digest(message)),
+            Alg::Rs512 => key.sign(Pkcs1v15Sign::new::<Sha512>(), &Sha512::digest(message)),
+            Alg::Ps256 => {
+                key.sign_with_rng(&mut OsRng, Pss::new::<Sha256>(), &Sha256::digest(message))
+            }
+            Alg::Ps384 => {
+                key.sign_with_rng(&mut OsRng, Pss::new::<Sha384>(), &Sha384::digest(message))
+            }
+            Alg::Ps512 => {
+                key.sign_with_rng(&mut OsRng, Pss::new::<Sha512>(), &Sha512::digest(message))
+            }
+            Alg::Es256 | Alg::Es384 | Alg::EdDsa => panic!("{alg} is not an RSA algorithm"),
+        };
+        signed.unwrap()
     }
 
     pub fn signing_input(header: &Value, payload: &Value) -> String {

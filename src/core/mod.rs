@@ -11,5 +11,6 @@ pub mod jwt;
 pub mod login;
 pub mod paths;
 pub mod refresh;
+pub mod rsa;
 pub mod session;
 pub mod token_cache;
