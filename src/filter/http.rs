@@ -86,8 +86,8 @@ impl Context for HttpFilter {
 impl HttpContext for HttpFilter {
     fn on_http_request_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
         let config = self.config();
-        strip_identity_headers(&config);
         let raw = headers::request_headers();
+        strip_identity_headers(&config, &raw);
         let request = Request::from_headers(raw.iter().map(|(n, v)| (n.as_str(), v.as_slice())));
         let now_ms = host::now_ms();
         let decision = {

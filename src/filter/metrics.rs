@@ -8,6 +8,25 @@ use proxy_wasm::types::MetricType;
 
 thread_local! {
     static IDS: RefCell<HashMap<String, u32>> = RefCell::new(HashMap::new());
+    /// The per-request counters, by (prefix, label): found without building a name.
+    static LABELLED: RefCell<HashMap<(&'static str, &'static str), u32>> = RefCell::new(HashMap::new());
+}
+
+/// `<prefix>.<label>` += 1, for the counters every request touches.
+pub fn increment_labelled(prefix: &'static str, label: &'static str) {
+    let known = LABELLED.with(|ids| ids.try_borrow().ok()?.get(&(prefix, label)).copied());
+    let id = known.or_else(|| {
+        let id = id(MetricType::Counter, &format!("{prefix}.{label}"))?;
+        LABELLED.with(|ids| {
+            ids.try_borrow_mut()
+                .ok()
+                .map(|mut ids| ids.insert((prefix, label), id))
+        });
+        Some(id)
+    });
+    if let Some(id) = id {
+        let _ = hostcalls::increment_metric(id, 1);
+    }
 }
 
 pub fn increment(name: &str) {

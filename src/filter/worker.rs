@@ -13,6 +13,7 @@ use crate::core::discovery::{self, Discovery};
 use crate::core::jwks::KeySet;
 use crate::core::refresh::FetchState;
 use crate::core::{cookies, session};
+use crate::filter::headers::HeaderList;
 use crate::filter::{host, metrics};
 
 /// Requests one worker will hold while waiting for keys; beyond this they are answered at once.
@@ -228,11 +229,14 @@ fn shared_bytes(key: &str) -> Option<Vec<u8>> {
         .and_then(|(bytes, _)| bytes)
 }
 
-/// Removes client-supplied copies of the identity headers, whatever their case (Envoy
-/// lower-cases names, and removal takes every value).
-pub fn strip_identity_headers(config: &Config) {
+/// Removes client-supplied copies of the identity headers that `headers` (the request's)
+/// carries, whatever their case (removal takes every value). Most requests carry none, and
+/// then no host call is spent.
+pub fn strip_identity_headers(config: &Config, headers: &HeaderList) {
     for name in [&config.userid_header, &config.groups_header] {
-        let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None);
+        if headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None);
+        }
     }
 }
 
@@ -271,11 +275,11 @@ pub fn carry_out(config: &Config, decision: &Decision) -> bool {
                     Some(&groups),
                 );
             }
-            metrics::increment(&format!("allowed.{}", reason.label()));
+            metrics::increment_labelled("allowed", reason.label());
             true
         }
         Decision::Deny(deny) => {
-            metrics::increment(&format!("denied.{}", deny.reason));
+            metrics::increment_labelled("denied", deny.reason);
             let mut headers = vec![
                 ("content-type", "text/plain; charset=utf-8"),
                 ("cache-control", "no-store"),
