@@ -36,4 +36,7 @@ if [[ "$(cat "$VENV/.oidc-gate-bench-stamp" 2>/dev/null)" != "$stamp" ]]; then
   echo "$stamp" > "$VENV/.oidc-gate-bench-stamp"
 fi
 
+# The do-nothing filter that shows the floor cost of any proxy-wasm filter.
+cargo build --quiet --release --target wasm32-wasip1 --manifest-path "$BENCH_DIR/noop-filter/Cargo.toml"
+
 exec "$VENV/bin/python" "$BENCH_DIR/bench.py" "$@"
