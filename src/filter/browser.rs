@@ -589,7 +589,7 @@ pub fn refresh(
                 &format!("session refresh not sent: {detail}"),
             );
             let allow = allow_session(&session);
-            if carry_out(config, &allow) {
+            if carry_out(config, &request, &allow) {
                 Action::Continue
             } else {
                 Action::Pause
@@ -620,8 +620,8 @@ pub fn on_refresh_response(
         let mut worker = f.worker.borrow_mut();
         let ids = worker.refreshing.remove(&old.sid).unwrap_or_default();
         ids.into_iter()
-            .filter(|id| worker.parked.remove(id).is_some())
-            .collect::<Vec<u32>>()
+            .filter_map(|id| worker.parked.remove(&id).map(|parked| (id, parked.request)))
+            .collect::<Vec<(u32, Request)>>()
     };
     let now_s = host::now_ms() / 1000;
     let decision = match refreshed_session(f, &config, &old, status, body, now_s) {
@@ -632,7 +632,7 @@ pub fn on_refresh_response(
             f.response_cookies = set;
             metrics::increment("session.refreshed");
             let decision = allow_session(&session);
-            if carry_out(&config, &decision) {
+            if carry_out(&config, &request, &decision) {
                 let _ = hostcalls::resume_http_request();
             }
             decision
@@ -654,8 +654,8 @@ pub fn on_refresh_response(
             Decision::Deny(Deny::refresh_failed())
         }
     };
-    for id in waiting {
-        if hostcalls::set_effective_context(id).is_ok() && carry_out(&config, &decision) {
+    for (id, waiter) in waiting {
+        if hostcalls::set_effective_context(id).is_ok() && carry_out(&config, &waiter, &decision) {
             let _ = hostcalls::resume_http_request();
         }
     }

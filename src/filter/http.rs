@@ -121,7 +121,7 @@ impl HttpContext for HttpFilter {
                 browser::refresh(self, &config, *session, request, now_ms)
             }
             final_decision => {
-                if carry_out(&config, &final_decision) {
+                if carry_out(&config, &request, &final_decision) {
                     Action::Continue
                 } else {
                     Action::Pause
@@ -150,10 +150,12 @@ impl HttpFilter {
         config: &Config,
     ) -> Action {
         let mut worker = self.worker.borrow_mut();
-        let fallback = decide(config, &request, &mut worker.verifier, now_ms / 1000, false);
-        if !worker.park(self.context_id, request, wait, deadline_ms) {
+        if worker.has_room_to_park() {
+            worker.park(self.context_id, request, wait, deadline_ms);
+        } else {
+            let fallback = decide(config, &request, &mut worker.verifier, now_ms / 1000, false);
             drop(worker);
-            carry_out(config, &fallback);
+            carry_out(config, &request, &fallback);
         }
         Action::Pause
     }

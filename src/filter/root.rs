@@ -264,7 +264,7 @@ impl Root {
             }
             if let Decision::StartLogin = decision {
                 browser::start_login(&config, discovery.as_ref(), &request, now_ms / 1000);
-            } else if carry_out(&config, &decision) {
+            } else if carry_out(&config, &request, &decision) {
                 let _ = hostcalls::resume_http_request();
             }
         }

@@ -134,26 +134,18 @@ impl Worker {
                 .is_some_and(|d| d.authorization_endpoint.is_some())
     }
 
-    /// Holds a request until keys arrive; `false` when this worker already holds too many.
-    pub fn park(
-        &mut self,
-        context_id: u32,
-        request: Request,
-        wait: Wait,
-        deadline_ms: u64,
-    ) -> bool {
-        if self.parked.len() >= MAX_PARKED {
-            return false;
-        }
-        self.parked.insert(
-            context_id,
-            Parked {
-                request,
-                wait,
-                deadline_ms,
-            },
-        );
-        true
+    pub fn has_room_to_park(&self) -> bool {
+        self.parked.len() < MAX_PARKED
+    }
+
+    /// Holds a request until keys arrive (callers check `has_room_to_park` first).
+    pub fn park(&mut self, context_id: u32, request: Request, wait: Wait, deadline_ms: u64) {
+        let parked = Parked {
+            request,
+            wait,
+            deadline_ms,
+        };
+        self.parked.insert(context_id, parked);
     }
 
     /// Decides a parked request again; `None` while it should keep waiting.
@@ -241,7 +233,11 @@ pub fn strip_identity_headers(config: &Config, headers: &HeaderList) {
 }
 
 /// Removes the filter's own cookies (session chunks, login flows) from what goes upstream.
-pub fn strip_own_cookies(config: &Config) {
+/// A request that sent no cookies costs no host call.
+pub fn strip_own_cookies(config: &Config, request: &Request) {
+    if request.cookie_headers.is_empty() {
+        return;
+    }
     let Ok(Some(header)) = hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, "cookie")
     else {
         return;
@@ -258,10 +254,10 @@ pub fn strip_own_cookies(config: &Config) {
 
 /// Carries out a final decision on the current HTTP context. Returns true when the request
 /// should continue upstream, false when a local reply was sent.
-pub fn carry_out(config: &Config, decision: &Decision) -> bool {
+pub fn carry_out(config: &Config, request: &Request, decision: &Decision) -> bool {
     match decision {
         Decision::Allow { identity, reason } => {
-            strip_own_cookies(config);
+            strip_own_cookies(config, request);
             if let Some(identity) = identity {
                 let groups = identity.groups.join(",");
                 let _ = hostcalls::set_map_value(
@@ -301,6 +297,6 @@ pub fn carry_out(config: &Config, decision: &Decision) -> bool {
         }
         // Waiting and browser flows are handled by the HTTP context itself; a request that
         // gets here (it could not wait) is answered as unavailable.
-        _ => carry_out(config, &Decision::keys_unavailable()),
+        _ => carry_out(config, request, &Decision::keys_unavailable()),
     }
 }
