@@ -10,7 +10,8 @@ use crate::config::{ClientAuth, Config};
 use crate::core::jwks::{Alg, KeySet};
 use crate::core::jwt::{self, ClaimRules, JwtError, VerifiedClaims};
 
-/// A login (state cookie) lives at most this long, like mod_auth_openidc's state timeout.
+/// A login (its flow cookie, from redirect to callback) lives at most this long, like
+/// mod_auth_openidc's state timeout.
 pub const LOGIN_TTL_SECONDS: u64 = 600;
 /// Return paths longer than this are replaced by `/` rather than carried through the IdP.
 const MAX_RETURN_PATH: usize = 2048;

@@ -45,8 +45,6 @@ const _: () = assert!(
 );
 /// Flow cookies a browser may hold at once (one per login started in some tab).
 pub const MAX_FLOW_COOKIES: usize = 4;
-/// How long a login may take from redirect to callback; also the flow cookie's `Max-Age`.
-pub const LOGIN_STATE_TTL_SECONDS: u64 = 600;
 
 /// What a sealed value is for; part of the associated data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1163,7 +1161,7 @@ mod tests {
 
     #[test]
     fn login_state_round_trips_in_its_flow_cookie() {
-        let l = login(STATE, NOW + LOGIN_STATE_TTL_SECONDS);
+        let l = login(STATE, NOW + crate::core::login::LOGIN_TTL_SECONDS);
         let cookie = seal_login(&l);
         assert_eq!(cookie.0, format!("{BASE}_flow_Qm9vdHN0"));
         assert_eq!(cookie.0, flow_cookie_name(BASE, STATE));
