@@ -15,7 +15,7 @@ import urllib.parse
 import pytest
 
 from browser import Browser
-from harness import CLIENT_ID, gate_config, parallel, session_key, wait_for_pass
+from harness import CLIENT_ID, KeySet, gate_config, parallel, session_key, wait_for_pass
 
 USERS = {"alice": {"groups": ["ml-admin", "dev"]}, "bob": {"groups": ["dev"]}}
 COOKIE = "authservice_session"
@@ -315,6 +315,22 @@ def test_claims_missing_from_the_id_token_come_from_userinfo(module_lab, keys, e
     assert seen(landing)["headers"]["kubeflow-userid"] == "alice@example.com"
     assert seen(landing)["headers"]["kubeflow-groups"] == "ml-admin,dev"
     assert idp.hit("userinfo") == before + 1
+
+
+def test_a_login_signed_with_a_new_key_fetches_it_for_the_next_attempt(module_lab, keys, echo, plugin_wasm):
+    idp = module_lab.idp(keys, config={"users": USERS})
+    gate = browser_gate(module_lab, idp, echo, plugin_wasm)
+    wait_for_pass(gate, keys.mint(idp.claims()))
+    idp.rotate(KeySet(prefix="rotated-"))
+    first = Browser().follow(url(gate, "/after-rotation"))
+    assert first.status == 502, "the id_token's kid is not known yet"
+    deadline = time.monotonic() + 15
+    while True:
+        landing = Browser().follow(url(gate, "/after-rotation"))
+        if landing.status == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert seen(landing)["headers"]["kubeflow-userid"] == "alice@example.com"
 
 
 # --- refresh -------------------------------------------------------------------------------------

@@ -11,13 +11,14 @@ use crate::core::cookies::{self, CookieAttributes};
 use crate::core::decide::{Decision, Deny, Logout, Request};
 use crate::core::discovery::Discovery;
 use crate::core::identity::{identify, Identity, IdentityError};
+use crate::core::jwt::JwtError;
 use crate::core::login::{
     self, CallbackParams, FlowSecrets, Origin, Random, TokenError, TokenResponse,
 };
 use crate::core::session::{self, LoginState, LoginStateError, Session};
 use crate::filter::http::{HttpFilter, Phase};
 use crate::filter::worker::{carry_out, Wait};
-use crate::filter::{host, metrics};
+use crate::filter::{host, metrics, root};
 
 /// A code exchange in flight.
 pub struct Exchange {
@@ -318,7 +319,15 @@ pub fn on_token_response(
     });
     let (tokens, id_token, claims) = match outcome {
         Ok(parts) => parts,
-        Err(e) => return login_failed(&config, &exchange, &e),
+        Err(e) => {
+            if e == TokenError::IdToken(JwtError::UnknownKid) {
+                // The IdP signs with a key we have not fetched yet: fetch it now, so that
+                // signing in again works at once instead of after the next refresh.
+                let key = f.worker.borrow().shared[0].state.clone();
+                root::expedite_fetch(&key, host::now_ms(), root::schedule(&config));
+            }
+            return login_failed(&config, &exchange, &e);
+        }
     };
     let discovery = discovery(f);
     let pending = PendingLogin {
