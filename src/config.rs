@@ -86,7 +86,7 @@ pub struct UseridTransformer {
     pub replaces: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SessionConfig {
     pub cookie_name: String,
     /// The first key seals; all of them open.
@@ -94,6 +94,19 @@ pub struct SessionConfig {
     pub max_age_seconds: u64,
     pub same_site: SameSite,
     pub secure: bool,
+}
+
+/// Keys never reach a log line, even through `{:?}`.
+impl fmt::Debug for SessionConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionConfig")
+            .field("cookie_name", &self.cookie_name)
+            .field("keys", &format_args!("[{} keys]", self.keys.len()))
+            .field("max_age_seconds", &self.max_age_seconds)
+            .field("same_site", &self.same_site)
+            .field("secure", &self.secure)
+            .finish()
+    }
 }
 
 /// The compiled configuration, shared by every request of a worker.
@@ -1031,6 +1044,11 @@ mod tests {
         let c = Config::from_json(config.to_string().as_bytes(), &env).unwrap();
         assert_eq!(c.client_secret.expose(), "from-env");
         assert_eq!(format!("{:?}", c.client_secret), "Secret(***)");
+        let debug = format!("{c:?}");
+        assert!(
+            !debug.contains("from-env") && debug.contains("[1 keys]"),
+            "{debug}"
+        );
 
         let unset = with(json!({"client_secret": null, "client_secret_env": "NOPE"}));
         let e = Config::from_json(unset.to_string().as_bytes(), &env).unwrap_err();
