@@ -17,36 +17,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness import CLIENT_ID, Envoy, Proc, envoy_binary, free_port, static_cluster, wasm_filter
-
-HCM_TYPE = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
-ROUTER = {"name": "envoy.filters.http.router", "typed_config": {
-    "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}
+from harness import (CLIENT_ID, ROUTER_FILTER, Envoy, Proc, envoy_binary, free_port, listener_bootstrap,
+                     static_cluster, wasm_filter)
 
 
 def _bootstrap(port: int, route: dict, http_filters: list[dict], clusters: list[dict]) -> dict:
-    return {
-        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
-        "static_resources": {
-            "listeners": [{
-                "name": "main",
-                "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
-                "filter_chains": [{"filters": [{
-                    "name": "envoy.filters.network.http_connection_manager",
-                    "typed_config": {
-                        "@type": HCM_TYPE,
-                        "stat_prefix": "ingress",
-                        "route_config": {"name": "all", "virtual_hosts": [{
-                            "name": "all", "domains": ["*"],
-                            "routes": [dict(match={"prefix": "/"}, **route)],
-                        }]},
-                        "http_filters": http_filters + [ROUTER],
-                    },
-                }]}],
-            }],
-            "clusters": clusters,
-        },
-    }
+    return listener_bootstrap(port, {
+        "stat_prefix": "ingress",
+        "route_config": {"name": "all", "virtual_hosts": [{
+            "name": "all", "domains": ["*"],
+            "routes": [dict(match={"prefix": "/"}, **route)],
+        }]},
+        "http_filters": http_filters + [ROUTER_FILTER],
+    }, clusters)
 
 
 def direct_response_bootstrap(port: int, body: str | None) -> dict:

@@ -554,38 +554,46 @@ def render_bootstrap(listener_port: int, app_port: int, idp_port: int | None,
     http_filters = []
     if plugin_config is not None:
         http_filters.append(wasm_filter(plugin_config, env, wasm_path))
-    http_filters.append({"name": "envoy.filters.http.router", "typed_config": {
-        "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}})
+    http_filters.append(ROUTER_FILTER)
     clusters = [static_cluster("app", app_port)]
     if idp_port is not None:
         clusters.append(static_cluster("idp", idp_port))
     clusters += [static_cluster(name, port) for name, port in extra_clusters.items()]
+    return listener_bootstrap(listener_port, {
+        "stat_prefix": "ingress",
+        # Above Envoy's 60 KiB default so that oversized credentials reach the
+        # filter (its own limits are under test, not the codec's).
+        "max_request_headers_kb": 96,
+        "route_config": {"name": "all", "virtual_hosts": [{
+            "name": "all", "domains": ["*"],
+            "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "app", "timeout": "10s"}}],
+        }]},
+        "http_filters": http_filters,
+    }, clusters)
+
+
+ROUTER_FILTER = {"name": "envoy.filters.http.router", "typed_config": {
+    "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}
+
+
+def listener_bootstrap(listener_port: int, connection_manager: dict, clusters: list[dict],
+                       listener_name: str = "main") -> dict:
+    """Envoy v3 bootstrap: admin on a free port, one 127.0.0.1 listener whose HTTP connection
+    manager has the given settings (stat_prefix, route_config, http_filters, ...)."""
+    hcm = {"@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+           **connection_manager}
     return {
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
         "static_resources": {
             "listeners": [{
-                "name": "main",
+                "name": listener_name,
                 "address": {"socket_address": {"address": "127.0.0.1", "port_value": listener_port}},
                 "filter_chains": [{"filters": [{
-                    "name": "envoy.filters.network.http_connection_manager",
-                    "typed_config": {
-                        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-                        "stat_prefix": "ingress",
-                        # Above Envoy's 60 KiB default so that oversized credentials reach the
-                        # filter (its own limits are under test, not the codec's).
-                        "max_request_headers_kb": 96,
-                        "route_config": {"name": "all", "virtual_hosts": [{
-                            "name": "all", "domains": ["*"],
-                            "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "app", "timeout": "10s"}}],
-                        }]},
-                        "http_filters": http_filters,
-                    },
-                }]}],
+                    "name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}],
             }],
             "clusters": clusters,
         },
     }
-
 
 @dataclass
 class Response:

@@ -38,11 +38,13 @@ from deploy_support import (
     run_envoy,
 )
 from harness import (
+    ROUTER_FILTER,
     KeySet,
     UpstreamWatch,
     claims_for,
     free_port,
     jwks_route,
+    listener_bootstrap,
     session_key,
     static_cluster,
     wait_for_pass,
@@ -416,31 +418,13 @@ def istio_gateway_bootstrap(plugin: dict, wasm_path, listener_port: int,
     dex = [name for name in clusters if "dex" in name]
     routes = [{"match": {"prefix": "/dex/"}, "route": {"cluster": dex[0]}}] if dex else []
     routes.append({"match": {"prefix": "/"}, "route": {"cluster": "outbound|80||app.kubeflow.svc.cluster.local"}})
-    return {
-        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
-        "static_resources": {
-            "listeners": [{
-                "name": "0.0.0.0_8080",
-                "address": {"socket_address": {"address": "127.0.0.1", "port_value": listener_port}},
-                "filter_chains": [{"filters": [{
-                    "name": "envoy.filters.network.http_connection_manager",
-                    "typed_config": {
-                        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-                        "stat_prefix": "outbound_0.0.0.0_8080",
-                        "normalize_path": True,
-                        "route_config": {"name": "http.8080", "virtual_hosts": [
-                            {"name": "*:80", "domains": ["*"], "routes": routes}]},
-                        "http_filters": [
-                            istio_wasm_filter(plugin, wasm_path),
-                            {"name": "envoy.filters.http.router", "typed_config": {
-                                "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}},
-                        ],
-                    },
-                }]}],
-            }],
-            "clusters": [static_cluster(name, port) for name, port in clusters.items()],
-        },
-    }
+    return listener_bootstrap(listener_port, {
+        "stat_prefix": "outbound_0.0.0.0_8080",
+        "normalize_path": True,
+        "route_config": {"name": "http.8080", "virtual_hosts": [
+            {"name": "*:80", "domains": ["*"], "routes": routes}]},
+        "http_filters": [istio_wasm_filter(plugin, wasm_path), ROUTER_FILTER],
+    }, [static_cluster(name, port) for name, port in clusters.items()], listener_name="0.0.0.0_8080")
 
 
 @pytest.fixture(scope="module")
