@@ -181,3 +181,21 @@ def test_one_jwks_fetch_per_envoy_process(lab, echo, keys, plugin_wasm):
     print("IdP hits with --concurrency 2:", hits)
     assert hits.get("jwks") == 1
     assert hits.get("discovery") == 1
+
+
+@pytest.mark.parametrize("credential", ["valid", "forged"])
+def test_request_body_does_not_release_a_parked_request(lab, echo, keys, attacker_keys, plugin_wasm,
+                                                        credential):
+    """A request held for keys must stay held when its body arrives: Envoy resumes a filter
+    chain stopped at the headers if the body callback says "continue"."""
+    idp = lab.idp(keys)
+    idp.fault("jwks", "hang")
+    envoy = start_gate(lab, idp, echo, plugin_wasm)
+    signer = keys if credential == "valid" else attacker_keys
+    token = signer.mint(idp.claims())
+    with UpstreamWatch(echo):
+        r = envoy.request("POST", "/api/x", [("Authorization", f"Bearer {token}"),
+                                             ("Content-Type", "application/json")],
+                          body=b'{"delete": "everything"}' * 200, timeout=30)
+    assert r.status == 503, r
+    assert b"everything" not in r.body
