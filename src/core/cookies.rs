@@ -43,6 +43,17 @@ pub fn without_cookies<'a>(
     (!kept.is_empty()).then_some(kept)
 }
 
+/// Whether any cookie of these headers has a name `wanted` accepts.
+pub fn any_cookie<'a>(
+    headers: impl IntoIterator<Item = &'a [u8]>,
+    wanted: impl Fn(&str) -> bool,
+) -> bool {
+    headers
+        .into_iter()
+        .flat_map(split_pairs)
+        .any(|pair| pair_name(pair).is_some_and(&wanted))
+}
+
 /// The non-empty `;`-separated pairs of one header value, trimmed of optional whitespace.
 fn split_pairs(header: &[u8]) -> impl Iterator<Item = &[u8]> {
     header
@@ -180,6 +191,14 @@ mod tests {
 
     fn strip_ours(headers: &[&[u8]]) -> Option<Vec<u8>> {
         without_cookies(headers.iter().copied(), |name| name.starts_with("ours"))
+    }
+
+    #[test]
+    fn any_cookie_looks_at_names_in_every_header() {
+        let ours = |name: &str| name.starts_with("ours");
+        assert!(any_cookie([&b"a=1"[..], b"b=2; ours_1=x"], ours));
+        assert!(!any_cookie([&b"a=ours; x=\xff"[..], b"ours"], ours));
+        assert!(!any_cookie([], ours));
     }
 
     #[test]

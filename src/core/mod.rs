@@ -5,6 +5,7 @@ pub mod cookies;
 pub mod decide;
 pub mod discovery;
 pub mod es384;
+pub mod header_map;
 pub mod identity;
 pub mod jwks;
 pub mod jwt;

@@ -1,12 +1,12 @@
-//! Reads a whole header map as raw bytes without ever panicking.
+//! Reads a whole header map as raw bytes without ever panicking or copying.
 //!
 //! The SDK's `get_http_request_headers*` helpers `unwrap` a UTF-8 conversion of each header
 //! name, so one odd byte from a client would trap the VM. We call the same ABI function
-//! ourselves and decode the serialized map defensively.
+//! ourselves; `core::header_map` reads the result in place.
 
 use proxy_wasm::types::MapType;
 
-pub type HeaderList = Vec<(String, Vec<u8>)>;
+use crate::core::header_map::Pairs;
 
 #[allow(unsafe_code)]
 mod abi {
@@ -34,40 +34,25 @@ mod abi {
     }
 }
 
-/// All request headers; names are lower-case in Envoy. Unreadable input yields an empty list,
-/// which the decision treats as "no credentials".
-pub fn request_headers() -> HeaderList {
-    abi::header_map_bytes(MapType::HttpRequestHeaders as u32)
-        .map(|bytes| decode(&bytes))
-        .unwrap_or_default()
+/// A header map as Envoy serialized it. Pairs are read from it in place: the request path
+/// copies no header it does not keep.
+#[derive(Default)]
+pub struct HeaderMap {
+    bytes: Vec<u8>,
 }
 
-/// Decodes the proxy-wasm map serialization: a u32 count, then (u32 name length, u32 value
-/// length) per pair, then each name and value followed by a NUL byte.
-fn decode(bytes: &[u8]) -> HeaderList {
-    let read_u32 = |at: usize| -> Option<usize> {
-        let raw: [u8; 4] = bytes.get(at..at + 4)?.try_into().ok()?;
-        Some(u32::from_le_bytes(raw) as usize)
-    };
-    let Some(count) = read_u32(0) else {
-        return Vec::new();
-    };
-    let mut pairs = Vec::with_capacity(count.min(256));
-    let mut data_at = 4usize.saturating_add(count.saturating_mul(8));
-    for i in 0..count {
-        let (Some(name_len), Some(value_len)) = (read_u32(4 + i * 8), read_u32(8 + i * 8)) else {
-            break;
-        };
-        let name = bytes.get(data_at..data_at + name_len);
-        data_at += name_len + 1;
-        let value = bytes.get(data_at..data_at + value_len);
-        data_at += value_len + 1;
-        match (name, value) {
-            (Some(name), Some(value)) => {
-                pairs.push((String::from_utf8_lossy(name).into_owned(), value.to_vec()))
-            }
-            _ => break,
+impl HeaderMap {
+    /// The request headers. Unreadable input yields an empty map, which the decision treats
+    /// as "no credentials".
+    pub fn request() -> HeaderMap {
+        HeaderMap {
+            bytes: abi::header_map_bytes(MapType::HttpRequestHeaders as u32).unwrap_or_default(),
         }
     }
-    pairs
+
+    /// (name, value) pairs, names lower-case in Envoy. A name that is not UTF-8 reads as ""
+    /// (no header we look for has one); a malformed map ends early.
+    pub fn pairs(&self) -> Pairs<'_> {
+        Pairs::new(&self.bytes)
+    }
 }

@@ -86,9 +86,9 @@ impl Context for HttpFilter {
 impl HttpContext for HttpFilter {
     fn on_http_request_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
         let config = self.config();
-        let raw = headers::request_headers();
-        strip_identity_headers(&config, &raw);
-        let request = Request::from_headers(raw.iter().map(|(n, v)| (n.as_str(), v.as_slice())));
+        let headers = headers::HeaderMap::request();
+        strip_identity_headers(&config, &headers);
+        let request = Request::from_headers(headers.pairs());
         let now_ms = host::now_ms();
         let decision = {
             let mut worker = self.worker.borrow_mut();

@@ -13,7 +13,7 @@ use crate::core::discovery::{self, Discovery};
 use crate::core::jwks::KeySet;
 use crate::core::refresh::FetchState;
 use crate::core::{cookies, session};
-use crate::filter::headers::HeaderList;
+use crate::filter::headers::HeaderMap;
 use crate::filter::{host, metrics};
 
 /// Requests one worker will hold while waiting for keys; beyond this they are answered at once.
@@ -224,32 +224,26 @@ fn shared_bytes(key: &str) -> Option<Vec<u8>> {
 /// Removes client-supplied copies of the identity headers that `headers` (the request's)
 /// carries, whatever their case (removal takes every value). Most requests carry none, and
 /// then no host call is spent.
-pub fn strip_identity_headers(config: &Config, headers: &HeaderList) {
+pub fn strip_identity_headers(config: &Config, headers: &HeaderMap) {
     for name in [&config.userid_header, &config.groups_header] {
-        if headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+        if headers.pairs().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
             let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None);
         }
     }
 }
 
-/// Removes the filter's own cookies (session chunks, login flows) from what goes upstream.
-/// A request that sent no cookies costs no host call.
+/// Removes the filter's own cookies (session chunks, login flows) from what goes upstream,
+/// joining the request's `Cookie` headers into one. A request that sent no cookies, or none
+/// of ours, costs no host call.
 pub fn strip_own_cookies(config: &Config, request: &Request) {
-    if request.cookie_headers.is_empty() {
-        return;
-    }
-    let Ok(Some(header)) = hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, "cookie")
-    else {
-        return;
-    };
+    let headers = || request.cookie_headers.iter().map(Vec::as_slice);
     let base = &config.session.cookie_name;
-    let kept = cookies::without_cookies([header.as_slice()], |name| {
-        session::is_own_cookie(name, base)
-    });
-    if kept.as_deref() != Some(header.as_slice()) {
-        let _ =
-            hostcalls::set_map_value_bytes(MapType::HttpRequestHeaders, "cookie", kept.as_deref());
+    let is_own = |name: &str| session::is_own_cookie(name, base);
+    if !cookies::any_cookie(headers(), is_own) {
+        return;
     }
+    let kept = cookies::without_cookies(headers(), is_own);
+    let _ = hostcalls::set_map_value_bytes(MapType::HttpRequestHeaders, "cookie", kept.as_deref());
 }
 
 /// Carries out a final decision on the current HTTP context. Returns true when the request
