@@ -11,6 +11,8 @@ under test runs with `--concurrency 1` and routes `/` to the upstream through:
 
   (a) no filter                                     — the floor
   (a0) a proxy-wasm filter that does nothing (bench/noop-filter) — the floor of any Wasm filter
+  (a1) the same filter reading one request header, sent the bearer token of (b)-(f) — the floor
+       of any Wasm filter that looks at a credential
   (b) jwt_authn, remote JWKS from the IdP, no cache — one RS256 token repeated
   (c) the same with `jwt_cache_config`              — one RS256 token repeated
   (d) ext_authz over HTTP to a no-op authorizer (a third Envoy answering 200 at once)
@@ -171,6 +173,7 @@ class Rig:
             "ext_authz": ([envoys.ext_authz_filter(authz)], {"authz": authz}),
             "gate": ([envoys.gate_filter(self.gate_config, harness.PLUGIN_WASM)], {"idp": idp_port}),
             "noop": ([harness.wasm_filter("{}", {}, NOOP_WASM)], {}),
+            "noop_read": ([harness.wasm_filter("read-header", {}, NOOP_WASM)], {}),
         }
         http_filters, clusters = filters[kind]
         return lambda port: envoys.proxy_bootstrap(port, http_filters, app, clusters)
@@ -184,10 +187,10 @@ def start_rig(lab: Lab, workdir: Path, layout: Layout) -> Rig:
     config = gate_config(idp, session_cookie_secure=False)
     rig = Rig(workdir, layout, keys, idp, upstream, authorizer, config)
     rig.token = keys.mint(claims_for(idp.issuer, lifetime=TOKEN_LIFETIME, jti="bench-repeated"))
-    for kind in ("plain", "noop", "jwt", "jwt_cache", "ext_authz", "gate"):
+    for kind in ("plain", "noop", "noop_read", "jwt", "jwt_cache", "ext_authz", "gate"):
         rig.sut[kind] = envoys.start(workdir, f"sut-{kind}", rig.bootstrap(kind), cpus=layout.sut)
     for kind, envoy in rig.sut.items():
-        harness.wait_for_pass(envoy, None if kind in ("plain", "noop") else rig.token)
+        harness.wait_for_pass(envoy, None if kind in ("plain", "noop", "noop_read") else rig.token)
     rig.cookie = login(rig.sut["gate"])
     return rig
 
@@ -237,6 +240,8 @@ def build_scenarios(rig: Rig) -> list[Scenario]:
         Scenario("a", "no auth (floor)", "floor", s["plain"], None, static("none", "")),
         Scenario("a0", "no-op proxy-wasm filter (floor of any Wasm filter)", "floor", s["noop"], None,
                  static("none-wasm", "")),
+        Scenario("a1", "proxy-wasm filter reading one header (floor of a Wasm auth filter)", "floor",
+                 s["noop_read"], None, bearer),
         Scenario("b", "jwt_authn, no cache", "native", s["jwt"], "http.ingress.jwt_authn.allowed", bearer),
         Scenario("c", "jwt_authn + jwt_cache_config", "native", s["jwt_cache"],
                  "http.ingress.jwt_authn.allowed", bearer),
