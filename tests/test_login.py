@@ -126,6 +126,16 @@ def test_login_lands_on_the_original_url_with_identity_and_no_own_cookies_upstre
     assert seen(api)["headers"]["kubeflow-userid"] == "alice@example.com"
 
 
+def test_session_in_a_second_cookie_header_authenticates_and_never_reaches_upstream(gate):
+    browser = logged_in(gate)
+    ours = "; ".join(f"{n}={v}" for n, v in browser.cookies.items() if n.startswith(COOKIE))
+    hop = gate.request("GET", "/x", [("Cookie", "theme=dark"), ("Cookie", f"{ours}; lang=en"),
+                                     ("Accept", "application/json")])
+    upstream = seen(hop)
+    assert upstream["headers"]["kubeflow-userid"] == "alice@example.com"
+    assert sorted(upstream_cookie_names(upstream)) == ["lang", "theme"]
+
+
 def test_client_identity_headers_are_replaced_for_sessions(gate):
     browser = logged_in(gate)
     hop = browser.get(url(gate, "/x"), headers={"kubeflow-userid": "mallory", "kubeflow-groups": "admin"})

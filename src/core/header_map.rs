@@ -22,6 +22,7 @@ impl<'a> Pairs<'a> {
         }
     }
 }
+
 impl<'a> Iterator for Pairs<'a> {
     type Item = (&'a str, &'a [u8]);
 

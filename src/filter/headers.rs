@@ -36,7 +36,6 @@ mod abi {
 
 /// A header map as Envoy serialized it. Pairs are read from it in place: the request path
 /// copies no header it does not keep.
-#[derive(Default)]
 pub struct HeaderMap {
     bytes: Vec<u8>,
 }
@@ -50,8 +49,7 @@ impl HeaderMap {
         }
     }
 
-    /// (name, value) pairs, names lower-case in Envoy. A name that is not UTF-8 reads as ""
-    /// (no header we look for has one); a malformed map ends early.
+    /// (name, value) pairs, names lower-case in Envoy.
     pub fn pairs(&self) -> Pairs<'_> {
         Pairs::new(&self.bytes)
     }
