@@ -23,7 +23,11 @@ use crate::filter::http::HttpFilter;
 use crate::filter::worker::{carry_out, Worker};
 use crate::filter::{host, metrics};
 
+/// The tick while this worker has nothing to wait for: keeps keys fresh.
 const TICK: Duration = Duration::from_millis(200);
+/// The tick while it has no keys yet or holds requests: the first fetch starts at once, and
+/// held requests see keys another worker fetched within this period.
+const EAGER_TICK: Duration = Duration::from_millis(10);
 /// Response bodies above this are refused without being read in full.
 const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 
@@ -38,6 +42,7 @@ pub struct Root {
     worker: Option<Rc<RefCell<Worker>>>,
     /// In-flight dispatched calls: token -> (issuer index, step).
     calls: HashMap<u32, (usize, Step)>,
+    tick: Duration,
 }
 
 impl Root {
@@ -46,6 +51,7 @@ impl Root {
             vm_id: host::random_id(),
             worker: None,
             calls: HashMap::new(),
+            tick: Duration::ZERO,
         }
     }
 }
@@ -99,7 +105,7 @@ impl RootContext for Root {
         match Config::from_json(&raw, &env) {
             Ok(config) => {
                 self.worker = Some(Rc::new(RefCell::new(Worker::new(config))));
-                let _ = hostcalls::set_tick_period(TICK);
+                self.set_tick(EAGER_TICK);
                 true
             }
             Err(e) => {
@@ -119,6 +125,8 @@ impl RootContext for Root {
             self.maybe_start_fetch(&worker, issuer, now_ms);
         }
         self.publish_and_resume(&worker, now_ms);
+        let eager = worker.borrow().is_waiting();
+        self.set_tick(if eager { EAGER_TICK } else { TICK });
     }
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
@@ -132,6 +140,12 @@ impl RootContext for Root {
 }
 
 impl Root {
+    fn set_tick(&mut self, period: Duration) {
+        if period != self.tick && hostcalls::set_tick_period(period).is_ok() {
+            self.tick = period;
+        }
+    }
+
     fn maybe_start_fetch(&mut self, worker: &Rc<RefCell<Worker>>, issuer: usize, now_ms: u64) {
         let (key, schedule) = {
             let w = worker.borrow();

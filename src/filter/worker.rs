@@ -134,6 +134,11 @@ impl Worker {
                 .is_some_and(|d| d.authorization_endpoint.is_some())
     }
 
+    /// Requests are held here, or some issuer has no keys yet.
+    pub fn is_waiting(&self) -> bool {
+        !self.parked.is_empty() || self.verifier.keys.iter().any(Option::is_none)
+    }
+
     pub fn has_room_to_park(&self) -> bool {
         self.parked.len() < MAX_PARKED
     }
