@@ -2,9 +2,9 @@
 //! apart from oidc-gate's own work. Its plugin configuration picks the mode:
 //!
 //! * anything else (e.g. `{}`): lets every request through untouched, without a host call;
-//! * `read-header`: reads one request header (`authorization`) first. Every filter that looks
-//!   at a request does at least this, and in Envoy's V8 the first host call of a callback
-//!   costs far more than the ones after it.
+//! * `read-header`: reads one request header (`authorization`) first, as every filter that
+//!   looks at a credential must (about 2.8 µs per request in Envoy 1.40's V8, see
+//!   bench/README.md).
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType};
