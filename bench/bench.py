@@ -372,7 +372,7 @@ def rss_after_warmup(rig: Rig, runner: Runner, kind: str, concurrency: int,
     envoy = envoys.start(rig.workdir, f"mem-{kind}-{concurrency}", rig.bootstrap(kind), cpus=cpus,
                          concurrency=concurrency)
     try:
-        harness.wait_for_pass(envoy, None if kind == "plain" else rig.token)
+        harness.wait_for_pass(envoy, None if kind in ("plain", "noop") else rig.token)
         for scn in scenarios:
             run_wrk(f"http://127.0.0.1:{envoy.port}/", scn.requests_file, max(1.0, runner.args.warmup),
                     connections=runner.args.connections, threads=runner.args.threads, cpus=rig.layout.load)
@@ -394,9 +394,11 @@ def measure_extras(rig: Rig, runner: Runner) -> report.Extras:
     log(f"start to first authenticated 200: {statistics.median(extras.start_gate_s) * 1000:.0f} ms")
     for workers in (1, 2):
         extras.rss_plain_kib[workers] = rss_after_warmup(rig, runner, "plain", workers, [by_key["a"]])
+        extras.rss_noop_kib[workers] = rss_after_warmup(rig, runner, "noop", workers, [by_key["a0"]])
         extras.rss_gate_kib[workers] = rss_after_warmup(rig, runner, "gate", workers,
                                                         [by_key["f"], by_key["e"]])
         log(f"RSS at {workers} worker(s): no auth {extras.rss_plain_kib[workers] / 1024:.1f} MiB, "
+            f"no-op Wasm filter {extras.rss_noop_kib[workers] / 1024:.1f} MiB, "
             f"oidc-gate {extras.rss_gate_kib[workers] / 1024:.1f} MiB")
     return extras
 

@@ -51,6 +51,7 @@ class Extras:
     start_gate_s: list[float] = field(default_factory=list)
     start_plain_s: list[float] = field(default_factory=list)
     rss_plain_kib: dict[int, int] = field(default_factory=dict)
+    rss_noop_kib: dict[int, int] = field(default_factory=dict)
     rss_gate_kib: dict[int, int] = field(default_factory=dict)
     rss_gate_after_run_kib: int = 0
     distinct_tokens: int = 0
@@ -162,6 +163,7 @@ def _extras(result: Result) -> list[str]:
         "  | | 1 worker | 2 workers |",
         "  |---|---:|---:|",
         f"  | no auth | {mib(e.rss_plain_kib[1])} | {mib(e.rss_plain_kib[2])} |",
+        f"  | no-op proxy-wasm filter (V8 itself) | {mib(e.rss_noop_kib[1])} | {mib(e.rss_noop_kib[2])} |",
         f"  | oidc-gate | {mib(e.rss_gate_kib[1])} | {mib(e.rss_gate_kib[2])} |",
         f"  | oidc-gate after (e)–(g), {e.distinct_tokens:,} distinct tokens seen "
         f"| {mib(e.rss_gate_after_run_kib)} | |",
