@@ -88,6 +88,8 @@ USERS = {"alice": {"groups": ["ml-admin", "dev"], "name": "Alice"}}
 SESSION_COOKIE = "authservice_session"
 GATE = "wasmcustom.oidc_gate."
 PILOT_TOKENS = 2000
+# Envoys under test that authenticate nothing: they answer 200 without a token.
+UNAUTHENTICATED = ("plain", "noop", "noop_read")
 NOOP_WASM = BENCH_DIR / "noop-filter" / "target" / "wasm32-wasip1" / "release" / "noop_filter.wasm"
 
 
@@ -190,7 +192,7 @@ def start_rig(lab: Lab, workdir: Path, layout: Layout) -> Rig:
     for kind in ("plain", "noop", "noop_read", "jwt", "jwt_cache", "ext_authz", "gate"):
         rig.sut[kind] = envoys.start(workdir, f"sut-{kind}", rig.bootstrap(kind), cpus=layout.sut)
     for kind, envoy in rig.sut.items():
-        harness.wait_for_pass(envoy, None if kind in ("plain", "noop", "noop_read") else rig.token)
+        harness.wait_for_pass(envoy, None if kind in UNAUTHENTICATED else rig.token)
     rig.cookie = login(rig.sut["gate"])
     return rig
 
@@ -346,7 +348,7 @@ class Runner:
 def time_to_first_auth(rig: Rig, kind: str, name: str) -> float:
     """Seconds from starting Envoy to its first 200 for a valid bearer token (no token for
     `plain`). The first request may be held by the filter until the keys have arrived."""
-    token = None if kind == "plain" else rig.token
+    token = None if kind in UNAUTHENTICATED else rig.token
     started = time.monotonic()
     envoy = envoys.start(rig.workdir, name, rig.bootstrap(kind), cpus=rig.layout.sut, wait=False)
     try:
@@ -372,7 +374,7 @@ def rss_after_warmup(rig: Rig, runner: Runner, kind: str, concurrency: int,
     envoy = envoys.start(rig.workdir, f"mem-{kind}-{concurrency}", rig.bootstrap(kind), cpus=cpus,
                          concurrency=concurrency)
     try:
-        harness.wait_for_pass(envoy, None if kind in ("plain", "noop") else rig.token)
+        harness.wait_for_pass(envoy, None if kind in UNAUTHENTICATED else rig.token)
         for scn in scenarios:
             run_wrk(f"http://127.0.0.1:{envoy.port}/", scn.requests_file, max(1.0, runner.args.warmup),
                     connections=runner.args.connections, threads=runner.args.threads, cpus=rig.layout.load)

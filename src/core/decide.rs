@@ -870,12 +870,17 @@ mod tests {
     }
 
     fn browser(method: &str, path: &str, extra: &[(&str, &str)]) -> Request {
-        let mut headers: Vec<(&str, &[u8])> = vec![
-            (":method", method.as_bytes()),
-            (":path", path.as_bytes()),
-            ("sec-fetch-mode", b"navigate"),
-            ("sec-fetch-site", b"same-origin"),
+        let hints = [
+            ("sec-fetch-mode", "navigate"),
+            ("sec-fetch-site", "same-origin"),
         ];
+        fetch(method, path, &[&hints[..], extra].concat())
+    }
+
+    /// A request with only the headers given besides `:method` and `:path`.
+    fn fetch(method: &str, path: &str, extra: &[(&str, &str)]) -> Request {
+        let mut headers: Vec<(&str, &[u8])> =
+            vec![(":method", method.as_bytes()), (":path", path.as_bytes())];
         headers.extend(extra.iter().map(|(n, v)| (*n, v.as_bytes())));
         Request::from_headers(headers)
     }
@@ -885,26 +890,17 @@ mod tests {
         let cfg = config(json!({}));
         assert_eq!(run(&cfg, &browser("GET", "/x", &[])), Decision::StartLogin);
         assert_eq!(run(&cfg, &browser("HEAD", "/x", &[])), Decision::StartLogin);
-        let old_browser = Request::from_headers([
-            (":method", &b"GET"[..]),
-            (":path", b"/"),
-            ("accept", b"text/html,*/*"),
-        ]);
+        let old_browser = fetch("GET", "/", &[("accept", "text/html,*/*")]);
         assert_eq!(run(&cfg, &old_browser), Decision::StartLogin);
         for not_navigation in [
             browser("POST", "/x", &[]),
             browser("GET", "/x", &[("x-requested-with", "XMLHttpRequest")]),
-            Request::from_headers([
-                (":method", &b"GET"[..]),
-                (":path", b"/"),
-                ("sec-fetch-mode", b"cors"),
-                ("accept", b"text/html"),
-            ]),
-            Request::from_headers([
-                (":method", &b"GET"[..]),
-                (":path", b"/"),
-                ("accept", b"application/json"),
-            ]),
+            fetch(
+                "GET",
+                "/",
+                &[("sec-fetch-mode", "cors"), ("accept", "text/html")],
+            ),
+            fetch("GET", "/", &[("accept", "application/json")]),
         ] {
             assert_eq!(denied(&run(&cfg, &not_navigation)), (401, "no_credential"));
         }
@@ -965,17 +961,9 @@ mod tests {
             run(&cfg, &browser("GET", "/x", &[("cookie", &cookie)])),
             Decision::StartLogin
         );
-        let api = Request::from_headers([
-            (":method", &b"GET"[..]),
-            (":path", b"/x"),
-            ("cookie", cookie.as_bytes()),
-        ]);
+        let api = fetch("GET", "/x", &[("cookie", &cookie)]);
         assert_eq!(denied(&run(&cfg, &api)), (401, "session_expired"));
-        let junk = Request::from_headers([
-            (":method", &b"GET"[..]),
-            (":path", b"/x"),
-            ("cookie", b"authservice_session=v1.AAAA"),
-        ]);
+        let junk = fetch("GET", "/x", &[("cookie", "authservice_session=v1.AAAA")]);
         assert_eq!(denied(&run(&cfg, &junk)), (401, "session_invalid"));
     }
 
@@ -1034,33 +1022,29 @@ mod tests {
             run(&cfg, &browser("GET", path, &[])),
             Decision::Logout(Logout::Navigate(None))
         );
-        let cross = Request::from_headers([
-            (":method", &b"GET"[..]),
-            (":path", path.as_bytes()),
-            ("sec-fetch-mode", b"navigate"),
-            ("sec-fetch-site", b"cross-site"),
-            ("cookie", cookie.as_bytes()),
-        ]);
+        let cross = fetch(
+            "GET",
+            path,
+            &[
+                ("sec-fetch-mode", "navigate"),
+                ("sec-fetch-site", "cross-site"),
+                ("cookie", &cookie),
+            ],
+        );
         assert_eq!(denied(&run(&cfg, &cross)), (403, "logout_cross_site"));
-        let image = Request::from_headers([
-            (":method", &b"GET"[..]),
-            (":path", path.as_bytes()),
-            ("sec-fetch-mode", b"no-cors"),
-            ("cookie", cookie.as_bytes()),
-        ]);
+        let image = fetch(
+            "GET",
+            path,
+            &[("sec-fetch-mode", "no-cors"), ("cookie", &cookie)],
+        );
         assert_eq!(denied(&run(&cfg, &image)), (403, "logout_not_navigation"));
         let bearer = format!("Bearer {value}");
-        let legacy = Request::from_headers([
-            (":method", &b"POST"[..]),
-            (":path", path.as_bytes()),
-            ("authorization", bearer.as_bytes()),
-        ]);
+        let legacy = fetch("POST", path, &[("authorization", &bearer)]);
         assert_eq!(
             run(&cfg, &legacy),
             Decision::Logout(Logout::Api(Box::new(s)))
         );
-        let anonymous =
-            Request::from_headers([(":method", &b"POST"[..]), (":path", path.as_bytes())]);
+        let anonymous = fetch("POST", path, &[]);
         assert_eq!(
             denied(&run(&cfg, &anonymous)),
             (401, "logout_without_session")

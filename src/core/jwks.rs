@@ -966,26 +966,13 @@ mod tests {
     #[test]
     fn rsa_size_limits() {
         // 1024 bits: weak. 16384 bits: too slow. Neither costs big-integer work to reject.
-        assert_eq!(
-            parse(vec![fake_rsa_jwk(1024)]).unwrap_err(),
-            JwksError::NoUsableKeys
-        );
-        assert_eq!(
-            parse(vec![fake_rsa_jwk(2047)]).unwrap_err(),
-            JwksError::NoUsableKeys
-        );
-        assert_eq!(
-            parse(vec![fake_rsa_jwk(4097)]).unwrap_err(),
-            JwksError::NoUsableKeys
-        );
-        assert_eq!(
-            parse(vec![fake_rsa_jwk(8192)]).unwrap_err(),
-            JwksError::NoUsableKeys
-        );
-        assert_eq!(
-            parse(vec![fake_rsa_jwk(16384)]).unwrap_err(),
-            JwksError::NoUsableKeys
-        );
+        for bits in [1024, 2047, 4097, 8192, 16384] {
+            assert_eq!(
+                parse(vec![fake_rsa_jwk(bits)]).unwrap_err(),
+                JwksError::NoUsableKeys,
+                "{bits} bits"
+            );
+        }
         assert_eq!(parse(vec![fake_rsa_jwk(2048)]).unwrap().len(), 1);
         assert_eq!(parse(vec![fake_rsa_jwk(4096)]).unwrap().len(), 1);
     }

@@ -5,11 +5,13 @@ use std::collections::HashMap;
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::MetricType;
+use rustc_hash::FxHashMap;
 
 thread_local! {
     static IDS: RefCell<HashMap<String, u32>> = RefCell::new(HashMap::new());
-    /// The per-request counters, by (prefix, label): found without building a name.
-    static LABELLED: RefCell<HashMap<(&'static str, &'static str), u32>> = RefCell::new(HashMap::new());
+    /// The per-request counters, by (prefix, label): found without building a name or
+    /// hashing it with SipHash.
+    static LABELLED: RefCell<FxHashMap<(&'static str, &'static str), u32>> = RefCell::new(FxHashMap::default());
 }
 
 /// `<prefix>.<label>` += 1, for the counters every request touches.
