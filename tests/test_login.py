@@ -180,13 +180,64 @@ def callback_url(gate, browser: Browser, path="/home") -> str:
     return hop.location
 
 
-def test_callback_replay_is_refused(gate):
+def own_session(browser: Browser) -> dict:
+    return {k: v for k, v in browser.cookies.items() if k.startswith(COOKIE) and "_flow_" not in k}
+
+
+def test_callback_replay_is_refused(gate, login_idp):
     browser = Browser()
     callback = callback_url(gate, browser)
     assert browser.get(callback).status == 302
-    replay = browser.get(callback)
+    tokens = login_idp.hit("token")
+    # Without the flow cookie (cleared at the first visit) and without a session: refused.
+    stranger = Browser(cookies={k: v for k, v in browser.cookies.items() if not k.startswith(COOKIE)})
+    replay = stranger.get(callback)
     assert replay.status == 400
     assert not any(c.startswith(f"{COOKIE}=") for c in replay.set_cookies())
+    assert login_idp.hit("token") == tokens, "the code is never sent again"
+
+
+def test_back_button_to_the_callback_when_signed_in_goes_on(gate, login_idp):
+    browser = Browser()
+    callback = callback_url(gate, browser)
+    assert browser.get(callback).status == 302
+    session = own_session(browser)
+    tokens = login_idp.hit("token")
+    back = browser.get(callback)
+    assert back.status == 302 and back.location == url(gate, "/")
+    assert not any(c.startswith(f"{COOKIE}=") for c in back.set_cookies()), "no new session"
+    assert own_session(browser) == session
+    assert login_idp.hit("token") == tokens, "the code is never sent again"
+
+
+def test_a_code_the_idp_refuses_is_a_400_that_offers_to_sign_in_again(gate, login_idp):
+    # A second tab (or a prefetch) comes back with the same code while its flow cookie is still
+    # there: the token endpoint answers invalid_grant. That is the browser's doing, not an outage.
+    first = Browser()
+    callback = callback_url(gate, first, "/notebooks/x?tab=2")
+    flow = dict(first.cookies)
+    assert first.get(callback).status == 302
+    second = Browser(cookies=dict(flow))
+    tokens = login_idp.hit("token")
+    hop = second.get(callback)
+    assert login_idp.hit("token") == tokens + 1, "the IdP was asked and refused"
+    assert hop.status == 400, hop.body
+    assert b'href="/notebooks/x?tab=2"' in hop.body, "Start again goes back to the page asked for"
+    assert COOKIE not in second.cookies
+    assert not any("_flow_" in k for k in second.cookies), "the used flow cookie is cleared"
+    again = second.follow(url(gate, "/notebooks/x?tab=2"))
+    assert again.status == 200, "starting again signs in"
+
+
+def test_a_refused_code_in_a_signed_in_browser_goes_to_the_return_url(gate):
+    first = Browser()
+    callback = callback_url(gate, first, "/notebooks/y")
+    flow = dict(first.cookies)
+    assert first.get(callback).status == 302
+    both = Browser(cookies={**flow, **own_session(first)})
+    hop = both.get(callback)
+    assert hop.status == 302 and hop.location == url(gate, "/notebooks/y")
+    assert own_session(both) == own_session(first)
 
 
 def test_login_csrf_a_callback_in_another_browser_is_refused(gate):
@@ -219,8 +270,26 @@ def test_tampered_code_is_refused_without_a_session(gate):
     q = query_of(callback)
     q["code"] = q["code"][:-2] + "xx"
     hop = browser.get(url(gate, "/authservice/oidc/callback?" + urllib.parse.urlencode(q)))
-    assert hop.status == 502
+    assert hop.status == 400, "the IdP refuses the code (invalid_grant): not a gateway error"
     assert COOKIE not in browser.cookies
+
+
+@pytest.mark.parametrize("mode", ["500", "garbage", "hang"])
+def test_a_token_endpoint_that_fails_is_a_502(module_lab, keys, echo, plugin_wasm, mode):
+    idp = module_lab.idp(keys, config={"users": USERS})
+    gate = browser_gate(module_lab, idp, echo, plugin_wasm)
+    wait_for_pass(gate, keys.mint(idp.claims()))
+    browser = Browser()
+    callback = callback_url(gate, browser)
+    idp.fault("token", mode)
+    try:
+        started = time.monotonic()
+        hop = browser.get(callback)
+        assert hop.status == 502, hop.body
+        assert time.monotonic() - started < 2.0 + 1.5, "answered within idp_timeout_ms"
+        assert COOKIE not in browser.cookies
+    finally:
+        idp.fault("token", "ok")
 
 
 def test_only_the_exact_callback_path_is_a_callback(gate):
@@ -380,18 +449,60 @@ def test_parallel_requests_share_one_refresh(module_lab, keys, echo, plugin_wasm
     assert idp.hit("token") == before + 1, "one refresh for the session, the others waited"
 
 
-def test_failed_refresh_signs_out(module_lab, keys, echo, plugin_wasm):
+def api_get(browser: Browser, gate, path: str):
+    return browser.get(url(gate, path), headers={"accept": "application/json"}, navigate=False)
+
+
+def test_a_refused_refresh_signs_out(module_lab, keys, echo, plugin_wasm):
+    # The IdP rotates refresh tokens: a copy of the session from before a refresh holds a
+    # consumed refresh token, which the IdP refuses (invalid_grant).
     idp = module_lab.idp(keys, config={"users": USERS, "access_token_ttl": 30})
     gate = browser_gate(module_lab, idp, echo, plugin_wasm)
     wait_for_pass(gate, keys.mint(idp.claims()))
     browser = logged_in(gate)
-    idp.fault("token", "500")
+    stale = dict(browser.cookies)
+    assert seen(api_get(browser, gate, "/refreshes"))["headers"]["kubeflow-userid"] == "alice@example.com"
+    assert browser.cookies[COOKIE] != stale[COOKIE], "refreshed"
+    api = Browser(cookies=dict(stale))
+    hop = api_get(api, gate, "/x")
+    assert hop.status == 401
+    assert COOKIE not in api.cookies, "the dead session is cleared"
+    navigation = Browser(cookies=dict(stale)).get(url(gate, "/page"))
+    assert navigation.status == 302 and navigation.location.startswith(idp.issuer), "sent to sign in"
+
+
+@pytest.mark.parametrize("outage", ["500", "garbage", "html", "hang", "down"])
+def test_an_idp_outage_at_refresh_time_logs_nobody_out(module_lab, keys, echo, plugin_wasm, outage):
+    idp = module_lab.idp(keys, config={"users": USERS, "access_token_ttl": 30})
+    gate = browser_gate(module_lab, idp, echo, plugin_wasm)
+    wait_for_pass(gate, keys.mint(idp.claims()))
+    browser = logged_in(gate)
+    session = own_session(browser)
+    if outage == "down":
+        idp.stop()
+    else:
+        idp.fault("token", outage)
     try:
-        api = browser.get(url(gate, "/x"), headers={"accept": "application/json"}, navigate=False)
-        assert api.status == 401
-        assert COOKIE not in browser.cookies
+        before = 0 if outage == "down" else idp.hit("token")
+        started = time.monotonic()
+        api = api_get(browser, gate, "/api")
+        assert seen(api)["headers"]["kubeflow-userid"] == "alice@example.com"
+        assert time.monotonic() - started < 2.0 + 1.5, "no wait past idp_timeout_ms"
+        page = browser.get(url(gate, "/page"))
+        assert seen(page)["headers"]["kubeflow-userid"] == "alice@example.com", "no trip to a dead login"
+        assert own_session(browser) == session, "the cookie is neither cleared nor replaced"
+        if outage != "down":
+            assert idp.hit("token") == before + 1, "retried after a backoff, not on every request"
     finally:
-        idp.fault("token", "ok")
+        if outage == "down":
+            idp.start()
+        else:
+            idp.fault("token", "ok")
+    if outage != "down":  # (a restarted test IdP has forgotten its refresh tokens)
+        time.sleep(1.2)  # the first backoff step
+        after = api_get(browser, gate, "/after")
+        assert seen(after)["headers"]["kubeflow-userid"] == "alice@example.com"
+        assert own_session(browser) != session, "refreshed once the IdP answers again"
 
 
 # --- logout --------------------------------------------------------------------------------------

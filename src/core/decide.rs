@@ -208,6 +208,17 @@ pub enum Logout {
 }
 
 impl Decision {
+    /// A valid session passes with its identity.
+    pub fn allow_session(session: Session) -> Decision {
+        Decision::Allow {
+            identity: Some(Identity {
+                userid: session.userid,
+                groups: session.groups,
+            }),
+            reason: AllowReason::Session,
+        }
+    }
+
     /// The answer for a request that waited for keys too long.
     pub fn keys_unavailable() -> Decision {
         Decision::Deny(Deny {
@@ -348,13 +359,7 @@ fn check_session(config: &Config, session: Session, now_s: u64) -> Decision {
     {
         return Decision::Refresh(Box::new(session));
     }
-    Decision::Allow {
-        identity: Some(Identity {
-            userid: session.userid,
-            groups: session.groups,
-        }),
-        reason: AllowReason::Session,
-    }
+    Decision::allow_session(session)
 }
 
 /// Logout needs a browser navigation from this site, or the legacy dashboard's POST carrying

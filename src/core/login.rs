@@ -326,6 +326,44 @@ impl TokenError {
             TokenError::UserinfoSubjectMismatch => "userinfo_sub_mismatch",
         }
     }
+
+    /// The IdP answered and refused the grant itself (RFC 6749 §5.2: `invalid_grant` for a
+    /// used, revoked or expired code or refresh token, and the like).
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, TokenError::Refused(_)) && !self.is_transient()
+    }
+
+    /// Says nothing about the grant, so trying again later may succeed: no answer, a timeout,
+    /// a 5xx, an unparseable or incomplete body, an IdP saying it is temporarily unavailable,
+    /// or an id_token signed with a key not fetched yet (fetching it is triggered).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            TokenError::Status(_)
+            | TokenError::TooLarge
+            | TokenError::NotJson
+            | TokenError::BadTokenType
+            | TokenError::MissingAccessToken
+            | TokenError::MissingIdToken
+            | TokenError::IdToken(JwtError::UnknownKid) => true,
+            TokenError::Refused(code) => matches!(
+                code.as_str(),
+                "temporarily_unavailable" | "server_error" | "slow_down"
+            ),
+            TokenError::IdToken(_)
+            | TokenError::NonceMismatch
+            | TokenError::AtHashMismatch
+            | TokenError::IssuedTooLongAgo
+            | TokenError::UserinfoSubjectMismatch => false,
+        }
+    }
+}
+
+/// An answer from an IdP that is down or overloaded, whatever its body says.
+fn is_unavailable(status: Option<&[u8]>) -> bool {
+    match status {
+        None => true,
+        Some(code) => code.first() == Some(&b'5') || code == b"429",
+    }
 }
 
 fn json_object(status: Option<&[u8]>, body: &[u8]) -> Result<Map<String, Value>, TokenError> {
@@ -333,7 +371,7 @@ fn json_object(status: Option<&[u8]>, body: &[u8]) -> Result<Map<String, Value>,
         return Err(TokenError::TooLarge);
     }
     let parsed = serde_json::from_slice::<Value>(body).ok();
-    if let Some(Value::Object(map)) = &parsed {
+    if let (Some(Value::Object(map)), false) = (&parsed, is_unavailable(status)) {
         if let Some(error) = map.get("error").and_then(Value::as_str) {
             return Err(TokenError::Refused(error.chars().take(100).collect()));
         }
@@ -641,6 +679,10 @@ mod tests {
             parse_token_response(ok, br#"{"error":"invalid_grant"}"#),
             Err(TokenError::Refused("invalid_grant".into()))
         );
+        assert_eq!(
+            parse_token_response(Some(b"400"), br#"{"error":"invalid_grant"}"#),
+            Err(TokenError::Refused("invalid_grant".into()))
+        );
         assert!(matches!(
             parse_token_response(Some(b"302"), b""),
             Err(TokenError::Status(_))
@@ -657,6 +699,50 @@ mod tests {
             parse_token_response(ok, &vec![b' '; MAX_TOKEN_RESPONSE_BYTES + 1]),
             Err(TokenError::TooLarge)
         );
+    }
+
+    #[test]
+    fn only_an_answered_refusal_ends_a_grant() {
+        let refusal = |status: &[u8], body: &[u8]| {
+            parse_token_response(Some(status), body)
+                .err()
+                .is_some_and(|e| e.is_refusal())
+        };
+        for code in ["invalid_grant", "invalid_client", "unauthorized_client", "invalid_scope"] {
+            let body = format!(r#"{{"error":"{code}"}}"#);
+            assert!(refusal(b"400", body.as_bytes()), "{code}");
+            assert!(refusal(b"401", body.as_bytes()), "{code}");
+            assert!(refusal(b"200", body.as_bytes()), "{code}");
+        }
+        // The IdP is down, overloaded, or says so: the grant may still be good.
+        for (status, body) in [
+            (&b"500"[..], &br#"{"error":"invalid_grant"}"#[..]),
+            (b"502", b"upstream connect error"),
+            (b"503", b"no healthy upstream"),
+            (b"504", b""),
+            (b"429", br#"{"error":"invalid_grant"}"#),
+            (b"400", br#"{"error":"temporarily_unavailable"}"#),
+            (b"400", br#"{"error":"server_error"}"#),
+            (b"400", b"<html>Bad Request</html>"),
+            (b"200", b"{not json"),
+            (b"302", b""),
+        ] {
+            assert!(!refusal(status, body), "{:?}", String::from_utf8_lossy(body));
+        }
+        assert!(!parse_token_response(None, b"").unwrap_err().is_refusal());
+        assert!(parse_token_response(None, b"").unwrap_err().is_transient());
+        assert!(TokenError::IdToken(JwtError::UnknownKid).is_transient());
+        for definite in [
+            TokenError::Refused("invalid_grant".into()),
+            TokenError::IdToken(JwtError::BadSignature),
+            TokenError::UserinfoSubjectMismatch,
+        ] {
+            assert!(!definite.is_transient(), "{definite:?}");
+        }
+        let huge = vec![b' '; MAX_TOKEN_RESPONSE_BYTES + 1];
+        assert!(!parse_token_response(Some(b"200"), &huge)
+            .unwrap_err()
+            .is_refusal());
     }
 
     fn id_token(claims: serde_json::Value) -> String {

@@ -14,4 +14,5 @@ pub mod paths;
 pub mod refresh;
 pub mod rsa;
 pub mod session;
+pub mod session_retry;
 pub mod token_cache;

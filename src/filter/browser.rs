@@ -8,9 +8,9 @@ use serde_json::{Map, Value};
 
 use crate::config::Config;
 use crate::core::cookies::{self, CookieAttributes};
-use crate::core::decide::{Decision, Deny, Logout, Request};
+use crate::core::decide::{read_session, Decision, Deny, Logout, Request};
 use crate::core::discovery::Discovery;
-use crate::core::identity::{identify, Identity, IdentityError};
+use crate::core::identity::{identify, IdentityError};
 use crate::core::jwt::JwtError;
 use crate::core::login::{
     self, CallbackParams, FlowSecrets, Origin, Random, TokenError, TokenResponse,
@@ -25,6 +25,8 @@ pub struct Exchange {
     login: LoginState,
     flow_cookie: String,
     now_s: u64,
+    /// The browser came back with a valid session already (a second tab, the back button).
+    has_session: bool,
 }
 
 /// A login whose id_token checked out, waiting for userinfo groups.
@@ -81,12 +83,25 @@ fn error_page(
     status: u32,
     reason: &'static str,
     detail: &str,
+    headers: Vec<(&str, String)>,
+) -> Action {
+    error_page_to(status, reason, detail, "/", headers)
+}
+
+/// An error page whose "Start again" link goes to `again` (a same-origin path: signing in
+/// starts from there).
+fn error_page_to(
+    status: u32,
+    reason: &'static str,
+    detail: &str,
+    again: &str,
     mut headers: Vec<(&str, String)>,
 ) -> Action {
     metrics::increment(&format!("denied.{reason}"));
     let body = format!(
-        "<!doctype html><title>Sign-in failed</title><h1>Sign-in failed</h1><p>{}</p><p><a href=\"/\">Start again</a></p>\n",
-        login::escape_html(detail)
+        "<!doctype html><title>Sign-in failed</title><h1>Sign-in failed</h1><p>{}</p><p><a href=\"{}\">Start again</a></p>\n",
+        login::escape_html(detail),
+        login::escape_html(again)
     );
     headers.push(("content-type", "text/html; charset=utf-8".to_string()));
     reply(status, headers, &body)
@@ -191,6 +206,7 @@ pub fn callback(f: &mut HttpFilter, config: &Config, request: &Request, now_s: u
     let flow_cookie = session::flow_cookie_name(base, &state);
     let clear = vec![("set-cookie", cookies::clear_cookie(&flow_cookie, &attrs))];
     let issuer = &config.issuers[0].issuer;
+    let has_session = read_session(config, &request.cookies(), now_s).is_ok();
     let login = match session::open_login_state(
         &request.cookies(),
         &config.session.keys,
@@ -200,6 +216,9 @@ pub fn callback(f: &mut HttpFilter, config: &Config, request: &Request, now_s: u
         now_s,
     ) {
         Ok(login) => login,
+        // A stale callback (the back button, a second tab) in a browser that is signed in
+        // already: nothing to do but go on. The code is never sent to the IdP.
+        Err(_) if has_session => return redirect("/".to_string(), clear),
         Err(LoginStateError::Expired) => {
             return error_page(
                 400,
@@ -246,6 +265,7 @@ pub fn callback(f: &mut HttpFilter, config: &Config, request: &Request, now_s: u
                 login,
                 flow_cookie,
                 now_s,
+                has_session,
             }));
             Action::Pause
         }
@@ -321,10 +341,7 @@ pub fn on_token_response(
         Ok(parts) => parts,
         Err(e) => {
             if e == TokenError::IdToken(JwtError::UnknownKid) {
-                // The IdP signs with a key we have not fetched yet: fetch it now, so that
-                // signing in again works at once instead of after the next refresh.
-                let key = f.worker.borrow().shared[0].state.clone();
-                root::expedite_fetch(&key, host::now_ms(), root::schedule(&config));
+                refetch_keys_now(f, &config);
             }
             return login_failed(&config, &exchange, &e);
         }
@@ -359,6 +376,13 @@ pub fn on_token_response(
         }
         _ => finish_login(&config, pending),
     }
+}
+
+/// The IdP signs with a key we have not fetched yet: fetch it now, so that the next login or
+/// refresh works at once instead of after the next scheduled refresh.
+fn refetch_keys_now(f: &HttpFilter, config: &Config) {
+    let key = f.worker.borrow().shared[0].state.clone();
+    root::expedite_fetch(&key, host::now_ms(), root::schedule(config));
 }
 
 /// The claims identity is built from; the id_token's win, userinfo fills in what it lacks.
@@ -407,12 +431,28 @@ fn login_failed(config: &Config, exchange: &Exchange, error: &TokenError) {
         "set-cookie",
         cookies::clear_cookie(&exchange.flow_cookie, &attributes(config)),
     )];
-    error_page(
-        502,
-        error.reason(),
-        "The identity provider's answer could not be accepted.",
-        clear,
-    );
+    let return_to = &exchange.login.return_to;
+    if !error.is_refusal() {
+        error_page(
+            502,
+            error.reason(),
+            "The identity provider's answer could not be accepted.",
+            clear,
+        );
+    } else if exchange.has_session {
+        // A replayed callback whose code was used already, in a browser signed in already.
+        redirect(return_to.clone(), clear);
+    } else {
+        // The IdP refused the code (used already, expired): the browser's doing, not an
+        // outage. Signing in again from the page it wanted starts a fresh flow.
+        error_page_to(
+            400,
+            error.reason(),
+            "This sign-in link was used already or has expired. Sign in again.",
+            return_to,
+            clear,
+        );
+    }
 }
 
 /// Identity checks out: issue a fresh session (never reuse a planted one) and go back.
@@ -559,7 +599,8 @@ fn end_session_url(
     Some(format!("{endpoint}{separator}{}", query.finish()))
 }
 
-/// The session's tokens are due: one refresh per session per worker; others wait for it.
+/// The session's tokens are due: one refresh per session per worker; others wait for it. A
+/// session whose last refresh failed transiently passes as it is until its retry is due.
 pub fn refresh(
     f: &mut HttpFilter,
     config: &Config,
@@ -574,6 +615,10 @@ pub fn refresh(
             let deadline = now_ms + 2 * config.idp_timeout_ms;
             drop(worker);
             return f.park(request, Wait::Refresh, now_ms, deadline, config);
+        }
+        if !worker.refresh_retries.due(&session.sid, now_ms) {
+            drop(worker);
+            return pass(config, &request, Decision::allow_session(session));
         }
     }
     let refresh_token = session.refresh_token.clone().unwrap_or_default();
@@ -591,29 +636,27 @@ pub fn refresh(
             f.phase = Phase::Refresh(Box::new((session, request)));
             Action::Pause
         }
-        // The session itself is still valid: serve it, and try again on the next request.
+        // The session itself is still valid: serve it, and try again after a backoff.
         Err(detail) => {
             host::log(
                 LogLevel::Warn,
                 &format!("session refresh not sent: {detail}"),
             );
-            let allow = allow_session(&session);
-            if carry_out(config, &request, &allow) {
-                Action::Continue
-            } else {
-                Action::Pause
-            }
+            f.worker
+                .borrow_mut()
+                .refresh_retries
+                .failed(&session.sid, session.expires_at, now_ms);
+            pass(config, &request, Decision::allow_session(session))
         }
     }
 }
 
-fn allow_session(session: &Session) -> Decision {
-    Decision::Allow {
-        identity: Some(Identity {
-            userid: session.userid.clone(),
-            groups: session.groups.clone(),
-        }),
-        reason: crate::core::decide::AllowReason::Session,
+/// Carries out an allow on the current request, which is still at its headers.
+fn pass(config: &Config, request: &Request, allow: Decision) -> Action {
+    if carry_out(config, request, &allow) {
+        Action::Continue
+    } else {
+        Action::Pause
     }
 }
 
@@ -632,15 +675,44 @@ pub fn on_refresh_response(
             .filter_map(|id| worker.parked.remove(&id).map(|parked| (id, parked.request)))
             .collect::<Vec<(u32, Request)>>()
     };
-    let now_s = host::now_ms() / 1000;
-    let decision = match refreshed_session(f, &config, &old, status, body, now_s) {
+    let now_ms = host::now_ms();
+    let now_s = now_ms / 1000;
+    let outcome = refreshed_session(f, &config, &old, status, body, now_s);
+    {
+        let retries = &mut f.worker.borrow_mut().refresh_retries;
+        match &outcome {
+            Err(e) if e.is_transient() => retries.failed(&old.sid, old.expires_at, now_ms),
+            _ => retries.forget(&old.sid),
+        }
+    }
+    let decision = match outcome {
         Ok(session) => {
             let Some(set) = session_set_cookies(&config, &session) else {
                 return;
             };
             f.response_cookies = set;
             metrics::increment("session.refreshed");
-            let decision = allow_session(&session);
+            let decision = Decision::allow_session(session);
+            if carry_out(&config, &request, &decision) {
+                let _ = hostcalls::resume_http_request();
+            }
+            decision
+        }
+        // The IdP is down, slow or confused: that says nothing about the session, which keeps
+        // working on the identity it has until a later refresh succeeds or it expires.
+        Err(e) if e.is_transient() => {
+            host::log(
+                LogLevel::Warn,
+                &format!(
+                    "session refresh failed ({}); the session stays valid and is refreshed later",
+                    e.reason()
+                ),
+            );
+            if e == TokenError::IdToken(JwtError::UnknownKid) {
+                refetch_keys_now(f, &config);
+            }
+            metrics::increment("session.refresh_deferred");
+            let decision = Decision::allow_session(old);
             if carry_out(&config, &request, &decision) {
                 let _ = hostcalls::resume_http_request();
             }
@@ -649,7 +721,7 @@ pub fn on_refresh_response(
         Err(e) => {
             host::log(
                 LogLevel::Info,
-                &format!("session refresh failed ({}); signing out", e.reason()),
+                &format!("session refresh refused ({}); signing out", e.reason()),
             );
             metrics::increment("session.refresh_failed");
             if request.navigation {

@@ -8,10 +8,11 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::types::{LogLevel, MapType};
 
 use crate::config::Config;
-use crate::core::decide::{decide, Decision, Deny, Request, Verifier};
+use crate::core::decide::{decide, Decision, Request, Verifier};
 use crate::core::discovery::{self, Discovery};
 use crate::core::jwks::KeySet;
 use crate::core::refresh::FetchState;
+use crate::core::session_retry::SessionRetries;
 use crate::core::{cookies, session};
 use crate::filter::headers::HeaderMap;
 use crate::filter::{host, metrics};
@@ -75,6 +76,8 @@ pub struct Worker {
     pub parked: BTreeMap<u32, Parked>,
     /// Session ids with a refresh in flight in this worker -> the contexts waiting for it.
     pub refreshing: HashMap<String, Vec<u32>>,
+    /// Sessions whose last refresh failed transiently, and when to try again.
+    pub refresh_retries: SessionRetries,
 }
 
 impl Worker {
@@ -92,6 +95,7 @@ impl Worker {
             issuers: (0..count).map(|_| IssuerView::default()).collect(),
             parked: BTreeMap::new(),
             refreshing: HashMap::new(),
+            refresh_retries: SessionRetries::default(),
         }
     }
 
@@ -179,7 +183,16 @@ impl Worker {
                 }
             }
             Wait::Refresh if now_ms < parked.deadline_ms => return None,
-            Wait::Refresh => return Some(Decision::Deny(Deny::refresh_failed())),
+            // The refresh it waited for never finished (its client went away): the session is
+            // still valid, so the request passes on it; a later request refreshes afresh.
+            Wait::Refresh => {
+                return Some(
+                    match decide(&self.config, &parked.request, &mut self.verifier, now_s, false) {
+                        Decision::Refresh(session) => Decision::allow_session(*session),
+                        other => other,
+                    },
+                )
+            }
         };
         let login_unready = matches!(decision, Decision::StartLogin) && !self.login_ready();
         match decision {

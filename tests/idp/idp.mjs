@@ -22,7 +22,8 @@
 //                       {"clients": [<oidc-provider client metadata>...],
 //                        "users": {"alice": {"groups": ["ml-admin","dev"], "email": "...", "name": "..."}},
 //                        "pkce_required": true, "access_token_ttl": 3600, "id_token_ttl": 3600,
-//                        "conform_id_token_claims": false}  (true: scope claims only via userinfo)
+//                        "conform_id_token_claims": false,  (true: scope claims only via userinfo)
+//                        "rotate_refresh_tokens": true}  (false: a refresh token lives its full TTL)
 //                     Default client: `demo-app` / `s3cret`, client_secret_basic, code flow,
 //                     application_type "native" so that any http://127.0.0.1:<port>/... loopback
 //                     redirect matching a registered path is accepted (RFC 8252 §7.3), which
@@ -129,6 +130,10 @@ function buildProvider(jwks, config) {
     conformIdTokenClaims: config.conform_id_token_claims ?? false,
     // Refresh tokens for every code grant, with or without offline_access.
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    // Every refresh returns a new refresh token and consumes the old one, as Okta, Auth0,
+    // Keycloak (optionally) and django-oauth-toolkit do; reusing a consumed one is refused
+    // with invalid_grant and revokes the grant. `"rotate_refresh_tokens": false` turns it off.
+    rotateRefreshToken: () => config.rotate_refresh_tokens ?? true,
     pkce: { required: () => pkceRequired },
     // Consent is granted automatically so a browser login is a single login form.
     loadExistingGrant: async (ctx) => {
