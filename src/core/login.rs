@@ -708,7 +708,12 @@ mod tests {
                 .err()
                 .is_some_and(|e| e.is_refusal())
         };
-        for code in ["invalid_grant", "invalid_client", "unauthorized_client", "invalid_scope"] {
+        for code in [
+            "invalid_grant",
+            "invalid_client",
+            "unauthorized_client",
+            "invalid_scope",
+        ] {
             let body = format!(r#"{{"error":"{code}"}}"#);
             assert!(refusal(b"400", body.as_bytes()), "{code}");
             assert!(refusal(b"401", body.as_bytes()), "{code}");
@@ -727,7 +732,11 @@ mod tests {
             (b"200", b"{not json"),
             (b"302", b""),
         ] {
-            assert!(!refusal(status, body), "{:?}", String::from_utf8_lossy(body));
+            assert!(
+                !refusal(status, body),
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
         }
         assert!(!parse_token_response(None, b"").unwrap_err().is_refusal());
         assert!(parse_token_response(None, b"").unwrap_err().is_transient());

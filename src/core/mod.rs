@@ -12,6 +12,7 @@ pub mod jwt;
 pub mod login;
 pub mod paths;
 pub mod refresh;
+pub mod refresh_board;
 pub mod rsa;
 pub mod session;
 pub mod session_retry;

@@ -103,7 +103,10 @@ mod tests {
             waits,
             [1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000, 60_000]
         );
-        assert!(retries.due("other", now), "other sessions are not held back");
+        assert!(
+            retries.due("other", now),
+            "other sessions are not held back"
+        );
         retries.forget("s");
         assert!(retries.due("s", now - 1));
         assert!(retries.is_empty());
@@ -121,7 +124,10 @@ mod tests {
         retries.failed("new", 1_000, 10_000);
         assert_eq!(retries.len(), MAX_TRACKED / 2 + 1);
         assert!(!retries.due("new", 10_000));
-        assert!(!retries.due("s1", 1_500), "live sessions keep their backoff");
+        assert!(
+            !retries.due("s1", 1_500),
+            "live sessions keep their backoff"
+        );
     }
 
     #[test]

@@ -8,17 +8,18 @@ use serde_json::{Map, Value};
 
 use crate::config::Config;
 use crate::core::cookies::{self, CookieAttributes};
-use crate::core::decide::{read_session, Decision, Deny, Logout, Request};
+use crate::core::decide::{read_session, AllowReason, Decision, Deny, Logout, Request};
 use crate::core::discovery::Discovery;
 use crate::core::identity::{identify, IdentityError};
 use crate::core::jwt::JwtError;
 use crate::core::login::{
     self, CallbackParams, FlowSecrets, Origin, Random, TokenError, TokenResponse,
 };
+use crate::core::refresh_board::{Claim, Outcome};
 use crate::core::session::{self, LoginState, LoginStateError, Session};
 use crate::filter::http::{HttpFilter, Phase};
 use crate::filter::worker::{carry_out, Wait};
-use crate::filter::{host, metrics, root};
+use crate::filter::{board, host, metrics, root};
 
 /// A code exchange in flight.
 pub struct Exchange {
@@ -599,8 +600,9 @@ fn end_session_url(
     Some(format!("{endpoint}{separator}{}", query.finish()))
 }
 
-/// The session's tokens are due: one refresh per session per worker; others wait for it. A
-/// session whose last refresh failed transiently passes as it is until its retry is due.
+/// The session's tokens are due. One request per Envoy process refreshes it (the refresh
+/// board); the others wait for its outcome, or take it when it is recent. A session whose
+/// last refresh failed transiently passes as it is until its retry is due.
 pub fn refresh(
     f: &mut HttpFilter,
     config: &Config,
@@ -608,18 +610,34 @@ pub fn refresh(
     request: Request,
     now_ms: u64,
 ) -> Action {
-    {
-        let mut worker = f.worker.borrow_mut();
-        if let Some(waiting) = worker.refreshing.get_mut(&session.sid) {
-            waiting.push(f.context_id);
-            let deadline = now_ms + 2 * config.idp_timeout_ms;
-            drop(worker);
-            return f.park(request, Wait::Refresh, now_ms, deadline, config);
+    let (board, due) = {
+        let worker = f.worker.borrow();
+        let due = worker.refresh_retries.due(&session.sid, now_ms);
+        (worker.board.clone(), due)
+    };
+    if !due {
+        return pass(config, &request, Decision::allow_session(session));
+    }
+    let me = host::random_id();
+    let lease_ms = config.idp_timeout_ms.saturating_add(1_000);
+    let claim = board::claim(
+        &board,
+        &session.sid,
+        session.tokens_expire_at,
+        me,
+        now_ms,
+        lease_ms,
+    );
+    match claim {
+        Some(Claim::Mine(_)) => {}
+        Some(Claim::Wait { until_ms }) => {
+            let wait = Wait::Refresh {
+                sid: session.sid.clone(),
+            };
+            return f.park(request, wait, now_ms, until_ms, config);
         }
-        if !worker.refresh_retries.due(&session.sid, now_ms) {
-            drop(worker);
-            return pass(config, &request, Decision::allow_session(session));
-        }
+        Some(Claim::Decided(outcome)) => return take_outcome(f, config, &request, outcome),
+        None => return pass(config, &request, Decision::allow_session(session)),
     }
     let refresh_token = session.refresh_token.clone().unwrap_or_default();
     let sent = discovery(f)
@@ -629,11 +647,11 @@ pub fn refresh(
         });
     match sent {
         Ok(()) => {
-            f.worker
-                .borrow_mut()
-                .refreshing
-                .insert(session.sid.clone(), Vec::new());
-            f.phase = Phase::Refresh(Box::new((session, request)));
+            f.phase = Phase::Refresh(Box::new(Refreshing {
+                session,
+                request,
+                holder: me,
+            }));
             Action::Pause
         }
         // The session itself is still valid: serve it, and try again after a backoff.
@@ -642,6 +660,7 @@ pub fn refresh(
                 LogLevel::Warn,
                 &format!("session refresh not sent: {detail}"),
             );
+            board::finish(&board, &session.sid, me, None, now_ms);
             f.worker
                 .borrow_mut()
                 .refresh_retries
@@ -649,6 +668,56 @@ pub fn refresh(
             pass(config, &request, Decision::allow_session(session))
         }
     }
+}
+
+/// A refresh in flight: the session, the request it holds, and its lease on the board.
+pub struct Refreshing {
+    pub session: Session,
+    pub request: Request,
+    pub holder: u64,
+}
+
+/// A request carrying a session that was refreshed (or refused) moments ago, on any worker:
+/// it gets that outcome, and the new cookies, without asking the IdP again.
+fn take_outcome(
+    f: &mut HttpFilter,
+    config: &Config,
+    request: &Request,
+    outcome: Outcome,
+) -> Action {
+    match outcome.into_refreshed() {
+        Some((identity, set_cookies)) => {
+            f.response_cookies = set_cookies;
+            let allow = Decision::Allow {
+                identity: Some(identity),
+                reason: AllowReason::Session,
+            };
+            pass(config, request, allow)
+        }
+        None => signed_out(
+            config,
+            discovery(f).as_ref(),
+            request,
+            host::now_ms() / 1000,
+        ),
+    }
+}
+
+/// The session is over: a navigation signs in again, anything else gets 401 and the session
+/// cookies cleared.
+fn signed_out(
+    config: &Config,
+    discovery: Option<&Discovery>,
+    request: &Request,
+    now_s: u64,
+) -> Action {
+    if request.navigation {
+        return start_login(config, discovery, request, now_s);
+    }
+    let mut headers = clear_session_cookies(config);
+    headers.push(("www-authenticate", "Bearer".to_string()));
+    metrics::increment("denied.session_refresh_failed");
+    reply(401, headers, Deny::refresh_failed().body())
 }
 
 /// Carries out an allow on the current request, which is still at its headers.
@@ -662,22 +731,25 @@ fn pass(config: &Config, request: &Request, allow: Decision) -> Action {
 
 pub fn on_refresh_response(
     f: &mut HttpFilter,
-    old: Session,
-    request: Request,
+    refreshing: Refreshing,
     status: Option<&[u8]>,
     body: &[u8],
 ) {
     let config = f.config();
-    let waiting = {
-        let mut worker = f.worker.borrow_mut();
-        let ids = worker.refreshing.remove(&old.sid).unwrap_or_default();
-        ids.into_iter()
-            .filter_map(|id| worker.parked.remove(&id).map(|parked| (id, parked.request)))
-            .collect::<Vec<(u32, Request)>>()
-    };
+    let Refreshing {
+        session: old,
+        request,
+        holder,
+    } = refreshing;
     let now_ms = host::now_ms();
     let now_s = now_ms / 1000;
-    let outcome = refreshed_session(f, &config, &old, status, body, now_s);
+    let outcome = refreshed_session(f, &config, &old, status, body, now_s).and_then(|session| {
+        let set = session_set_cookies(&config, &session).ok_or(TokenError::Status(
+            "no randomness to seal the session".into(),
+        ))?;
+        Ok((session, set))
+    });
+    let board = f.worker.borrow().board.clone();
     {
         let retries = &mut f.worker.borrow_mut().refresh_retries;
         match &outcome {
@@ -685,22 +757,20 @@ pub fn on_refresh_response(
             _ => retries.forget(&old.sid),
         }
     }
-    let decision = match outcome {
-        Ok(session) => {
-            let Some(set) = session_set_cookies(&config, &session) else {
-                return;
-            };
+    match outcome {
+        Ok((session, set)) => {
+            let shared = Outcome::refreshed(&session, set.clone());
+            board::finish(&board, &old.sid, holder, Some(shared), now_ms);
             f.response_cookies = set;
             metrics::increment("session.refreshed");
-            let decision = Decision::allow_session(session);
-            if carry_out(&config, &request, &decision) {
+            if carry_out(&config, &request, &Decision::allow_session(session)) {
                 let _ = hostcalls::resume_http_request();
             }
-            decision
         }
         // The IdP is down, slow or confused: that says nothing about the session, which keeps
         // working on the identity it has until a later refresh succeeds or it expires.
         Err(e) if e.is_transient() => {
+            board::finish(&board, &old.sid, holder, None, now_ms);
             host::log(
                 LogLevel::Warn,
                 &format!(
@@ -712,32 +782,18 @@ pub fn on_refresh_response(
                 refetch_keys_now(f, &config);
             }
             metrics::increment("session.refresh_deferred");
-            let decision = Decision::allow_session(old);
-            if carry_out(&config, &request, &decision) {
+            if carry_out(&config, &request, &Decision::allow_session(old)) {
                 let _ = hostcalls::resume_http_request();
             }
-            decision
         }
         Err(e) => {
+            board::finish(&board, &old.sid, holder, Some(Outcome::Refused), now_ms);
             host::log(
                 LogLevel::Info,
                 &format!("session refresh refused ({}); signing out", e.reason()),
             );
             metrics::increment("session.refresh_failed");
-            if request.navigation {
-                start_login(&config, discovery(f).as_ref(), &request, now_s);
-            } else {
-                let mut headers = clear_session_cookies(&config);
-                headers.push(("www-authenticate", "Bearer".to_string()));
-                metrics::increment("denied.session_refresh_failed");
-                reply(401, headers, Deny::refresh_failed().body());
-            }
-            Decision::Deny(Deny::refresh_failed())
-        }
-    };
-    for (id, waiter) in waiting {
-        if hostcalls::set_effective_context(id).is_ok() && carry_out(&config, &waiter, &decision) {
-            let _ = hostcalls::resume_http_request();
+            signed_out(&config, discovery(f).as_ref(), &request, now_s);
         }
     }
 }

@@ -10,9 +10,8 @@ use proxy_wasm::types::{Action, MapType};
 use crate::config::Config;
 use crate::core::decide::{decide, Decision, Request};
 use crate::core::refresh::Schedule;
-use crate::core::session::Session;
 use crate::filter::worker::{carry_out, strip_identity_headers, Wait, Worker};
-use crate::filter::{browser, headers, host, root};
+use crate::filter::{board, browser, headers, host, root};
 
 /// What the context is waiting for, if anything; each state carries what the next step needs.
 pub enum Phase {
@@ -21,8 +20,8 @@ pub enum Phase {
     CodeExchange(Box<browser::Exchange>),
     /// The userinfo endpoint, for groups the id_token did not carry.
     Userinfo(Box<browser::PendingLogin>),
-    /// The token endpoint, refreshing this session.
-    Refresh(Box<(Session, Request)>),
+    /// The token endpoint, refreshing a session.
+    Refresh(Box<browser::Refreshing>),
 }
 
 pub struct HttpFilter {
@@ -75,9 +74,8 @@ impl Context for HttpFilter {
             Phase::Userinfo(pending) => {
                 browser::on_userinfo_response(self, *pending, status.as_deref(), &body)
             }
-            Phase::Refresh(refresh) => {
-                let (session, request) = *refresh;
-                browser::on_refresh_response(self, session, request, status.as_deref(), &body)
+            Phase::Refresh(refreshing) => {
+                browser::on_refresh_response(self, *refreshing, status.as_deref(), &body)
             }
         }
     }
@@ -131,7 +129,16 @@ impl HttpContext for HttpFilter {
     }
 
     fn on_http_response_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
-        for cookie in std::mem::take(&mut self.response_cookies) {
+        let mut cookies = std::mem::take(&mut self.response_cookies);
+        if let Some(more) = self
+            .worker
+            .borrow_mut()
+            .pending_cookies
+            .remove(&self.context_id)
+        {
+            cookies.extend(more);
+        }
+        for cookie in cookies {
             let _ = hostcalls::add_map_value(MapType::HttpResponseHeaders, "set-cookie", &cookie);
         }
         Action::Continue
@@ -174,10 +181,12 @@ impl Drop for HttpFilter {
         };
         // A client that went away while parked must not be resumed later.
         worker.parked.remove(&self.context_id);
-        // Nor may a refresh it was running block its session: the requests waiting for it
-        // are answered (401) at their deadline, and the next request refreshes afresh.
-        if let Phase::Refresh(refresh) = &self.phase {
-            worker.refreshing.remove(&refresh.0.sid);
+        worker.pending_cookies.remove(&self.context_id);
+        // Nor may a refresh it was running hold its session up: the requests waiting for it
+        // pass on the session as it is, and the next request refreshes afresh.
+        if let Phase::Refresh(refreshing) = &self.phase {
+            let sid = &refreshing.session.sid;
+            board::finish(&worker.board, sid, refreshing.holder, None, host::now_ms());
         }
     }
 }

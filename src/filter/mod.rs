@@ -1,5 +1,6 @@
 //! The only code that calls the host: proxy-wasm contexts and their glue.
 
+mod board;
 mod browser;
 mod headers;
 mod host;

@@ -8,14 +8,15 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::types::{LogLevel, MapType};
 
 use crate::config::Config;
-use crate::core::decide::{decide, Decision, Request, Verifier};
+use crate::core::decide::{decide, AllowReason, Decision, Deny, Request, Verifier};
 use crate::core::discovery::{self, Discovery};
 use crate::core::jwks::KeySet;
 use crate::core::refresh::FetchState;
+use crate::core::refresh_board::Outcome;
 use crate::core::session_retry::SessionRetries;
 use crate::core::{cookies, session};
 use crate::filter::headers::HeaderMap;
-use crate::filter::{host, metrics};
+use crate::filter::{board, host, metrics};
 
 /// Requests one worker will hold while waiting for keys; beyond this they are answered at once.
 const MAX_PARKED: usize = 2048;
@@ -57,8 +58,11 @@ pub enum Wait {
         issuer: usize,
         since_ms: u64,
     },
-    /// Another request of this worker is refreshing the same session; it resumes this one.
-    Refresh,
+    /// Another request (of any worker) is refreshing this session; the refresh board says
+    /// when it is done.
+    Refresh {
+        sid: String,
+    },
 }
 
 #[derive(Debug)]
@@ -74,10 +78,12 @@ pub struct Worker {
     pub verifier: Verifier,
     pub issuers: Vec<IssuerView>,
     pub parked: BTreeMap<u32, Parked>,
-    /// Session ids with a refresh in flight in this worker -> the contexts waiting for it.
-    pub refreshing: HashMap<String, Vec<u32>>,
+    /// Shared-data key prefix of the refresh board (`core::refresh_board`).
+    pub board: String,
     /// Sessions whose last refresh failed transiently, and when to try again.
     pub refresh_retries: SessionRetries,
+    /// `Set-Cookie` values for the responses of resumed requests, by context.
+    pub pending_cookies: HashMap<u32, Vec<String>>,
 }
 
 impl Worker {
@@ -88,14 +94,19 @@ impl Worker {
             .map(|i| SharedKeys::new(&i.issuer, i.jwks_uri.as_deref()))
             .collect();
         let count = config.issuers.len();
+        let board = format!(
+            "oidc-gate.v1|{}|{}",
+            config.issuers[0].issuer, config.session.cookie_name
+        );
         Worker {
             config: Rc::new(config),
             shared,
             verifier: Verifier::new(count),
             issuers: (0..count).map(|_| IssuerView::default()).collect(),
             parked: BTreeMap::new(),
-            refreshing: HashMap::new(),
+            board,
             refresh_retries: SessionRetries::default(),
+            pending_cookies: HashMap::new(),
         }
     }
 
@@ -158,7 +169,7 @@ impl Worker {
     }
 
     /// Decides a parked request again; `None` while it should keep waiting.
-    fn redecide(&mut self, parked: &Parked, now_ms: u64) -> Option<Decision> {
+    fn redecide(&mut self, id: u32, parked: &Parked, now_ms: u64) -> Option<Decision> {
         let now_s = now_ms / 1000;
         let decision = match parked.wait {
             // Keys that just arrived are fresh: an unknown kid now is refused, not refetched.
@@ -182,16 +193,36 @@ impl Worker {
                     )
                 }
             }
-            Wait::Refresh if now_ms < parked.deadline_ms => return None,
-            // The refresh it waited for never finished (its client went away): the session is
-            // still valid, so the request passes on it; a later request refreshes afresh.
-            Wait::Refresh => {
-                return Some(
-                    match decide(&self.config, &parked.request, &mut self.verifier, now_s, false) {
-                        Decision::Refresh(session) => Decision::allow_session(*session),
-                        other => other,
-                    },
-                )
+            Wait::Refresh { ref sid } => {
+                return match board::lookup(&self.board, sid, now_ms) {
+                    Some(Outcome::InFlight { .. }) if now_ms < parked.deadline_ms => None,
+                    Some(refreshed @ Outcome::Refreshed { .. }) => {
+                        let (identity, set_cookies) = refreshed.into_refreshed()?;
+                        self.pending_cookies.insert(id, set_cookies);
+                        Some(Decision::Allow {
+                            identity: Some(identity),
+                            reason: AllowReason::Session,
+                        })
+                    }
+                    Some(Outcome::Refused) if parked.request.navigation => {
+                        Some(Decision::StartLogin)
+                    }
+                    Some(Outcome::Refused) => Some(Decision::Deny(Deny::refresh_failed())),
+                    // The refresh failed transiently, or never finished: the session is still
+                    // valid, so the request passes on it; a later request refreshes afresh.
+                    _ => Some(
+                        match decide(
+                            &self.config,
+                            &parked.request,
+                            &mut self.verifier,
+                            now_s,
+                            false,
+                        ) {
+                            Decision::Refresh(session) => Decision::allow_session(*session),
+                            other => other,
+                        },
+                    ),
+                };
             }
         };
         let login_unready = matches!(decision, Decision::StartLogin) && !self.login_ready();
@@ -222,7 +253,7 @@ impl Worker {
         let mut ready = Vec::new();
         let parked = std::mem::take(&mut self.parked);
         for (id, entry) in parked {
-            match self.redecide(&entry, now_ms) {
+            match self.redecide(id, &entry, now_ms) {
                 Some(decision) => ready.push((id, entry.request, decision)),
                 None => {
                     self.parked.insert(id, entry);
