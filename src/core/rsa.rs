@@ -234,21 +234,24 @@ fn pkcs1v15_matches(encoded: &[u8], hash: HashAlg, message_hash: &[u8]) -> bool 
     encoded == expected
 }
 
-/// EMSA-PSS verification (RFC 8017 §9.1.2) with MGF1 over the same hash. Any salt length is
-/// accepted: JWA signers use the hash length, and RFC 8017 lets the verifier recover it.
+/// EMSA-PSS verification (RFC 8017 §9.1.2) with MGF1 over the same hash and a salt exactly as
+/// long as the hash. RFC 7518 §3.5 fixes that length for PS256/384/512 and every JOSE signer
+/// uses it; RFC 8017 would let a verifier recover any length, but accepting lengths no JWA
+/// signer produces (0, the deterministic case, included) only widens what verifies.
 fn pss_matches(encoded: &[u8], modulus_bits: usize, hash: HashAlg, message_hash: &[u8]) -> bool {
     let Some(em_bits) = modulus_bits.checked_sub(1) else {
         return false;
     };
     let em_len = em_bits.div_ceil(8);
     let h_len = hash.output_len();
+    let salt_len = h_len;
     // RSAVP1 gave k bytes; I2OSP to emLen (k - 1 when the modulus has 8j + 1 bits) must not
-    // drop a non-zero byte. Step 3: room for H, the 0x01 separator and the trailer.
+    // drop a non-zero byte. Step 3: room for H, the salt, the 0x01 separator and the trailer.
     let Some(unused_len) = encoded.len().checked_sub(em_len) else {
         return false;
     };
     let (unused, em) = encoded.split_at(unused_len);
-    if unused.iter().any(|&byte| byte != 0) || em_len < h_len + 2 {
+    if unused.iter().any(|&byte| byte != 0) || em_len < h_len + salt_len + 2 {
         return false;
     }
     // Steps 4–5: EM = maskedDB || H || 0xbc.
@@ -266,15 +269,15 @@ fn pss_matches(encoded: &[u8], modulus_bits: usize, hash: HashAlg, message_hash:
     if let Some(first) = db.first_mut() {
         *first &= top_mask;
     }
-    // Step 10: DB = 00…00 || 01 || salt.
-    let Some(separator) = db.iter().position(|&byte| byte != 0) else {
+    // Step 10: DB = PS || 01 || salt, PS all zeros and the salt the last sLen bytes.
+    let (padding, separator_and_salt) = db.split_at(db.len() - salt_len - 1);
+    let Some((&separator, salt)) = separator_and_salt.split_first() else {
         return false;
     };
-    if db[separator] != 0x01 {
+    if padding.iter().any(|&byte| byte != 0) || separator != 0x01 {
         return false;
     }
     // Steps 12–14: H' = Hash(00×8 || mHash || salt) must equal H.
-    let salt = &db[separator + 1..];
     hash.digest(&[&[0u8; 8], message_hash, salt]) == h
 }
 
@@ -477,24 +480,28 @@ mod tests {
         }
     }
 
+    /// RFC 7518 §3.5: the salt is as long as the hash. Every other length RFC 8017 allows is
+    /// refused, on a 2048-bit key and on a 2049-bit one (where emLen is k - 1).
     #[test]
-    fn pss_accepts_any_salt_length() {
-        let (private, key) = &keys()[1];
-        for alg in [RsaAlg::PS256, RsaAlg::PS384, RsaAlg::PS512] {
-            let h_len = alg.hash.output_len();
-            let max = key.modulus.byte_len() - 1 - h_len - 2;
-            for salt_len in [0, 1, 20, h_len, h_len + 1, max] {
-                let signature = sign(private, alg, b"salty", Some(salt_len));
-                assert!(
-                    alg.verify(key, b"salty", &signature),
-                    "{} salt {salt_len}",
-                    alg.name()
-                );
-                assert!(
-                    !alg.verify(key, b"salt", &signature),
-                    "{} salt {salt_len}",
-                    alg.name()
-                );
+    fn pss_accepts_only_the_hash_length_as_salt_length() {
+        for (private, key) in &keys()[..2] {
+            for alg in [RsaAlg::PS256, RsaAlg::PS384, RsaAlg::PS512] {
+                let h_len = alg.hash.output_len();
+                let em_len = (key.modulus_bits() - 1).div_ceil(8);
+                let max = em_len - h_len - 2;
+                for salt_len in [0, 1, 20, h_len - 1, h_len, h_len + 1, max] {
+                    let signature = sign(private, alg, b"salty", Some(salt_len));
+                    let label =
+                        format!("{} {} bits salt {salt_len}", alg.name(), key.modulus_bits());
+                    let verified = alg.verify(key, b"salty", &signature);
+                    assert_eq!(verified, salt_len == h_len, "{label}");
+                    assert_eq!(
+                        verified,
+                        reference_verify(private, alg, b"salty", &signature),
+                        "{label}"
+                    );
+                    assert!(!alg.verify(key, b"salt", &signature), "{label}");
+                }
             }
         }
     }
