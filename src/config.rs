@@ -570,7 +570,8 @@ fn skip_auth_paths(f: &mut Fields) -> Result<Vec<String>, ConfigError> {
             paths::canonical_prefix(&prefix).ok_or_else(|| {
                 error(
                     field,
-                    "must be a plain path prefix (no '.', '..', '%', '\\', '?' or '#' segments)",
+                    "must be a plain path prefix: printable ASCII without '%', '\\', ';', '?' \
+                     or '#', no empty segment, no segment ending in '.'",
                 )
             })
         })
@@ -1216,6 +1217,10 @@ mod tests {
         );
         assert_eq!(
             failing_field(json!({"skip_auth_paths": ["public"]})),
+            "skip_auth_paths[0]"
+        );
+        assert_eq!(
+            failing_field(json!({"skip_auth_paths": ["/public;x"]})),
             "skip_auth_paths[0]"
         );
         let c = load(&with(json!({"skip_auth_paths": ["/public/"]}))).unwrap();
