@@ -12,7 +12,8 @@
   resources, removes the CUSTOM policy and wires the gateway's secrets.
 * Istio's shape: Envoy runs the filter exactly as istiod configures a WasmPlugin (name
   <ns>.<name>, root_id = pluginName, no vm_id, pluginConfig JSON in a StringValue, INLINE/HOST
-  env, FAIL_CLOSED) with clusters named as Istio names them, and passes bearer requests.
+  env, FAIL_CLOSED) with clusters named as Istio names them, and passes bearer requests; the
+  overlays' EnvoyFilter, merged into its connection manager, refuses `kubeflow_userid` (400).
 """
 
 from __future__ import annotations
