@@ -12,7 +12,7 @@ use base64::Engine;
 use regex_lite::Regex;
 use serde_json::{Map, Value};
 
-use crate::core::paths;
+use crate::core::{header_names, paths};
 
 /// A configuration error: which field, and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -276,7 +276,7 @@ fn compile(mut f: Fields, env: &dyn Environment) -> Result<Config, ConfigError> 
     let session = session_config(&mut f, env)?;
     let userid_header = header_name(&mut f, "userid_header", "kubeflow-userid")?;
     let groups_header = header_name(&mut f, "groups_header", "kubeflow-groups")?;
-    if userid_header == groups_header {
+    if header_names::folds_to(&groups_header, &userid_header) {
         return Err(error("groups_header", "must differ from userid_header"));
     }
     let userid_transformers = transformers(&mut f)?;
@@ -484,12 +484,40 @@ fn decode_session_key(encoded: &str) -> Result<[u8; 32], String> {
     })
 }
 
+/// Headers the filter reads or that frame the request: every spelling of an identity header
+/// is removed from requests, so none of these may be one.
+const RESERVED_HEADERS: &[&str] = &[
+    "authorization",
+    "cookie",
+    "host",
+    "accept",
+    "sec-fetch-mode",
+    "sec-fetch-site",
+    "x-requested-with",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "upgrade",
+    "expect",
+];
+
 fn header_name(f: &mut Fields, key: &str, default: &str) -> Result<String, ConfigError> {
     let name = f.str_or(key, default)?.to_ascii_lowercase();
-    if name.is_empty() || !name.bytes().all(is_token_char) {
-        return Err(error(key, "must be a valid HTTP header name"));
+    if !header_names::is_unambiguous(&name) {
+        return Err(error(
+            key,
+            "must be letters and digits in words joined by single '-' (upstreams fold '_', '.' \
+             and the like into '-', or drop such headers)",
+        ));
     }
-    if name.starts_with(':') || matches!(name.as_str(), "authorization" | "cookie" | "host") {
+    if RESERVED_HEADERS
+        .iter()
+        .any(|r| header_names::folds_to(&name, r))
+    {
         return Err(error(
             key,
             format!("{name:?} cannot be used as an identity header"),
@@ -542,7 +570,8 @@ fn skip_auth_paths(f: &mut Fields) -> Result<Vec<String>, ConfigError> {
             paths::canonical_prefix(&prefix).ok_or_else(|| {
                 error(
                     field,
-                    "must be a plain path prefix (no '.', '..', '%', '\\', '?' or '#' segments)",
+                    "must be a plain path prefix: printable ASCII without '%', '\\', ';', '?' \
+                     or '#', no empty segment, no segment ending in '.'",
                 )
             })
         })
@@ -1124,6 +1153,33 @@ mod tests {
             failing_field(json!({"groups_header": "kubeflow-userid"})),
             "groups_header"
         );
+        // Names an upstream could read as another header, or drop.
+        for ambiguous in [
+            "kubeflow_userid",
+            "x.user",
+            "x--user",
+            "-x",
+            "x~u",
+            "\u{e9}",
+        ] {
+            assert_eq!(
+                failing_field(json!({"userid_header": ambiguous})),
+                "userid_header",
+                "{ambiguous}"
+            );
+        }
+        for reserved in [
+            "Content-Length",
+            "transfer-encoding",
+            "accept",
+            "x-requested-with",
+        ] {
+            assert_eq!(
+                failing_field(json!({"groups_header": reserved})),
+                "groups_header",
+                "{reserved}"
+            );
+        }
         assert_eq!(
             failing_field(json!({"userid_transformers": [{"matches": "(", "replaces": ""}]})),
             "userid_transformers[0].matches"
@@ -1161,6 +1217,10 @@ mod tests {
         );
         assert_eq!(
             failing_field(json!({"skip_auth_paths": ["public"]})),
+            "skip_auth_paths[0]"
+        );
+        assert_eq!(
+            failing_field(json!({"skip_auth_paths": ["/public;x"]})),
             "skip_auth_paths[0]"
         );
         let c = load(&with(json!({"skip_auth_paths": ["/public/"]}))).unwrap();

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -148,6 +149,36 @@ def istio_wasm_filter(plugin: dict, wasm_path: Path, resource_version: str = "1"
     if spec.get("pluginConfig"):
         config["configuration"] = {"@type": STRING_VALUE_TYPE, "value": protojson(spec["pluginConfig"])}
     return {"name": name, "typed_config": {"@type": WASM_FILTER_TYPE, "config": config}}
+
+
+HCM_TYPE = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+
+
+def merge_gateway_hcm_patches(connection_manager: dict, envoy_filters: list[dict]) -> dict:
+    """The gateway's HTTP connection manager after istiod applies `envoy_filters` to it. Only
+    the form istio/components uses is understood (anything else fails the test): applyTo
+    NETWORK_FILTER, context GATEWAY, the HCM by name, MERGE of its typed_config, which is a
+    proto merge (messages field by field, scalars replaced, lists appended)."""
+    merged = copy.deepcopy(connection_manager)
+    for envoy_filter in envoy_filters:
+        for patch in envoy_filter["spec"]["configPatches"]:
+            match = patch["match"]
+            assert (patch["applyTo"], match["context"], patch["patch"]["operation"]) == \
+                ("NETWORK_FILTER", "GATEWAY", "MERGE"), patch
+            assert match["listener"]["filterChain"]["filter"]["name"] == \
+                "envoy.filters.network.http_connection_manager", patch
+            typed = dict(patch["patch"]["value"]["typed_config"])
+            assert typed.pop("@type") == HCM_TYPE, patch
+            merged = _proto_merge(merged, typed)
+    return merged
+
+
+def _proto_merge(base, patch):
+    if isinstance(base, dict) and isinstance(patch, dict):
+        return {**base, **{k: _proto_merge(base.get(k), v) for k, v in patch.items()}}
+    if isinstance(base, list) and isinstance(patch, list):
+        return base + patch
+    return copy.deepcopy(patch)
 
 
 # --- Envoy with an arbitrary bootstrap ------------------------------------------------------------

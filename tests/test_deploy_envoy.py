@@ -110,6 +110,13 @@ def test_config_passes_envoy_validate_mode(name, tmp_path, plugin_wasm):
     assert "client_secret_env" in res.stdout + res.stderr
 
 
+@pytest.mark.parametrize("name", ["edge.yaml", "gateway.yaml"])
+def test_config_refuses_header_names_with_underscores(name):
+    (listener,) = load(name)["static_resources"]["listeners"]
+    hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    assert hcm["common_http_protocol_options"]["headers_with_underscores_action"] == "REJECT_REQUEST"
+
+
 # --- running them ----------------------------------------------------------------------------
 
 
@@ -193,6 +200,8 @@ def test_edge_config_passes_a_bearer_request(lab, idp, echo, keys, plugin_wasm, 
     assert seen["headers"]["kubeflow-groups"] == "ml-admin,dev"
     with UpstreamWatch(echo):
         assert edge.request("GET", "/api/x", API + [("kubeflow-userid", "admin")]).status == 401
+        # Underscore variants of the identity headers are refused outright.
+        assert edge.get("/api/x", token, headers=[("kubeflow_userid", "admin")]).status == 400
     # The keys came over the verified TLS connection (the only way to the IdP).
     stats = edge.stats("cluster.idp.ssl.")
     assert stats.get("cluster.idp.ssl.handshake", 0) >= 1, stats

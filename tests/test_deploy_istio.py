@@ -12,7 +12,8 @@
   resources, removes the CUSTOM policy and wires the gateway's secrets.
 * Istio's shape: Envoy runs the filter exactly as istiod configures a WasmPlugin (name
   <ns>.<name>, root_id = pluginName, no vm_id, pluginConfig JSON in a StringValue, INLINE/HOST
-  env, FAIL_CLOSED) with clusters named as Istio names them, and passes bearer requests.
+  env, FAIL_CLOSED) with clusters named as Istio names them, and passes bearer requests; the
+  overlays' EnvoyFilter, merged into its connection manager, refuses `kubeflow_userid` (400).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from deploy_support import (
     ISTIO_FIXTURES,
     check_config,
     istio_wasm_filter,
+    merge_gateway_hcm_patches,
     of_kind,
     protojson,
     render,
@@ -281,6 +283,22 @@ def test_generic_overlay_reaches_the_idp_through_a_tls_service_entry(rendered):
     assert port.get("targetPort") == 443
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_overlay_gateway_refuses_header_names_with_underscores(rendered, overlay):
+    """components/reject-underscore-headers: the gateway's HTTP connection manager answers
+    400 to header names with '_' (defence in depth; the filter strips identity spellings)."""
+    docs = rendered[overlay]
+    (envoy_filter,) = of_kind(docs, "EnvoyFilter")
+    assert envoy_filter["apiVersion"] == "networking.istio.io/v1alpha3"
+    assert envoy_filter["metadata"]["namespace"] == "istio-system"
+    # At least every pod the WasmPlugin runs in.
+    selector = envoy_filter["spec"]["workloadSelector"]["labels"]
+    assert selector.items() <= the_plugin(docs)["spec"]["selector"]["matchLabels"].items()
+    hcm = merge_gateway_hcm_patches({"stat_prefix": "gateway"}, [envoy_filter])
+    assert hcm == {"stat_prefix": "gateway",
+                   "common_http_protocol_options": {"headers_with_underscores_action": "REJECT_REQUEST"}}
+
+
 def test_kubeflow_overlay_settings(rendered):
     plugin = the_plugin(rendered["kubeflow"])
     config = plugin["spec"]["pluginConfig"]
@@ -412,19 +430,21 @@ def test_kubeflow_component_replaces_oauth2_proxy_in_a_kubeflow_build(tmp_path):
 
 
 def istio_gateway_bootstrap(plugin: dict, wasm_path, listener_port: int,
-                            clusters: dict[str, int]) -> dict:
-    """A gateway listener with the filter as istiod generates it, Istio-named clusters, and
-    routes as Kubeflow's VirtualServices set them (/dex/ -> Dex, the rest -> the app)."""
+                            clusters: dict[str, int], envoy_filters: list[dict] = ()) -> dict:
+    """A gateway listener with the filter as istiod generates it, Istio-named clusters,
+    routes as Kubeflow's VirtualServices set them (/dex/ -> Dex, the rest -> the app), and
+    the HTTP connection manager patched by `envoy_filters`."""
     dex = [name for name in clusters if "dex" in name]
     routes = [{"match": {"prefix": "/dex/"}, "route": {"cluster": dex[0]}}] if dex else []
     routes.append({"match": {"prefix": "/"}, "route": {"cluster": "outbound|80||app.kubeflow.svc.cluster.local"}})
-    return listener_bootstrap(listener_port, {
+    return listener_bootstrap(listener_port, merge_gateway_hcm_patches({
         "stat_prefix": "outbound_0.0.0.0_8080",
         "normalize_path": True,
         "route_config": {"name": "http.8080", "virtual_hosts": [
             {"name": "*:80", "domains": ["*"], "routes": routes}]},
         "http_filters": [istio_wasm_filter(plugin, wasm_path), ROUTER_FILTER],
-    }, [static_cluster(name, port) for name, port in clusters.items()], listener_name="0.0.0.0_8080")
+    }, list(envoy_filters)), [static_cluster(name, port) for name, port in clusters.items()],
+        listener_name="0.0.0.0_8080")
 
 
 @pytest.fixture(scope="module")
@@ -438,9 +458,9 @@ def cluster_jwks_proxy(module_lab, sa_keys):
     return module_lab.static({"/openid/v1/jwks": jwks_route(sa_keys.public_jwks())})
 
 
-def istio_gateway(lab, plugin, idp, echo, wasm_path, cluster_jwks_proxy=None):
-    """Envoy as Istio would configure the gateway for `plugin`; only the issuer is changed,
-    to the test IdP's (http://127.0.0.1:<port>), which its tokens carry."""
+def istio_gateway(lab, plugin, idp, echo, wasm_path, cluster_jwks_proxy=None, envoy_filters=()):
+    """Envoy as Istio would configure the gateway for `plugin` (and `envoy_filters`); only the
+    issuer is changed, to the test IdP's (http://127.0.0.1:<port>), which its tokens carry."""
     plugin = json.loads(json.dumps(plugin))
     config = plugin["spec"]["pluginConfig"]
     config["issuer"] = idp.issuer
@@ -448,7 +468,7 @@ def istio_gateway(lab, plugin, idp, echo, wasm_path, cluster_jwks_proxy=None):
     for extra in config.get("extra_issuers", []):
         clusters[extra["cluster"]] = cluster_jwks_proxy.port
     port = free_port()
-    bootstrap = istio_gateway_bootstrap(plugin, wasm_path, port, clusters)
+    bootstrap = istio_gateway_bootstrap(plugin, wasm_path, port, clusters, envoy_filters)
     return run_envoy(lab, bootstrap, port, env=SECRET_ENV, name="istio-gateway")
 
 
@@ -473,7 +493,8 @@ def test_istio_shaped_gateway_passes_bearer_requests(rendered, overlay, lab, idp
                                                       sa_keys, cluster_jwks_proxy, plugin_wasm):
     plugin = the_plugin(rendered[overlay])
     config = plugin["spec"]["pluginConfig"]
-    gw = istio_gateway(lab, plugin, idp, echo, plugin_wasm, cluster_jwks_proxy)
+    gw = istio_gateway(lab, plugin, idp, echo, plugin_wasm, cluster_jwks_proxy,
+                       of_kind(rendered[overlay], "EnvoyFilter"))
 
     user = keys.mint(claims_for(idp.issuer, aud=config["client_id"]))
     seen = wait_for_pass(gw, user).upstream
@@ -485,6 +506,8 @@ def test_istio_shaped_gateway_passes_bearer_requests(rendered, overlay, lab, idp
     assert spoofed["headers"]["kubeflow-groups"] == "ml-admin,dev"
     with UpstreamWatch(echo):
         assert gw.request("GET", "/api/x", API).status == 401
+        # The overlay's EnvoyFilter: underscore names are refused before the filter runs.
+        assert gw.get("/api/x", user, headers=[("kubeflow_userid", "admin")]).status == 400
         assert gw.get("/api/x", keys.mint(claims_for(idp.issuer, aud="another-client"))).status == 401
 
     if overlay == "kubeflow":

@@ -6,6 +6,7 @@ pub mod decide;
 pub mod discovery;
 pub mod es384;
 pub mod header_map;
+pub mod header_names;
 pub mod identity;
 pub mod jwks;
 pub mod jwt;

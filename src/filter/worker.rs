@@ -14,7 +14,7 @@ use crate::core::jwks::KeySet;
 use crate::core::refresh::FetchState;
 use crate::core::refresh_board::Outcome;
 use crate::core::session_retry::SessionRetries;
-use crate::core::{cookies, session};
+use crate::core::{cookies, header_names, session};
 use crate::filter::headers::HeaderMap;
 use crate::filter::{board, host, metrics};
 
@@ -270,13 +270,18 @@ fn shared_bytes(key: &str) -> Option<Vec<u8>> {
         .and_then(|(bytes, _)| bytes)
 }
 
-/// Removes client-supplied copies of the identity headers that `headers` (the request's)
-/// carries, whatever their case (removal takes every value). Most requests carry none, and
-/// then no host call is spent.
+/// Removes every request header an upstream could read as an identity header: each name that
+/// folds to `userid_header` or `groups_header` (`kubeflow_userid`, `KUBEFLOW-USERID`, ...; see
+/// `core::header_names`), removed by its exact name, every value. Most requests carry none,
+/// and then no host call is spent.
 pub fn strip_identity_headers(config: &Config, headers: &HeaderMap) {
-    for name in [&config.userid_header, &config.groups_header] {
-        if headers.pairs().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+    let identity = [config.userid_header.as_str(), config.groups_header.as_str()];
+    let mut removed: Vec<&str> = Vec::new();
+    for (name, _) in headers.pairs() {
+        let spoofed = identity.iter().any(|id| header_names::folds_to(name, id));
+        if spoofed && !removed.contains(&name) {
             let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None);
+            removed.push(name);
         }
     }
 }
