@@ -13,7 +13,7 @@
 //                       GET  /hits        -> {"discovery":n,"jwks":n,"token":n,"userinfo":n,"auth":n,...}
 //                       POST /reset-hits
 //                       POST /fault       {"target":"jwks"|"discovery"|"token"|<any kind>,
-//                                          "mode":"ok"|"500"|"html"|"garbage"|"empty"|"hang"
+//                                          "mode":"ok"|"500"|"invalid_grant"|"html"|"garbage"|"empty"|"hang"
 //                                                 |"wrong_issuer"|"delay", "delay_ms":n}
 //                       POST /keys        new private JWKS: rebuilds the provider (sessions are lost)
 //                       POST /config      new config (same shape as --config): rebuilds the provider
@@ -34,7 +34,8 @@
 // Endpoint kinds counted by /hits: discovery, jwks, token, userinfo, auth, end_session,
 // interaction, introspection, revocation, other.
 //
-// Fault modes (per kind): ok (pass through), 500, html (200 text/html page), garbage (200 JSON
+// Fault modes (per kind): ok (pass through), 500, invalid_grant (400 with that OAuth error, as
+// a token endpoint refuses a revoked or spent grant), html (200 text/html page), garbage (200 JSON
 // content type, invalid JSON), empty (200 `{"keys":[]}` for jwks, `{}` otherwise), hang (never
 // answers; the socket is kept open), wrong_issuer (discovery only: the real document with
 // `issuer` + "/"), delay (sleep `delay_ms` then pass through). Hits are counted before faults,
@@ -230,6 +231,9 @@ function applyFault(kind, req, res) {
     case '500':
       send(res, 500, 'application/json', '{"error":"server_error","error_description":"injected fault"}');
       return true;
+    case 'invalid_grant':
+      send(res, 400, 'application/json', '{"error":"invalid_grant","error_description":"injected refusal"}');
+      return true;
     case 'html':
       send(res, 200, 'text/html', '<!doctype html><html><body><h1>Maintenance</h1></body></html>');
       return true;
@@ -283,7 +287,7 @@ function readBody(req) {
   });
 }
 
-const MODES = new Set(['ok', '500', 'html', 'garbage', 'empty', 'hang', 'wrong_issuer', 'delay']);
+const MODES = new Set(['ok', '500', 'invalid_grant', 'html', 'garbage', 'empty', 'hang', 'wrong_issuer', 'delay']);
 
 async function control(req, res) {
   const { pathname } = new URL(req.url, 'http://127.0.0.1');
