@@ -66,7 +66,7 @@ def echo(module_lab) -> Echo:
 
 @pytest.fixture
 def start_envoy(lab, idp, echo, plugin_wasm):
-    """Factory: start_envoy(plugin_config, concurrency=1, env={}, extra_clusters={},
+    """Factory: start_envoy(plugin_config, concurrency=2, env={}, extra_clusters={},
     expect_failure=False, idp=<module idp>, app=<module echo>) -> Envoy (or EnvoyStart)."""
     def start(plugin_config, *, idp=idp, app=echo, **kw):
         return lab.envoy(plugin_config, app_port=app.port, idp_port=idp.port if idp else None,

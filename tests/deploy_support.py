@@ -192,7 +192,7 @@ def run_envoy(lab, bootstrap: dict, port: int, env: dict | None = None, timeout:
     config_path = lab.workdir / f"{proc_name}.json"
     admin_path = lab.workdir / f"{proc_name}.admin"
     config_path.write_text(json.dumps(bootstrap, indent=2))
-    cmd = [envoy_binary(), "-c", config_path, "--concurrency", 1, "--disable-hot-restart",
+    cmd = [envoy_binary(), "-c", config_path, "--concurrency", 2, "--disable-hot-restart",
            "--admin-address-path", admin_path, "-l", "warning", "--component-log-level", "wasm:debug"]
     proc = Proc(proc_name, cmd, lab.workdir / f"{proc_name}.log", env={**os.environ, **(env or {})})
     envoy = lab._own(Envoy(lab.workdir, proc, port, admin_path, config_path))

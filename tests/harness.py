@@ -736,10 +736,13 @@ class Lab:
         return self._own(StaticServer(self.workdir, routes, self._name("static"))).start()
 
     def envoy(self, plugin_config: dict | str | None, *, app_port: int, idp_port: int | None,
-              concurrency: int = 1, env: dict | None = None, extra_clusters: dict | None = None,
+              concurrency: int = 2, env: dict | None = None, extra_clusters: dict | None = None,
               wasm_path: Path = PLUGIN_WASM, expect_failure: bool = False,
               timeout: float = 30, port: int | None = None) -> Envoy | EnvoyStart:
         """Start Envoy. Normally waits for admin /ready == LIVE and returns the Envoy.
+
+        Two workers by default, as Envoy runs on this size of machine: each worker has its own
+        Wasm VM, so what workers share (keys, fetch leases, refreshes) is always exercised.
 
         expect_failure=True: wait until Envoy exits or becomes ready and return an
         EnvoyStart with the log, for configs that must be refused.

@@ -16,5 +16,4 @@ pub mod refresh;
 pub mod refresh_board;
 pub mod rsa;
 pub mod session;
-pub mod session_retry;
 pub mod token_cache;

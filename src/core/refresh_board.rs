@@ -8,6 +8,11 @@
 //! new one, or whose response carrying it was lost) passes with the refreshed session and gets
 //! its cookies, instead of refreshing again with a spent token.
 //!
+//! A refresh that fails for a reason that says nothing about the grant (the IdP is down, slow
+//! or answered garbage) leaves a `Deferred` entry: until its backoff (1 s, doubling to a
+//! minute) runs out, every worker passes the session as it is, and then one tries again. An
+//! outage so costs the IdP one call per session per backoff step, and logs nobody out.
+//!
 //! Sessions hash into a fixed number of shared-data slots, each a short list of entries, so
 //! shared memory stays bounded however many sessions there are. A slot that reads as garbage
 //! (another plugin version) reads as empty: the worst outcome is one refresh too many.
@@ -18,6 +23,7 @@ use rustc_hash::FxHasher;
 use serde::{Deserialize, Serialize};
 
 use crate::core::identity::Identity;
+use crate::core::refresh::{BASE_BACKOFF_MS, MAX_BACKOFF_MS};
 use crate::core::session::Session;
 
 /// Shared-data slots; a session's slot is a hash of its id.
@@ -29,8 +35,11 @@ pub const GRACE_MS: u64 = 120_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outcome {
-    /// The VM `holder` is refreshing the session.
-    InFlight { holder: u64 },
+    /// `holder` is refreshing the session; `failures` transient ones came before.
+    InFlight { holder: u64, failures: u32 },
+    /// The last `failures` refreshes failed transiently: the session passes as it is until the
+    /// entry ends, then is refreshed again.
+    Deferred { failures: u32 },
     /// Refreshed: the identity to pass with, and the new session's `Set-Cookie` values. A
     /// session whose tokens expire before `tokens_expire_at` is the old one.
     Refreshed {
@@ -113,33 +122,46 @@ impl Slot {
             Some(Outcome::Refreshed {
                 tokens_expire_at: renewed,
                 ..
-            }) if tokens_expire_at >= *renewed => self.mine(sid, me, now_ms, lease_ms),
+            }) if tokens_expire_at >= *renewed => self.mine(sid, me, 0, now_ms, lease_ms),
             Some(decided) => Claim::Decided(decided.clone()),
-            None => self.mine(sid, me, now_ms, lease_ms),
+            None => self.mine(sid, me, self.past_failures(sid), now_ms, lease_ms),
         }
     }
 
-    fn mine(&self, sid: &str, me: u64, now_ms: u64, lease_ms: u64) -> Claim {
-        Claim::Mine(self.with(
-            sid,
-            now_ms,
-            now_ms.saturating_add(lease_ms),
-            Outcome::InFlight { holder: me },
-        ))
+    fn mine(&self, sid: &str, me: u64, failures: u32, now_ms: u64, lease_ms: u64) -> Claim {
+        let lease = Outcome::InFlight {
+            holder: me,
+            failures,
+        };
+        Claim::Mine(self.with(sid, now_ms, now_ms.saturating_add(lease_ms), lease))
     }
 
     /// The slot after `me`'s refresh of `sid` ended: with its outcome kept for the grace
-    /// period, or (`None`: a failure that says nothing about the session) with the lease gone,
-    /// so the next request tries again.
+    /// period, or (`None`: a failure that says nothing about the session) deferred for a
+    /// backoff. A lease that is no longer `me`'s is left alone.
     pub fn finish(&self, sid: &str, me: u64, outcome: Option<Outcome>, now_ms: u64) -> Slot {
-        let mine = matches!(
-            self.lookup(sid, now_ms),
-            Some(Outcome::InFlight { holder }) if *holder == me
-        );
+        let failures = match self.lookup(sid, now_ms) {
+            Some(Outcome::InFlight { holder, failures }) if *holder == me => *failures,
+            _ => return self.clone(),
+        };
         match outcome {
             Some(outcome) => self.with(sid, now_ms, now_ms.saturating_add(GRACE_MS), outcome),
-            None if mine => self.without(sid, now_ms),
-            None => self.clone(),
+            None => {
+                let failures = failures.saturating_add(1);
+                let until = now_ms.saturating_add(backoff_ms(failures));
+                self.with(sid, now_ms, until, Outcome::Deferred { failures })
+            }
+        }
+    }
+
+    /// Transient failures recorded for `sid` by a deferral that has run out.
+    fn past_failures(&self, sid: &str) -> u32 {
+        match self.entries.iter().find(|e| e.sid == sid) {
+            Some(Entry {
+                outcome: Outcome::Deferred { failures },
+                ..
+            }) => *failures,
+            _ => 0,
         }
     }
 
@@ -166,16 +188,32 @@ impl Slot {
         next
     }
 
+    /// This slot without `sid`'s entry and without dead entries (a deferral that ran out is
+    /// kept until replaced, for its failure count).
     fn without(&self, sid: &str, now_ms: u64) -> Slot {
         Slot {
             entries: self
                 .entries
                 .iter()
-                .filter(|e| e.sid != sid && now_ms < e.until_ms)
+                .filter(|e| e.sid != sid && (now_ms < e.until_ms || e.is_deferral()))
                 .cloned()
                 .collect(),
         }
     }
+}
+
+impl Entry {
+    fn is_deferral(&self) -> bool {
+        matches!(self.outcome, Outcome::Deferred { .. })
+    }
+}
+
+/// 1 s, 2 s, 4 s … doubling per failure, at most a minute.
+fn backoff_ms(failures: u32) -> u64 {
+    let doublings = failures.saturating_sub(1).min(16);
+    BASE_BACKOFF_MS
+        .saturating_mul(1 << doublings)
+        .min(MAX_BACKOFF_MS)
 }
 
 impl Outcome {
@@ -269,19 +307,55 @@ mod tests {
     }
 
     #[test]
-    fn a_refusal_is_kept_and_a_transient_failure_frees_the_lease() {
+    fn a_refusal_is_kept_for_the_grace_period() {
         let slot = installed(Slot::default().claim("s", OLD, 1, 0, LEASE));
         let refused = slot.finish("s", 1, Some(Outcome::Refused), 100);
         assert_eq!(
             refused.claim("s", OLD, 2, 200, LEASE),
             Claim::Decided(Outcome::Refused)
         );
-        let failed = slot.finish("s", 1, None, 100);
-        assert!(matches!(
-            failed.claim("s", OLD, 2, 200, LEASE),
-            Claim::Mine(_)
-        ));
-        assert_eq!(failed.lookup("s", 200), None);
+    }
+
+    #[test]
+    fn transient_failures_defer_the_next_refresh_with_a_growing_backoff() {
+        let mut slot = Slot::default();
+        let mut now = 10_000;
+        let mut waits = Vec::new();
+        for failures in 1..=9 {
+            slot = installed(slot.claim("s", OLD, 7, now, LEASE)).finish("s", 7, None, now);
+            assert_eq!(
+                slot.claim("s", OLD, 8, now, LEASE),
+                Claim::Decided(Outcome::Deferred { failures }),
+                "every worker passes the session as it is"
+            );
+            let mut wait = 0;
+            while !matches!(slot.claim("s", OLD, 8, now + wait, LEASE), Claim::Mine(_)) {
+                wait += 500;
+            }
+            waits.push(wait);
+            now += wait;
+        }
+        assert_eq!(
+            waits,
+            [1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000, 60_000]
+        );
+        let refreshed = installed(slot.claim("s", OLD, 7, now, LEASE)).finish(
+            "s",
+            7,
+            Some(refreshed("alice")),
+            now,
+        );
+        let again = installed(refreshed.claim("s", 400, 7, now + GRACE_MS, LEASE)).finish(
+            "s",
+            7,
+            None,
+            now + GRACE_MS,
+        );
+        assert_eq!(
+            again.lookup("s", now + GRACE_MS),
+            Some(&Outcome::Deferred { failures: 1 }),
+            "a success starts the count again"
+        );
     }
 
     #[test]
@@ -297,7 +371,10 @@ mod tests {
         let taken = installed(slot.claim("s", OLD, 2, LEASE, LEASE));
         assert_eq!(
             taken.lookup("s", LEASE),
-            Some(&Outcome::InFlight { holder: 2 })
+            Some(&Outcome::InFlight {
+                holder: 2,
+                failures: 0
+            })
         );
     }
 

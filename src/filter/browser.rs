@@ -610,14 +610,7 @@ pub fn refresh(
     request: Request,
     now_ms: u64,
 ) -> Action {
-    let (board, due) = {
-        let worker = f.worker.borrow();
-        let due = worker.refresh_retries.due(&session.sid, now_ms);
-        (worker.board.clone(), due)
-    };
-    if !due {
-        return pass(config, &request, Decision::allow_session(session));
-    }
+    let board = f.worker.borrow().board.clone();
     let me = host::random_id();
     let lease_ms = config.idp_timeout_ms.saturating_add(1_000);
     let claim = board::claim(
@@ -636,7 +629,7 @@ pub fn refresh(
             };
             return f.park(request, wait, now_ms, until_ms, config);
         }
-        Some(Claim::Decided(outcome)) => return take_outcome(f, config, &request, outcome),
+        Some(Claim::Decided(outcome)) => return take_outcome(f, config, request, session, outcome),
         None => return pass(config, &request, Decision::allow_session(session)),
     }
     let refresh_token = session.refresh_token.clone().unwrap_or_default();
@@ -661,10 +654,6 @@ pub fn refresh(
                 &format!("session refresh not sent: {detail}"),
             );
             board::finish(&board, &session.sid, me, None, now_ms);
-            f.worker
-                .borrow_mut()
-                .refresh_retries
-                .failed(&session.sid, session.expires_at, now_ms);
             pass(config, &request, Decision::allow_session(session))
         }
     }
@@ -677,14 +666,19 @@ pub struct Refreshing {
     pub holder: u64,
 }
 
-/// A request carrying a session that was refreshed (or refused) moments ago, on any worker:
-/// it gets that outcome, and the new cookies, without asking the IdP again.
+/// A request carrying a session whose refresh was decided moments ago, on any worker: it
+/// takes that outcome (and the new cookies) without asking the IdP again.
 fn take_outcome(
     f: &mut HttpFilter,
     config: &Config,
-    request: &Request,
+    request: Request,
+    session: Session,
     outcome: Outcome,
 ) -> Action {
+    if outcome == Outcome::Refused {
+        let now_s = host::now_ms() / 1000;
+        return signed_out(config, discovery(f).as_ref(), &request, now_s);
+    }
     match outcome.into_refreshed() {
         Some((identity, set_cookies)) => {
             f.response_cookies = set_cookies;
@@ -692,14 +686,10 @@ fn take_outcome(
                 identity: Some(identity),
                 reason: AllowReason::Session,
             };
-            pass(config, request, allow)
+            pass(config, &request, allow)
         }
-        None => signed_out(
-            config,
-            discovery(f).as_ref(),
-            request,
-            host::now_ms() / 1000,
-        ),
+        // Deferred after a transient failure: the session passes as it is.
+        None => pass(config, &request, Decision::allow_session(session)),
     }
 }
 
@@ -750,13 +740,6 @@ pub fn on_refresh_response(
         Ok((session, set))
     });
     let board = f.worker.borrow().board.clone();
-    {
-        let retries = &mut f.worker.borrow_mut().refresh_retries;
-        match &outcome {
-            Err(e) if e.is_transient() => retries.failed(&old.sid, old.expires_at, now_ms),
-            _ => retries.forget(&old.sid),
-        }
-    }
     match outcome {
         Ok((session, set)) => {
             let shared = Outcome::refreshed(&session, set.clone());

@@ -3,7 +3,7 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use proxy_wasm::hostcalls;
-use proxy_wasm::types::LogLevel;
+use proxy_wasm::types::{LogLevel, MapType};
 
 use crate::config::Config;
 use crate::core::callout;
@@ -17,6 +17,18 @@ pub fn now_ms() -> u64 {
 
 pub fn log(level: LogLevel, message: &str) {
     let _ = hostcalls::log(level, &format!("oidc-gate: {message}"));
+}
+
+/// The `:status` of a dispatched call's answer; `None` when there is none (timeout, reset,
+/// connection failure). Envoy then reports no headers, and reading the absent map would make
+/// the SDK panic ("unexpected status: 2"), so the count is checked first.
+pub fn call_response_status(header_count: usize) -> Option<Vec<u8>> {
+    if header_count == 0 {
+        return None;
+    }
+    hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status")
+        .ok()
+        .flatten()
 }
 
 /// A random non-zero id for this VM, to tell lease holders apart.

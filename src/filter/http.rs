@@ -51,13 +51,11 @@ impl Context for HttpFilter {
     fn on_http_call_response(
         &mut self,
         _token: u32,
-        _headers: usize,
+        headers: usize,
         body_size: usize,
         _trailers: usize,
     ) {
-        let status = hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status")
-            .ok()
-            .flatten();
+        let status = host::call_response_status(headers);
         let body = hostcalls::get_buffer(
             proxy_wasm::types::BufferType::HttpCallResponseBody,
             0,

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{BufferType, ContextType, LogLevel, MapType};
+use proxy_wasm::types::{BufferType, ContextType, LogLevel};
 
 use crate::config::Config;
 use crate::core::decide::Decision;
@@ -78,15 +78,15 @@ impl Context for Root {
     fn on_http_call_response(
         &mut self,
         token: u32,
-        _headers: usize,
+        headers: usize,
         body_size: usize,
         _trailers: usize,
     ) {
         let Some((issuer, step)) = self.calls.remove(&token) else {
             return;
         };
-        let outcome =
-            read_call_response(body_size).and_then(|body| self.handle_body(issuer, step, &body));
+        let outcome = read_call_response(headers, body_size)
+            .and_then(|body| self.handle_body(issuer, step, &body));
         match outcome {
             Ok(true) => {}
             Ok(false) => self.finish_fetch(issuer, Ok(())),
@@ -285,10 +285,8 @@ impl Root {
     }
 }
 
-fn read_call_response(body_size: usize) -> Result<Vec<u8>, String> {
-    let status = hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status")
-        .ok()
-        .flatten()
+fn read_call_response(header_count: usize, body_size: usize) -> Result<Vec<u8>, String> {
+    let status = host::call_response_status(header_count)
         .ok_or("no response (timeout or connection failure)")?;
     if status.as_slice() != b"200" {
         return Err(format!("HTTP status {}", String::from_utf8_lossy(&status)));

@@ -13,7 +13,6 @@ use crate::core::discovery::{self, Discovery};
 use crate::core::jwks::KeySet;
 use crate::core::refresh::FetchState;
 use crate::core::refresh_board::Outcome;
-use crate::core::session_retry::SessionRetries;
 use crate::core::{cookies, header_names, session};
 use crate::filter::headers::HeaderMap;
 use crate::filter::{board, host, metrics};
@@ -80,8 +79,6 @@ pub struct Worker {
     pub parked: BTreeMap<u32, Parked>,
     /// Shared-data key prefix of the refresh board (`core::refresh_board`).
     pub board: String,
-    /// Sessions whose last refresh failed transiently, and when to try again.
-    pub refresh_retries: SessionRetries,
     /// `Set-Cookie` values for the responses of resumed requests, by context.
     pub pending_cookies: HashMap<u32, Vec<String>>,
 }
@@ -105,7 +102,6 @@ impl Worker {
             issuers: (0..count).map(|_| IssuerView::default()).collect(),
             parked: BTreeMap::new(),
             board,
-            refresh_retries: SessionRetries::default(),
             pending_cookies: HashMap::new(),
         }
     }
@@ -209,7 +205,7 @@ impl Worker {
                     }
                     Some(Outcome::Refused) => Some(Decision::Deny(Deny::refresh_failed())),
                     // The refresh failed transiently, or never finished: the session is still
-                    // valid, so the request passes on it; a later request refreshes afresh.
+                    // valid, so the request passes on it; a later request refreshes again.
                     _ => Some(
                         match decide(
                             &self.config,

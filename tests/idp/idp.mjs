@@ -13,7 +13,7 @@
 //                       GET  /hits        -> {"discovery":n,"jwks":n,"token":n,"userinfo":n,"auth":n,...}
 //                       POST /reset-hits
 //                       POST /fault       {"target":"jwks"|"discovery"|"token"|<any kind>,
-//                                          "mode":"ok"|"500"|"invalid_grant"|"html"|"garbage"|"empty"|"hang"
+//                                          "mode":"ok"|"500"|"invalid_grant"|"html"|"garbage"|"empty"|"hang"|"stall"
 //                                                 |"wrong_issuer"|"delay", "delay_ms":n}
 //                       POST /keys        new private JWKS: rebuilds the provider (sessions are lost)
 //                       POST /config      new config (same shape as --config): rebuilds the provider
@@ -37,7 +37,8 @@
 // Fault modes (per kind): ok (pass through), 500, invalid_grant (400 with that OAuth error, as
 // a token endpoint refuses a revoked or spent grant), html (200 text/html page), garbage (200 JSON
 // content type, invalid JSON), empty (200 `{"keys":[]}` for jwks, `{}` otherwise), hang (never
-// answers; the socket is kept open), wrong_issuer (discovery only: the real document with
+// answers; the socket is kept open), stall (200 headers and half the body, then nothing more),
+// wrong_issuer (discovery only: the real document with
 // `issuer` + "/"), delay (sleep `delay_ms` then pass through). Hits are counted before faults,
 // so a faulted fetch still counts as a fetch.
 
@@ -243,6 +244,15 @@ function applyFault(kind, req, res) {
     case 'empty':
       send(res, 200, 'application/json', kind === 'jwks' ? '{"keys":[]}' : '{}');
       return true;
+    case 'stall': {
+      // Headers and half a body, then silence: the answer never completes.
+      const body = kind === 'jwks' ? `{"keys": [${'{"kty": "RSA"}, '.repeat(64)}]}` : `{"padding": "${'x'.repeat(1024)}"}`;
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.write(body.slice(0, body.length / 2));
+      hanging.add(res);
+      res.on('close', () => hanging.delete(res));
+      return true;
+    }
     case 'hang':
       // Never answer. Remember the socket so it can be destroyed when the fault is cleared.
       hanging.add(res);
@@ -287,7 +297,7 @@ function readBody(req) {
   });
 }
 
-const MODES = new Set(['ok', '500', 'invalid_grant', 'html', 'garbage', 'empty', 'hang', 'wrong_issuer', 'delay']);
+const MODES = new Set(['ok', '500', 'invalid_grant', 'html', 'garbage', 'empty', 'hang', 'stall', 'wrong_issuer', 'delay']);
 
 async function control(req, res) {
   const { pathname } = new URL(req.url, 'http://127.0.0.1');
@@ -305,7 +315,7 @@ async function control(req, res) {
         return json(400, { error: `bad fault ${JSON.stringify(body)}` });
       }
       faults[body.target] = { mode: body.mode, delay_ms: body.delay_ms };
-      if (body.mode !== 'hang') {
+      if (body.mode !== 'hang' && body.mode !== 'stall') {
         for (const r of hanging) r.destroy();
       }
       return json(200, faults);
