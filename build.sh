@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # oidc-gate build entry point.
 #   ./build.sh          build dist/plugin.wasm (release, wasm32-wasip1, LTO) and print its size
-#   ./build.sh test     lint, unit tests, then the integration suite (real Envoy + IdP)
+#   ./build.sh test     lint, unit tests, a 5 s fuzz smoke per target, then the integration suite
+#   ./build.sh fuzz [SECONDS] [TARGET...]   fuzz every target (or those named) SECONDS each (60)
 #   ./build.sh demo     run the local demo: IdP + Envoy with the filter + an app
 #   ./build.sh setup    install what the tests and the demo need (idempotent)
 #   ./build.sh oci      build, then write dist/oci: an OCI image layout of plugin.wasm (Istio)
@@ -38,6 +39,46 @@ lint() {
 setup() {
   ensure_wasm_target
   bash tests/setup.sh
+}
+
+# --- Fuzzing (fuzz/, cargo-fuzz) ------------------------------------------------------------
+# cargo-fuzz passes nightly-only flags (-Zsanitizer=address, ...); RUSTC_BOOTSTRAP lets the
+# stable toolchain accept them. --debug-assertions keeps overflow checks and debug assertions on
+# in the optimised build (cargo-fuzz's default too; stated so it stays so).
+FUZZ_FLAGS=(--debug-assertions)
+
+ensure_cargo_fuzz() {
+  command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+}
+
+# fuzz [SECONDS] [TARGET...]: each target from its seeds (fuzz/seeds/) plus the corpus it grew
+# before (fuzz/corpus/, not in git). Fails when any target finds a crash, naming the reproducer.
+fuzz() {
+  local seconds="${1:-60}"
+  [[ $# -gt 0 ]] && shift
+  ensure_cargo_fuzz
+  export RUSTC_BOOTSTRAP=1
+  cargo fuzz build "${FUZZ_FLAGS[@]}"
+  local targets=("$@") failed=() target log
+  [[ ${#targets[@]} -gt 0 ]] || mapfile -t targets < <(cargo fuzz list)
+  log="$(mktemp)"
+  for target in "${targets[@]}"; do
+    mkdir -p "fuzz/corpus/$target"
+    if cargo fuzz run "${FUZZ_FLAGS[@]}" "$target" "fuzz/corpus/$target" "fuzz/seeds/$target" -- \
+        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 >"$log" 2>&1; then
+      echo "fuzz $target: $(grep -o 'Done [0-9]* runs in [0-9]* second(s)' "$log" || echo done)"
+    else
+      tail -n 40 "$log" >&2
+      echo "fuzz $target: FAILED, reproducer: $(grep -oE "fuzz/artifacts/$target/[a-z-]+[0-9a-f]{40}" "$log" | head -n 1)" >&2
+      echo "  rerun: RUSTC_BOOTSTRAP=1 cargo fuzz run ${FUZZ_FLAGS[*]} $target <reproducer>" >&2
+      failed+=("$target")
+    fi
+  done
+  rm -f "$log"
+  if [[ ${#failed[@]} -gt 0 ]]; then
+    echo "fuzz: crashes in ${failed[*]}" >&2
+    return 1
+  fi
 }
 
 # --- OCI image (Istio WasmPlugin url: oci://...) ---------------------------------------------
@@ -92,6 +133,7 @@ case "${1:-build}" in
   test)
     lint
     cargo test --quiet
+    fuzz 5
     build
     setup
     .venv/bin/python -m pytest tests "${@:2}"
@@ -106,12 +148,13 @@ case "${1:-build}" in
     oci
     ;;
   push) push "${@:2}" ;;
+  fuzz) fuzz "${@:2}" ;;
   bench)
     build
     exec bench/run.sh "${@:2}"
     ;;
   *)
-    echo "usage: $0 [build|test|demo|setup|oci|push REF|bench]" >&2
+    echo "usage: $0 [build|test|demo|setup|oci|push REF|bench|fuzz [SECONDS] [TARGET...]]" >&2
     exit 2
     ;;
 esac

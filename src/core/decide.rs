@@ -355,8 +355,10 @@ fn check_session(config: &Config, session: Session, now_s: u64) -> Decision {
             });
         }
     }
-    if session.refresh_token.is_some() && now_s + REFRESH_AHEAD_SECONDS >= session.tokens_expire_at
-    {
+    let refresh_from = session
+        .tokens_expire_at
+        .saturating_sub(REFRESH_AHEAD_SECONDS);
+    if session.refresh_token.is_some() && now_s >= refresh_from {
         return Decision::Refresh(Box::new(session));
     }
     Decision::allow_session(session)
@@ -970,6 +972,30 @@ mod tests {
         assert_eq!(denied(&run(&cfg, &api)), (401, "session_expired"));
         let junk = fetch("GET", "/x", &[("cookie", "authservice_session=v1.AAAA")]);
         assert_eq!(denied(&run(&cfg, &junk)), (401, "session_invalid"));
+    }
+
+    #[test]
+    fn session_times_at_the_end_of_the_clock_do_not_overflow() {
+        let cfg = config(json!({}));
+        let mut s = session(Some("rt"), u64::MAX);
+        s.expires_at = u64::MAX;
+        let cookie = session_cookie(&cfg, &s);
+        let req = browser("GET", "/x", &[("cookie", &cookie)]);
+        let mut verifier = key_sets();
+        assert!(matches!(
+            decide(&cfg, &req, &mut verifier, u64::MAX - 1, true),
+            Decision::Refresh(_)
+        ));
+        assert!(matches!(
+            decide(
+                &cfg,
+                &req,
+                &mut verifier,
+                u64::MAX - REFRESH_AHEAD_SECONDS - 1,
+                true
+            ),
+            Decision::Allow { .. }
+        ));
     }
 
     #[test]

@@ -80,9 +80,12 @@ pub fn parse(body: &[u8], expected_issuer: &str) -> Result<Discovery, DiscoveryE
     })
 }
 
+/// The URL parser drops surrounding spaces and inner tabs and newlines, but the value is kept
+/// as written (it ends up in a `Location` header), so those are refused first.
 fn is_http_url(value: &str) -> bool {
-    url::Url::parse(value)
-        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+    !value.bytes().any(|b| b <= b' ' || b == 0x7f)
+        && url::Url::parse(value)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
 }
 
 #[cfg(test)]
@@ -128,6 +131,24 @@ mod tests {
                 parse(&body, ISS),
                 Err(DiscoveryError::IssuerMismatch(_))
             ));
+        }
+    }
+
+    #[test]
+    fn endpoints_with_spaces_or_line_breaks_are_refused() {
+        for bad in [
+            " https://idp.example.com/keys",
+            "https://idp.example.com/keys ",
+            "https://idp.exa\nmple.com/keys",
+            "https://idp.example.com/k\teys",
+            "https://idp.example.com/k\u{7f}",
+        ] {
+            assert_eq!(
+                parse(&doc(json!({"jwks_uri": bad})), ISS),
+                Err(DiscoveryError::BadEndpoint("jwks_uri")),
+                "{bad:?}"
+            );
+            assert!(parse(&doc(json!({"authorization_endpoint": bad})), ISS).is_err());
         }
     }
 

@@ -17,6 +17,9 @@ pub const LOGIN_TTL_SECONDS: u64 = 600;
 const MAX_RETURN_PATH: usize = 2048;
 /// Token and userinfo responses larger than this are refused.
 pub const MAX_TOKEN_RESPONSE_BYTES: usize = 64 * 1024;
+/// A token endpoint's `expires_in` above this (one year) is read as this: the value is added
+/// to the clock, and no IdP means a longer lifetime.
+pub const MAX_EXPIRES_IN_SECONDS: u64 = 365 * 86_400;
 
 /// Source of randomness; the filter reads WASI `random_get`, tests pass their own. `false`
 /// means no randomness could be had, and nothing may be generated from it.
@@ -405,7 +408,10 @@ pub fn parse_token_response(
             .ok_or(TokenError::MissingAccessToken)?
             .to_string(),
         refresh_token: text("refresh_token").map(String::from),
-        expires_in: map.get("expires_in").and_then(Value::as_u64),
+        expires_in: map
+            .get("expires_in")
+            .and_then(Value::as_u64)
+            .map(|s| s.min(MAX_EXPIRES_IN_SECONDS)),
     })
 }
 
@@ -435,7 +441,10 @@ pub fn validate_id_token(
         .get("iat")
         .and_then(Value::as_f64)
         .unwrap_or(0.0);
-    if (iat as u64) + LOGIN_TTL_SECONDS + config.clock_skew_seconds < now_s {
+    let fresh_until = (iat as u64)
+        .saturating_add(LOGIN_TTL_SECONDS)
+        .saturating_add(config.clock_skew_seconds);
+    if fresh_until < now_s {
         return Err(TokenError::IssuedTooLongAgo);
     }
     if let Some(expected) = expected_nonce {
@@ -658,6 +667,31 @@ mod tests {
         assert!(refresh_request(&cfg, "rt")
             .body
             .contains("grant_type=refresh_token&refresh_token=rt"));
+    }
+
+    #[test]
+    fn a_huge_expires_in_is_capped_at_a_year() {
+        let ok = Some(&b"200"[..]);
+        for huge in [
+            u64::MAX.to_string(),
+            (MAX_EXPIRES_IN_SECONDS + 1).to_string(),
+        ] {
+            let body =
+                format!(r#"{{"access_token":"at","token_type":"Bearer","expires_in":{huge}}}"#);
+            let parsed = parse_token_response(ok, body.as_bytes()).unwrap();
+            assert_eq!(parsed.expires_in, Some(MAX_EXPIRES_IN_SECONDS), "{huge}");
+        }
+        let year = format!(
+            r#"{{"access_token":"at","token_type":"Bearer","expires_in":{MAX_EXPIRES_IN_SECONDS}}}"#
+        );
+        let parsed = parse_token_response(ok, year.as_bytes()).unwrap();
+        assert_eq!(parsed.expires_in, Some(MAX_EXPIRES_IN_SECONDS));
+        for unusable in ["-1", "1e30", "\"300\"", "1.5"] {
+            let body =
+                format!(r#"{{"access_token":"at","token_type":"Bearer","expires_in":{unusable}}}"#);
+            let parsed = parse_token_response(ok, body.as_bytes()).unwrap();
+            assert_eq!(parsed.expires_in, None, "{unusable}");
+        }
     }
 
     #[test]

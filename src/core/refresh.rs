@@ -12,8 +12,21 @@ use serde::{Deserialize, Serialize};
 /// Minimum time between two fetches triggered by unknown `kid`s.
 pub const KID_REFETCH_COOLDOWN_MS: u64 = 5_000;
 /// First retry delay after a failure; doubles per failure up to [`MAX_BACKOFF_MS`].
-pub const BASE_BACKOFF_MS: u64 = 1_000;
+const BASE_BACKOFF_MS: u64 = 1_000;
 pub const MAX_BACKOFF_MS: u64 = 60_000;
+/// The wait after `failures` failures in a row: 1 s, 2 s, 4 s … at most a minute.
+pub fn backoff_ms(failures: u32) -> u64 {
+    let doublings = failures.saturating_sub(1).min(16);
+    BASE_BACKOFF_MS
+        .saturating_mul(1 << doublings)
+        .min(MAX_BACKOFF_MS)
+}
+
+/// No time a genuine state holds lies further ahead of now than a refresh period (at most a
+/// day by configuration) plus a lease and the cooldown; this is that with margin. A state
+/// beyond it is corrupt or poisoned (shared data is writable by every plugin in the process),
+/// and is read as "never fetched", so it cannot hold fetching off for ever.
+pub const MAX_AHEAD_MS: u64 = 2 * 86_400_000;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Schedule {
@@ -24,7 +37,7 @@ pub struct Schedule {
 
 impl Schedule {
     fn lease_ms(self) -> u64 {
-        2 * self.call_timeout_ms + 1_000
+        self.call_timeout_ms.saturating_mul(2).saturating_add(1_000)
     }
 }
 
@@ -53,20 +66,38 @@ impl FetchState {
             .unwrap_or_default()
     }
 
+    /// This state, or the default when any of its times is implausibly far ahead of `now_ms`.
+    fn current(&self, now_ms: u64) -> FetchState {
+        let limit = now_ms.saturating_add(MAX_AHEAD_MS);
+        let times = [
+            self.lease_until_ms,
+            self.next_attempt_ms,
+            self.last_success_ms,
+            self.last_attempt_ms,
+            self.last_completed_ms,
+        ];
+        if times.iter().all(|&t| t <= limit) {
+            self.clone()
+        } else {
+            FetchState::default()
+        }
+    }
+
     fn lease_is_live(&self, now_ms: u64) -> bool {
         self.holder != 0 && now_ms < self.lease_until_ms
     }
 
     /// The state to install (by CAS) if `me` should start a fetch now.
     pub fn acquire(&self, me: u64, now_ms: u64, schedule: Schedule) -> Option<FetchState> {
-        if self.lease_is_live(now_ms) || now_ms < self.next_attempt_ms {
+        let current = self.current(now_ms);
+        if current.lease_is_live(now_ms) || now_ms < current.next_attempt_ms {
             return None;
         }
         Some(FetchState {
             holder: me,
-            lease_until_ms: now_ms + schedule.lease_ms(),
+            lease_until_ms: now_ms.saturating_add(schedule.lease_ms()),
             last_attempt_ms: now_ms,
-            ..self.clone()
+            ..current
         })
     }
 
@@ -74,47 +105,50 @@ impl FetchState {
         FetchState {
             holder: 0,
             lease_until_ms: 0,
-            next_attempt_ms: now_ms + schedule.refresh_ms,
+            next_attempt_ms: now_ms.saturating_add(schedule.refresh_ms),
             failures: 0,
             last_success_ms: now_ms,
-            last_attempt_ms: self.last_attempt_ms,
+            last_attempt_ms: self.current(now_ms).last_attempt_ms,
             last_completed_ms: now_ms,
         }
     }
 
     pub fn failed(&self, now_ms: u64, schedule: Schedule) -> FetchState {
-        let failures = self.failures.saturating_add(1);
-        let backoff = BASE_BACKOFF_MS
-            .saturating_mul(1 << (failures - 1).min(16))
-            .min(MAX_BACKOFF_MS)
-            .min(schedule.refresh_ms);
+        let current = self.current(now_ms);
+        let failures = current.failures.saturating_add(1);
+        let backoff = backoff_ms(failures).min(schedule.refresh_ms);
         FetchState {
             holder: 0,
             lease_until_ms: 0,
-            next_attempt_ms: now_ms + backoff,
+            next_attempt_ms: now_ms.saturating_add(backoff),
             failures,
             last_completed_ms: now_ms,
-            ..self.clone()
+            ..current
         }
     }
 
     /// Brings the next attempt forward because a token named an unknown `kid`; `None` when
     /// an attempt is already due soon enough or under way.
     pub fn expedite(&self, now_ms: u64) -> Option<FetchState> {
-        let earliest = now_ms.max(self.last_attempt_ms + KID_REFETCH_COOLDOWN_MS);
-        if self.lease_is_live(now_ms) || self.next_attempt_ms <= earliest {
+        let current = self.current(now_ms);
+        let earliest = current.earliest_refetch_ms(now_ms);
+        if current.lease_is_live(now_ms) || current.next_attempt_ms <= earliest {
             return None;
         }
         Some(FetchState {
             next_attempt_ms: earliest,
-            ..self.clone()
+            ..current
         })
+    }
+
+    fn earliest_refetch_ms(&self, now_ms: u64) -> u64 {
+        now_ms.max(self.last_attempt_ms.saturating_add(KID_REFETCH_COOLDOWN_MS))
     }
 
     /// How long a request parked on an unknown `kid` at `now_ms` may have to wait.
     pub fn refetch_wait_bound_ms(&self, now_ms: u64, schedule: Schedule) -> u64 {
-        let earliest = now_ms.max(self.last_attempt_ms + KID_REFETCH_COOLDOWN_MS);
-        earliest - now_ms + schedule.lease_ms()
+        let earliest = self.current(now_ms).earliest_refetch_ms(now_ms);
+        (earliest - now_ms).saturating_add(schedule.lease_ms())
     }
 }
 
@@ -197,6 +231,83 @@ mod tests {
             "after the cooldown, immediately"
         );
         assert!(done.refetch_wait_bound_ms(3_000, S) <= 2_000 + S.lease_ms());
+    }
+
+    fn poisoned(time: u64) -> Vec<FetchState> {
+        let base = FetchState {
+            holder: 7,
+            failures: u32::MAX,
+            ..Default::default()
+        };
+        vec![
+            FetchState {
+                lease_until_ms: time,
+                ..base.clone()
+            },
+            FetchState {
+                next_attempt_ms: time,
+                ..base.clone()
+            },
+            FetchState {
+                last_attempt_ms: time,
+                ..base.clone()
+            },
+            FetchState {
+                last_success_ms: time,
+                last_completed_ms: time,
+                ..base
+            },
+        ]
+    }
+
+    #[test]
+    fn huge_times_in_the_shared_state_neither_overflow_nor_block_fetching() {
+        let now = 1_000_000;
+        for time in [u64::MAX, u64::MAX - 1, now + MAX_AHEAD_MS + 1] {
+            for state in poisoned(time) {
+                let mine = state
+                    .acquire(1, now, S)
+                    .expect("a poisoned state is replaced");
+                assert_eq!(mine.holder, 1);
+                assert!(mine.lease_until_ms <= now + S.lease_ms(), "{state:?}");
+                assert!(mine.failed(now, S).next_attempt_ms <= now + MAX_BACKOFF_MS);
+                assert_eq!(state.succeeded(now, S).next_attempt_ms, now + S.refresh_ms);
+                assert!(state.failed(now, S).next_attempt_ms <= now + MAX_BACKOFF_MS);
+                assert!(
+                    state.refetch_wait_bound_ms(now, S) <= KID_REFETCH_COOLDOWN_MS + S.lease_ms()
+                );
+                assert_eq!(state.expedite(now), None, "a fresh state is due already");
+            }
+        }
+    }
+
+    #[test]
+    fn times_at_the_edge_of_the_clock_saturate() {
+        let huge = Schedule {
+            refresh_ms: u64::MAX,
+            call_timeout_ms: u64::MAX,
+        };
+        let end = u64::MAX;
+        let mine = FetchState::default().acquire(1, end, huge).unwrap();
+        assert_eq!(mine.lease_until_ms, u64::MAX);
+        assert_eq!(mine.succeeded(end, huge).next_attempt_ms, u64::MAX);
+        assert_eq!(mine.failed(end, S).next_attempt_ms, u64::MAX);
+        assert_eq!(mine.refetch_wait_bound_ms(end, huge), u64::MAX);
+        assert_eq!(mine.expedite(end), None);
+    }
+
+    #[test]
+    fn a_genuine_state_a_refresh_period_ahead_is_kept() {
+        let long = Schedule {
+            refresh_ms: 86_400_000,
+            call_timeout_ms: 60_000,
+        };
+        let done = FetchState::default()
+            .acquire(1, 0, long)
+            .unwrap()
+            .succeeded(0, long);
+        assert_eq!(done.acquire(2, 1_000, long), None, "not due for a day");
+        assert!(done.expedite(KID_REFETCH_COOLDOWN_MS).is_some());
     }
 
     #[test]

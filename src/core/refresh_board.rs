@@ -23,7 +23,7 @@ use rustc_hash::FxHasher;
 use serde::{Deserialize, Serialize};
 
 use crate::core::identity::Identity;
-use crate::core::refresh::{BASE_BACKOFF_MS, MAX_BACKOFF_MS};
+use crate::core::refresh::backoff_ms;
 use crate::core::session::Session;
 
 /// Shared-data slots; a session's slot is a hash of its id.
@@ -206,14 +206,6 @@ impl Entry {
     fn is_deferral(&self) -> bool {
         matches!(self.outcome, Outcome::Deferred { .. })
     }
-}
-
-/// 1 s, 2 s, 4 s … doubling per failure, at most a minute.
-fn backoff_ms(failures: u32) -> u64 {
-    let doublings = failures.saturating_sub(1).min(16);
-    BASE_BACKOFF_MS
-        .saturating_mul(1 << doublings)
-        .min(MAX_BACKOFF_MS)
 }
 
 impl Outcome {

@@ -147,7 +147,7 @@ pub fn start_login(
         nonce: secrets.nonce,
         code_verifier: secrets.code_verifier,
         return_to: login::return_path(&request.path),
-        expires_at: now_s + login::LOGIN_TTL_SECONDS,
+        expires_at: now_s.saturating_add(login::LOGIN_TTL_SECONDS),
     };
     let base = &config.session.cookie_name;
     let issuer = &config.issuers[0].issuer;
@@ -508,13 +508,13 @@ fn finish_login(config: &Config, pending: PendingLogin) {
             .to_string(),
         sid,
         issued_at: now_s,
-        expires_at: now_s + config.session.max_age_seconds,
+        expires_at: now_s.saturating_add(config.session.max_age_seconds),
         refresh_token: pending.tokens.refresh_token,
         id_token: has_end_session.then_some(pending.id_token),
         tokens_expire_at: pending
             .tokens
             .expires_in
-            .map_or(id_token_exp, |s| now_s + s),
+            .map_or(id_token_exp, |s| now_s.saturating_add(s)),
     };
     let mut headers = vec![clear_flow];
     match session_set_cookies(config, &session) {
@@ -814,7 +814,7 @@ fn refreshed_session(
         session.tokens_expire_at = verified.exp;
     }
     if let Some(expires_in) = tokens.expires_in {
-        session.tokens_expire_at = now_s + expires_in;
+        session.tokens_expire_at = now_s.saturating_add(expires_in);
     }
     session.refresh_token = tokens.refresh_token.or(session.refresh_token);
     Ok(session)

@@ -101,7 +101,7 @@ impl HttpContext for HttpFilter {
                     issuer,
                     since_ms: now_ms,
                 };
-                self.park(request, wait, now_ms, now_ms + bound, &config)
+                self.park(request, wait, now_ms, now_ms.saturating_add(bound), &config)
             }
             Decision::StartLogin if !self.worker.borrow().login_ready() => {
                 let deadline = now_ms + config.idp_timeout_ms;
