@@ -255,6 +255,17 @@ f 1800000000001"#,
     );
 
     write(
+        "refresh_board",
+        text(&[
+            "{}\nca 1000\nla 1500\nra 2000\nca 3000\nna 3000\ncb 3000\ntb 4000\ncb 4500\ncb 6000",
+            r#"{"entries":[{"sid":"a","until_ms":18446744073709551615,"outcome":{"InFlight":{"holder":7,"failures":4294967295}}}]}
+ta 1000
+ca 18446744073709551615
+xa 5"#,
+        ]),
+    );
+
+    write(
         "config",
         vec![
             CONFIG.as_bytes().to_vec(),
