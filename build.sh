@@ -8,6 +8,7 @@
 #   ./build.sh oci      build, then write dist/oci: an OCI image layout of plugin.wasm (Istio)
 #   ./build.sh push REF [skopeo copy options]   push dist/oci to REF (registry/repo:tag) with skopeo
 #   ./build.sh bench    build, then benchmark against Envoy jwt_authn and ext_authz (bench/README.md)
+#   ./build.sh chaos    build, then IdP outages, IdP faults and a soak under load (bench/README.md)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -153,8 +154,12 @@ case "${1:-build}" in
     build
     exec bench/run.sh "${@:2}"
     ;;
+  chaos)
+    build
+    exec bench/run.sh chaos "${@:2}"
+    ;;
   *)
-    echo "usage: $0 [build|test|demo|setup|oci|push REF|bench|fuzz [SECONDS] [TARGET...]]" >&2
+    echo "usage: $0 [build|test|demo|setup|oci|push REF|bench|chaos|fuzz [SECONDS] [TARGET...]]" >&2
     exit 2
     ;;
 esac

@@ -62,11 +62,12 @@ def write_requests(path: Path, header_lines: list[str]) -> Path:
 
 
 def run_wrk(url: str, requests_file: Path, seconds: float, *, connections: int, threads: int,
-            cpus: list[int] | None) -> Sample:
-    """Run wrk against `url` for `seconds`, pinned to `cpus`; parse the BENCH line."""
+            cpus: list[int] | None, script: Path = WRK_LUA, script_args: tuple[str, ...] = ()) -> Sample:
+    """Run wrk against `url` for `seconds`, pinned to `cpus`; parse the BENCH line. `script`
+    must take wrk.lua's arguments (then `script_args`) and print its BENCH line."""
     pin = ["taskset", "-c", ",".join(map(str, cpus))] if cpus else []
     cmd = pin + ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
-                 "--timeout", "5s", "-s", str(WRK_LUA), url, "--", str(requests_file), str(threads)]
+                 "--timeout", "5s", "-s", str(script), url, "--", str(requests_file), str(threads), *script_args]
     cpu_before = _children_cpu()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             preexec_fn=_die_with_parent)

@@ -3,6 +3,7 @@
 #
 #   bench/run.sh            # full run: bench/results.md + bench/results.png
 #   bench/run.sh --quick    # smoke run, a few seconds per scenario
+#   bench/run.sh chaos ...  # bench/chaos.py instead: IdP outages, IdP faults, soak
 #
 # Measures whatever dist/plugin.wasm is (`./build.sh bench` builds it first; OIDC_GATE_WASM
 # points at another build). Installs what it needs first, idempotently: the test setup
@@ -34,6 +35,10 @@ if [[ "$(cat "$VENV/.oidc-gate-bench-stamp" 2>/dev/null)" != "$stamp" ]]; then
   log "installing bench/requirements.txt"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$BENCH_DIR/requirements.txt"
   echo "$stamp" > "$VENV/.oidc-gate-bench-stamp"
+fi
+
+if [[ "${1:-}" == chaos ]]; then
+  exec "$VENV/bin/python" "$BENCH_DIR/chaos.py" "${@:2}"
 fi
 
 # The do-nothing filter that shows the floor cost of any proxy-wasm filter.

@@ -23,7 +23,10 @@
 //                        "users": {"alice": {"groups": ["ml-admin","dev"], "email": "...", "name": "..."}},
 //                        "pkce_required": true, "access_token_ttl": 3600, "id_token_ttl": 3600,
 //                        "conform_id_token_claims": false,  (true: scope claims only via userinfo)
-//                        "rotate_refresh_tokens": true}  (false: a refresh token lives its full TTL)
+//                        "rotate_refresh_tokens": true,  (false: a refresh token lives its full TTL)
+//                        "store": "state.json"}  (grants, tokens and sessions kept in that file, so
+//                                                  a restarted IdP still honours its refresh tokens;
+//                                                  default: in memory, lost on restart or rebuild)
 //                     Default client: `demo-app` / `s3cret`, client_secret_basic, code flow,
 //                     application_type "native" so that any http://127.0.0.1:<port>/... loopback
 //                     redirect matching a registered path is accepted (RFC 8252 §7.3), which
@@ -111,12 +114,53 @@ function interactionPolicyWithoutNativeConsent() {
   return policy;
 }
 
+// oidc-provider's adapter interface over one JSON file, rewritten (atomically) on every change:
+// a real IdP keeps its grants in a database, and bench/chaos.py restarts this one mid-session.
+// Only for the few dozen logins of a test run.
+function fileAdapter(path) {
+  const entries = fs.existsSync(path) ? readJson(path) : {};
+  const save = () => {
+    const now = Date.now();
+    for (const [key, e] of Object.entries(entries)) if (e.until && e.until < now) delete entries[key];
+    fs.writeFileSync(`${path}.tmp`, JSON.stringify(entries));
+    fs.renameSync(`${path}.tmp`, path);
+  };
+  const live = (key) => {
+    const e = entries[key];
+    return e && (!e.until || e.until >= Date.now()) ? e.payload : undefined;
+  };
+  const findBy = (model, field, value) => Object.entries(entries)
+    .find(([key, e]) => key.startsWith(`${model}:`) && e.payload[field] === value && live(key));
+  return class FileAdapter {
+    constructor(model) { this.model = model; }
+    key(id) { return `${this.model}:${id}`; }
+    async upsert(id, payload, expiresIn) {
+      entries[this.key(id)] = { payload, until: expiresIn ? Date.now() + expiresIn * 1000 : 0 };
+      save();
+    }
+    async find(id) { return live(this.key(id)); }
+    async findByUid(uid) { return findBy(this.model, 'uid', uid)?.[1].payload; }
+    async findByUserCode(userCode) { return findBy(this.model, 'userCode', userCode)?.[1].payload; }
+    async consume(id) {
+      const payload = live(this.key(id));
+      if (payload) payload.consumed = Math.floor(Date.now() / 1000);
+      save();
+    }
+    async destroy(id) { delete entries[this.key(id)]; save(); }
+    async revokeByGrantId(grantId) {
+      for (const [key, e] of Object.entries(entries)) if (e.payload.grantId === grantId) delete entries[key];
+      save();
+    }
+  };
+}
+
 function buildProvider(jwks, config) {
   const users = config.users ?? {};
   const clients = config.clients ?? [DEFAULT_CLIENT];
   const pkceRequired = config.pkce_required ?? true;
 
   const provider = new Provider(ISSUER, {
+    ...(config.store ? { adapter: fileAdapter(config.store) } : {}),
     jwks,
     clients,
     findAccount: async (_ctx, id) => accountFor(users, id),
