@@ -11,6 +11,8 @@ use oidc_gate::config::Config;
 use oidc_gate::core::decide::Verifier;
 use oidc_gate::core::jwks::KeySet;
 
+pub use oidc_gate::core::header_map::serialize as serialize_headers;
+
 pub const ISS: &str = "https://idp.example.com";
 pub const SA_ISS: &str = "https://kubernetes.default.svc";
 pub const CLIENT_ID: &str = "app";
@@ -88,22 +90,6 @@ pub fn verifier() -> Verifier {
     let mut verifier = Verifier::new(2);
     verifier.keys = vec![Some(key_set()), Some(key_set())];
     verifier
-}
-
-/// The proxy-wasm serialization of a header map (what `header_map::Pairs` reads).
-pub fn serialize_headers(pairs: &[(&[u8], &[u8])]) -> Vec<u8> {
-    let mut out = (pairs.len() as u32).to_le_bytes().to_vec();
-    for (name, value) in pairs {
-        out.extend((name.len() as u32).to_le_bytes());
-        out.extend((value.len() as u32).to_le_bytes());
-    }
-    for (name, value) in pairs {
-        out.extend(*name);
-        out.push(0);
-        out.extend(*value);
-        out.push(0);
-    }
-    out
 }
 
 /// Splits a fuzz input at its first newline: (first line, rest).

@@ -44,6 +44,23 @@ impl<'a> Iterator for Pairs<'a> {
     }
 }
 
+/// The host's encoding of `pairs`, the inverse of [`Pairs`]: for tests, fuzz seeds and
+/// fuzz targets, which build header maps as Envoy would hand them over.
+pub fn serialize(pairs: &[(&[u8], &[u8])]) -> Vec<u8> {
+    let mut out = (pairs.len() as u32).to_le_bytes().to_vec();
+    for (name, value) in pairs {
+        out.extend((name.len() as u32).to_le_bytes());
+        out.extend((value.len() as u32).to_le_bytes());
+    }
+    for (name, value) in pairs {
+        out.extend(*name);
+        out.push(0);
+        out.extend(*value);
+        out.push(0);
+    }
+    out
+}
+
 fn read_u32(bytes: &[u8], at: usize) -> Option<usize> {
     let raw: [u8; 4] = bytes.get(at..at.checked_add(4)?)?.try_into().ok()?;
     Some(u32::from_le_bytes(raw) as usize)
@@ -52,21 +69,6 @@ fn read_u32(bytes: &[u8], at: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn serialize(pairs: &[(&[u8], &[u8])]) -> Vec<u8> {
-        let mut out = (pairs.len() as u32).to_le_bytes().to_vec();
-        for (name, value) in pairs {
-            out.extend((name.len() as u32).to_le_bytes());
-            out.extend((value.len() as u32).to_le_bytes());
-        }
-        for (name, value) in pairs {
-            out.extend(*name);
-            out.push(0);
-            out.extend(*value);
-            out.push(0);
-        }
-        out
-    }
 
     fn pairs(bytes: Vec<u8>) -> Vec<(String, Vec<u8>)> {
         Pairs::new(&bytes)
