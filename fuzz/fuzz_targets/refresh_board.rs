@@ -29,10 +29,12 @@ fuzz_target!(|data: &[u8]| {
                 let expires = if *op == b'c' { 100 } else { 400 };
                 match slot.claim(&sid, expires, ME, now_ms, LEASE_MS) {
                     Claim::Mine(next) => {
-                        assert!(matches!(
-                            next.lookup(&sid, now_ms),
-                            Some(Outcome::InFlight { holder: ME, .. })
-                        ) || now_ms.saturating_add(LEASE_MS) == now_ms);
+                        assert!(
+                            matches!(
+                                next.lookup(&sid, now_ms),
+                                Some(Outcome::InFlight { holder: ME, .. })
+                            ) || now_ms.saturating_add(LEASE_MS) == now_ms
+                        );
                         slot = next;
                     }
                     Claim::Wait { until_ms } => assert!(until_ms > now_ms),
@@ -63,6 +65,10 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         assert_eq!(Slot::decode(Some(&slot.encode())), slot);
-        assert!(slot.encode().len() <= 2 + ENTRIES_PER_SLOT * 256, "{}", slot.encode().len());
+        assert!(
+            slot.encode().len() <= 2 + ENTRIES_PER_SLOT * 256,
+            "{}",
+            slot.encode().len()
+        );
     }
 });
