@@ -33,6 +33,7 @@ lint() {
   ensure_wasm_target
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
   cargo fmt --check
+  cargo fmt --check --manifest-path fuzz/Cargo.toml
   cargo clippy --quiet --all-targets -- -D warnings
   cargo clippy --quiet --target "$WASM_TARGET" --all-targets -- -D warnings
 }
