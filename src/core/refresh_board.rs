@@ -173,18 +173,18 @@ impl Slot {
     }
 
     /// This slot with `sid`'s entry replaced, dead entries dropped, and at most
-    /// [`ENTRIES_PER_SLOT`] kept (those that end last).
+    /// [`ENTRIES_PER_SLOT`] kept: the new entry, and of the others those that end last.
     fn with(&self, sid: &str, now_ms: u64, until_ms: u64, outcome: Outcome) -> Slot {
         let mut next = self.without(sid, now_ms);
+        if next.entries.len() >= ENTRIES_PER_SLOT {
+            next.entries.sort_by_key(|e| std::cmp::Reverse(e.until_ms));
+            next.entries.truncate(ENTRIES_PER_SLOT - 1);
+        }
         next.entries.push(Entry {
             sid: sid.to_string(),
             until_ms,
             outcome,
         });
-        if next.entries.len() > ENTRIES_PER_SLOT {
-            next.entries.sort_by_key(|e| std::cmp::Reverse(e.until_ms));
-            next.entries.truncate(ENTRIES_PER_SLOT);
-        }
         next
     }
 
@@ -383,6 +383,30 @@ mod tests {
             .is_some());
         let later = installed(slot.claim("new", OLD, 1, 1_000_000, LEASE));
         assert_eq!(later.entries.len(), 1, "dead entries are dropped");
+    }
+
+    #[test]
+    fn a_new_entry_is_kept_even_when_the_others_end_later() {
+        // Found by fuzzing: a full slot of long-lived outcomes evicted the lease just taken,
+        // so a second worker could refresh the same session.
+        let mut slot = Slot::default();
+        for i in 0..ENTRIES_PER_SLOT {
+            let sid = format!("s{i}");
+            slot = installed(slot.claim(&sid, OLD, 1, 0, LEASE)).finish(
+                &sid,
+                1,
+                Some(Outcome::Refused),
+                0,
+            );
+        }
+        let mine = installed(slot.claim("new", OLD, 1, 10, LEASE));
+        assert_eq!(mine.entries.len(), ENTRIES_PER_SLOT);
+        assert_eq!(
+            mine.claim("new", OLD, 2, 20, LEASE),
+            Claim::Wait {
+                until_ms: 10 + LEASE
+            }
+        );
     }
 
     #[test]
