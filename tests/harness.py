@@ -923,7 +923,7 @@ def wait_for_pass(envoy: Envoy, token: str, timeout: float = 20, path: str = "/w
 
 
 def assert_invalid_token(resp: Response, token: str | bytes | None = None) -> None:
-    """DENY-B: 401 + `WWW-Authenticate: Bearer ... error="invalid_token"`, no token echo."""
+    """A refused bearer token: 401 + `WWW-Authenticate: Bearer ... error="invalid_token"`, no token echo."""
     assert resp.status == 401, resp
     challenge = resp.header("www-authenticate") or ""
     assert challenge.lower().startswith("bearer"), resp

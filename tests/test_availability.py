@@ -1,5 +1,6 @@
-"""Key fetching and availability (SECURITY-CASES.md §G): cold start with the IdP down, outages
-and broken JWKS after warm-up, key rotation, unknown-kid storms, one fetch per Envoy process.
+"""Key fetching and availability: the filter fails closed (503, never a default key set) while
+it has no keys, keeps the last good keys through IdP outages, and bounds what an attacker can
+make it fetch. Cold start with the IdP down, outages and broken JWKS after warm-up, key rotation, unknown-kid storms, one fetch per Envoy process.
 
 Each test owns its IdP (faults, stops and rotations would disturb other tests); Envoy runs with
 a short `idp_timeout_ms` so that fail-closed answers come quickly.

@@ -1,5 +1,7 @@
 """Bearer-token validation through a real Envoy: what passes, what the upstream sees, and the
-hostile tokens that must be refused with DENY-B (SECURITY-CASES.md §A, §E, §F, §H).
+hostile tokens that must be refused: 401 with `WWW-Authenticate: Bearer error="invalid_token"`,
+nothing sent upstream, no identity header (alg confusion, bad signatures, embedded keys, claim
+checks), client-supplied identity headers, skip paths and oversized input.
 
 One IdP, one echo upstream and two Envoys (default config; groups allowlist) are shared by the
 module: none of these tests changes their state.
@@ -125,7 +127,7 @@ def test_access_token_in_query_string_is_not_read(gate, idp, keys, echo):
     assert r.status == 401, r
 
 
-# --- invalid tokens (DENY-B) -------------------------------------------------------------
+# --- invalid tokens (401 invalid_token) -------------------------------------------------------------
 
 
 def _flip_last_char(segment: str) -> str:

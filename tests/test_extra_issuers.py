@@ -1,4 +1,6 @@
-"""extra_issuers: bearer-only issuers next to the main IdP (SECURITY-CASES.md A.17, A.18).
+"""extra_issuers: bearer-only issuers next to the main IdP. A token claiming one issuer but
+signed with another's key is refused, and so is a valid signature from an issuer nobody
+configured (an invalid token, never "no token").
 
 Two extra issuers are configured:
   * a Kubernetes-style service-account issuer: `https://kubernetes.default.svc.cluster.local`

@@ -1,5 +1,6 @@
 """Browser login through a real Envoy against the real IdP: the code flow with PKCE, sealed
-sessions, refresh and logout (SECURITY-CASES.md §B, §C, §D).
+sessions, refresh and logout, and the attacks on each: forged or replayed callbacks, open
+redirects, tampered cookies, cross-site logout.
 
 A scripted browser (browser.py) follows every hop so the tests can inspect and tamper with
 what travels between Envoy, the IdP and the browser.
