@@ -210,11 +210,16 @@ pub enum Logout {
 impl Decision {
     /// A valid session passes with its identity.
     pub fn allow_session(session: Session) -> Decision {
+        Decision::allow_session_as(Identity {
+            userid: session.userid,
+            groups: session.groups,
+        })
+    }
+
+    /// A session passes as `identity` (that of its refreshed self).
+    pub fn allow_session_as(identity: Identity) -> Decision {
         Decision::Allow {
-            identity: Some(Identity {
-                userid: session.userid,
-                groups: session.groups,
-            }),
+            identity: Some(identity),
             reason: AllowReason::Session,
         }
     }

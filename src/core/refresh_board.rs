@@ -97,10 +97,13 @@ impl Slot {
 
     /// The live outcome recorded for `sid`, if any.
     pub fn lookup(&self, sid: &str, now_ms: u64) -> Option<&Outcome> {
+        self.live(sid, now_ms).map(|e| &e.outcome)
+    }
+
+    fn live(&self, sid: &str, now_ms: u64) -> Option<&Entry> {
         self.entries
             .iter()
             .find(|e| e.sid == sid && now_ms < e.until_ms)
-            .map(|e| &e.outcome)
     }
 
     /// `me` wants to refresh `sid`, whose tokens (as the request's cookie has them) expire at
@@ -113,18 +116,20 @@ impl Slot {
         now_ms: u64,
         lease_ms: u64,
     ) -> Claim {
-        match self.lookup(sid, now_ms) {
-            Some(Outcome::InFlight { .. }) => Claim::Wait {
-                until_ms: self.until(sid),
+        let Some(entry) = self.live(sid, now_ms) else {
+            return self.mine(sid, me, self.past_failures(sid), now_ms, lease_ms);
+        };
+        match &entry.outcome {
+            Outcome::InFlight { .. } => Claim::Wait {
+                until_ms: entry.until_ms,
             },
             // The request carries the refreshed session itself (or a newer one), which is due
             // again: refresh that.
-            Some(Outcome::Refreshed {
+            Outcome::Refreshed {
                 tokens_expire_at: renewed,
                 ..
-            }) if tokens_expire_at >= *renewed => self.mine(sid, me, 0, now_ms, lease_ms),
-            Some(decided) => Claim::Decided(decided.clone()),
-            None => self.mine(sid, me, self.past_failures(sid), now_ms, lease_ms),
+            } if tokens_expire_at >= *renewed => self.mine(sid, me, 0, now_ms, lease_ms),
+            decided => Claim::Decided(decided.clone()),
         }
     }
 
@@ -163,13 +168,6 @@ impl Slot {
             }) => *failures,
             _ => 0,
         }
-    }
-
-    fn until(&self, sid: &str) -> u64 {
-        self.entries
-            .iter()
-            .find(|e| e.sid == sid)
-            .map_or(0, |e| e.until_ms)
     }
 
     /// This slot with `sid`'s entry replaced, dead entries dropped, and at most

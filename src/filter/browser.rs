@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::config::Config;
 use crate::core::cookies::{self, CookieAttributes};
-use crate::core::decide::{read_session, AllowReason, Decision, Deny, Logout, Request};
+use crate::core::decide::{read_session, Decision, Deny, Logout, Request};
 use crate::core::discovery::Discovery;
 use crate::core::identity::{identify, IdentityError};
 use crate::core::jwt::JwtError;
@@ -18,7 +18,7 @@ use crate::core::login::{
 use crate::core::refresh_board::{Claim, Outcome};
 use crate::core::session::{self, LoginState, LoginStateError, Session};
 use crate::filter::http::{HttpFilter, Phase};
-use crate::filter::worker::{carry_out, Wait};
+use crate::filter::worker::{answer, answer_paused, Wait};
 use crate::filter::{board, host, metrics, root};
 
 /// A code exchange in flight.
@@ -629,8 +629,10 @@ pub fn refresh(
             };
             return f.park(request, wait, now_ms, until_ms, config);
         }
-        Some(Claim::Decided(outcome)) => return take_outcome(f, config, request, session, outcome),
-        None => return pass(config, &request, Decision::allow_session(session)),
+        Some(Claim::Decided(outcome)) => {
+            return take_outcome(f, config, &request, session, outcome)
+        }
+        None => return answer(config, &request, &Decision::allow_session(session)),
     }
     let refresh_token = session.refresh_token.clone().unwrap_or_default();
     let sent = discovery(f)
@@ -654,7 +656,7 @@ pub fn refresh(
                 &format!("session refresh not sent: {detail}"),
             );
             board::finish(&board, &session.sid, me, None, now_ms);
-            pass(config, &request, Decision::allow_session(session))
+            answer(config, &request, &Decision::allow_session(session))
         }
     }
 }
@@ -671,25 +673,21 @@ pub struct Refreshing {
 fn take_outcome(
     f: &mut HttpFilter,
     config: &Config,
-    request: Request,
+    request: &Request,
     session: Session,
     outcome: Outcome,
 ) -> Action {
     if outcome == Outcome::Refused {
         let now_s = host::now_ms() / 1000;
-        return signed_out(config, discovery(f).as_ref(), &request, now_s);
+        return signed_out(config, discovery(f).as_ref(), request, now_s);
     }
     match outcome.into_refreshed() {
         Some((identity, set_cookies)) => {
             f.response_cookies = set_cookies;
-            let allow = Decision::Allow {
-                identity: Some(identity),
-                reason: AllowReason::Session,
-            };
-            pass(config, &request, allow)
+            answer(config, request, &Decision::allow_session_as(identity))
         }
         // Deferred after a transient failure: the session passes as it is.
-        None => pass(config, &request, Decision::allow_session(session)),
+        None => answer(config, request, &Decision::allow_session(session)),
     }
 }
 
@@ -708,15 +706,6 @@ fn signed_out(
     headers.push(("www-authenticate", "Bearer".to_string()));
     metrics::increment("denied.session_refresh_failed");
     reply(401, headers, Deny::refresh_failed().body())
-}
-
-/// Carries out an allow on the current request, which is still at its headers.
-fn pass(config: &Config, request: &Request, allow: Decision) -> Action {
-    if carry_out(config, request, &allow) {
-        Action::Continue
-    } else {
-        Action::Pause
-    }
 }
 
 pub fn on_refresh_response(
@@ -746,9 +735,7 @@ pub fn on_refresh_response(
             board::finish(&board, &old.sid, holder, Some(shared), now_ms);
             f.response_cookies = set;
             metrics::increment("session.refreshed");
-            if carry_out(&config, &request, &Decision::allow_session(session)) {
-                let _ = hostcalls::resume_http_request();
-            }
+            answer_paused(&config, &request, &Decision::allow_session(session));
         }
         // The IdP is down, slow or confused: that says nothing about the session, which keeps
         // working on the identity it has until a later refresh succeeds or it expires.
@@ -765,9 +752,7 @@ pub fn on_refresh_response(
                 refetch_keys_now(f, &config);
             }
             metrics::increment("session.refresh_deferred");
-            if carry_out(&config, &request, &Decision::allow_session(old)) {
-                let _ = hostcalls::resume_http_request();
-            }
+            answer_paused(&config, &request, &Decision::allow_session(old));
         }
         Err(e) => {
             board::finish(&board, &old.sid, holder, Some(Outcome::Refused), now_ms);

@@ -10,7 +10,7 @@ use proxy_wasm::types::{Action, MapType};
 use crate::config::Config;
 use crate::core::decide::{decide, Decision, Request};
 use crate::core::refresh::Schedule;
-use crate::filter::worker::{carry_out, strip_identity_headers, Wait, Worker};
+use crate::filter::worker::{answer, carry_out, strip_identity_headers, Wait, Worker};
 use crate::filter::{board, browser, headers, host, root};
 
 /// What the context is waiting for, if anything; each state carries what the next step needs.
@@ -116,26 +116,23 @@ impl HttpContext for HttpFilter {
             Decision::Refresh(session) => {
                 browser::refresh(self, &config, *session, request, now_ms)
             }
-            final_decision => {
-                if carry_out(&config, &request, &final_decision) {
-                    Action::Continue
-                } else {
-                    Action::Pause
-                }
-            }
+            final_decision => answer(&config, &request, &final_decision),
         }
     }
 
     fn on_http_response_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
         let mut cookies = std::mem::take(&mut self.response_cookies);
-        if let Some(more) = self
-            .worker
-            .borrow_mut()
-            .pending_cookies
-            .remove(&self.context_id)
-        {
-            cookies.extend(more);
+        // Cookies of a refresh another request ran while this one waited; rarely any.
+        let mut worker = self.worker.borrow_mut();
+        if !worker.pending_cookies.is_empty() {
+            cookies.extend(
+                worker
+                    .pending_cookies
+                    .remove(&self.context_id)
+                    .unwrap_or_default(),
+            );
         }
+        drop(worker);
         for cookie in cookies {
             let _ = hostcalls::add_map_value(MapType::HttpResponseHeaders, "set-cookie", &cookie);
         }
@@ -179,7 +176,9 @@ impl Drop for HttpFilter {
         };
         // A client that went away while parked must not be resumed later.
         worker.parked.remove(&self.context_id);
-        worker.pending_cookies.remove(&self.context_id);
+        if !worker.pending_cookies.is_empty() {
+            worker.pending_cookies.remove(&self.context_id);
+        }
         // Nor may a refresh it was running hold its session up: the requests waiting for it
         // pass on the session as it is, and the next request refreshes afresh.
         if let Phase::Refresh(refreshing) = &self.phase {

@@ -20,7 +20,7 @@ use crate::core::jwks::{self, KeySet};
 use crate::core::refresh::{FetchState, Schedule};
 use crate::filter::browser;
 use crate::filter::http::HttpFilter;
-use crate::filter::worker::{carry_out, Worker};
+use crate::filter::worker::{answer_paused, Worker};
 use crate::filter::{host, metrics};
 
 /// The tick while this worker has nothing to wait for: keeps keys fresh.
@@ -278,8 +278,8 @@ impl Root {
             }
             if let Decision::StartLogin = decision {
                 browser::start_login(&config, discovery.as_ref(), &request, now_ms / 1000);
-            } else if carry_out(&config, &request, &decision) {
-                let _ = hostcalls::resume_http_request();
+            } else {
+                answer_paused(&config, &request, &decision);
             }
         }
     }

@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use proxy_wasm::hostcalls;
-use proxy_wasm::types::{LogLevel, MapType};
+use proxy_wasm::types::{Action, LogLevel, MapType};
 
 use crate::config::Config;
-use crate::core::decide::{decide, AllowReason, Decision, Deny, Request, Verifier};
+use crate::core::decide::{decide, Decision, Deny, Request, Verifier};
 use crate::core::discovery::{self, Discovery};
 use crate::core::jwks::KeySet;
 use crate::core::refresh::FetchState;
@@ -195,10 +195,7 @@ impl Worker {
                     Some(refreshed @ Outcome::Refreshed { .. }) => {
                         let (identity, set_cookies) = refreshed.into_refreshed()?;
                         self.pending_cookies.insert(id, set_cookies);
-                        Some(Decision::Allow {
-                            identity: Some(identity),
-                            reason: AllowReason::Session,
-                        })
+                        Some(Decision::allow_session_as(identity))
                     }
                     Some(Outcome::Refused) if parked.request.navigation => {
                         Some(Decision::StartLogin)
@@ -294,6 +291,23 @@ pub fn strip_own_cookies(config: &Config, request: &Request) {
     }
     let kept = cookies::without_cookies(headers(), is_own);
     let _ = hostcalls::set_map_value_bytes(MapType::HttpRequestHeaders, "cookie", kept.as_deref());
+}
+
+/// Carries out a final decision on a request still at its headers (the current context).
+pub fn answer(config: &Config, request: &Request, decision: &Decision) -> Action {
+    if carry_out(config, request, decision) {
+        Action::Continue
+    } else {
+        Action::Pause
+    }
+}
+
+/// Carries out a final decision on a paused request (the current context), resuming it when
+/// it goes upstream.
+pub fn answer_paused(config: &Config, request: &Request, decision: &Decision) {
+    if carry_out(config, request, decision) {
+        let _ = hostcalls::resume_http_request();
+    }
 }
 
 /// Carries out a final decision on the current HTTP context. Returns true when the request
