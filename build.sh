@@ -59,7 +59,9 @@ fuzz() {
   local seconds="${1:-60}"
   [[ $# -gt 0 ]] && shift
   ensure_cargo_fuzz
-  export RUSTC_BOOTSTRAP=1
+  # Only for cargo-fuzz: set for the whole script, it would reach the plugin's own build (some
+  # build scripts probe for nightly features) and change the module.
+  local -x RUSTC_BOOTSTRAP=1
   cargo fuzz build "${FUZZ_FLAGS[@]}"
   local targets=("$@") failed=() target log
   [[ ${#targets[@]} -gt 0 ]] || mapfile -t targets < <(cargo fuzz list)
