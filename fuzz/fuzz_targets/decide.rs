@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use oidc_gate::core::decide::{decide, Decision, Request};
+use oidc_gate::core::decide::{decide, Decision, OnUnknownKid, Request};
 use oidc_gate::core::header_map::Pairs;
 use oidc_gate_fuzz::{config, verifier, NOW};
 
@@ -12,8 +12,20 @@ fuzz_target!(|data: &[u8]| {
     let request = Request::from_headers(Pairs::new(data));
     let config = config();
     let mut verifier = verifier();
-    let first = decide(&config, &request, &mut verifier, NOW, true);
-    let again = decide(&config, &request, &mut verifier, NOW, true);
+    let first = decide(
+        &config,
+        &request,
+        &mut verifier,
+        NOW,
+        OnUnknownKid::AwaitRefetch,
+    );
+    let again = decide(
+        &config,
+        &request,
+        &mut verifier,
+        NOW,
+        OnUnknownKid::AwaitRefetch,
+    );
     assert_eq!(first, again, "the caches changed the decision");
     if let Decision::Allow {
         identity: Some(identity),
@@ -22,5 +34,5 @@ fuzz_target!(|data: &[u8]| {
     {
         assert!(!identity.userid.is_empty());
     }
-    let _ = decide(&config, &request, &mut verifier, NOW, false);
+    let _ = decide(&config, &request, &mut verifier, NOW, OnUnknownKid::Refuse);
 });

@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use oidc_gate::core::refresh::{FetchState, Schedule, KID_REFETCH_COOLDOWN_MS, MAX_AHEAD_MS};
+use oidc_gate::core::key_fetch::{FetchState, Schedule, KID_REFETCH_COOLDOWN_MS, MAX_AHEAD_MS};
 use oidc_gate_fuzz::split_line;
 
 /// The longest schedule the configuration allows.

@@ -264,14 +264,22 @@ impl Verifier {
     }
 }
 
-/// Decides one request. `may_refetch` is false once the request has already waited for a
-/// refetch, so an unknown `kid` is then refused instead of waited on again.
+/// What a bearer token with a `kid` the keys lack gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnUnknownKid {
+    /// Wait for one early refetch of the issuer's keys (a request seen for the first time).
+    AwaitRefetch,
+    /// Refused: the request waited for a refetch already, or cannot wait.
+    Refuse,
+}
+
+/// Decides one request.
 pub fn decide(
     config: &Config,
     request: &Request,
     verifier: &mut Verifier,
     now_s: u64,
-    may_refetch: bool,
+    on_unknown_kid: OnUnknownKid,
 ) -> Decision {
     let path = request.path_only();
     if path == config.callback_path.as_bytes() {
@@ -293,7 +301,7 @@ pub fn decide(
     match &request.authorization {
         Authorization::Several => return Deny::invalid_token("several_authorization_headers"),
         Authorization::One(value) => match bearer_token(value) {
-            Ok(Some(token)) => return check_bearer(config, token, verifier, now_s, may_refetch),
+            Ok(Some(token)) => return check_bearer(config, token, verifier, now_s, on_unknown_kid),
             Ok(None) => {}
             Err(reason) => return Deny::invalid_token(reason),
         },
@@ -459,7 +467,7 @@ fn check_bearer(
     token: &str,
     verifier: &mut Verifier,
     now_s: u64,
-    may_refetch: bool,
+    on_unknown_kid: OnUnknownKid,
 ) -> Decision {
     if let Some(verdict) = verifier.cache.get(token, now_s) {
         return bearer_decision(verdict);
@@ -488,7 +496,7 @@ fn check_bearer(
     };
     let verified = match jwt::verify(&parsed, key_set, &rules, now_s) {
         Ok(verified) => verified,
-        Err(JwtError::UnknownKid) if may_refetch => {
+        Err(JwtError::UnknownKid) if on_unknown_kid == OnUnknownKid::AwaitRefetch => {
             return Decision::AwaitRefetch { issuer: index }
         }
         Err(e) => return Deny::invalid_token(e.reason()),
@@ -596,7 +604,7 @@ mod tests {
     }
 
     fn run(cfg: &Config, req: &Request) -> Decision {
-        decide(cfg, req, &mut key_sets(), NOW, true)
+        decide(cfg, req, &mut key_sets(), NOW, OnUnknownKid::AwaitRefetch)
     }
 
     fn denied(decision: &Decision) -> (u16, &'static str) {
@@ -729,7 +737,7 @@ mod tests {
         let mut keys = Verifier::new(2);
         let req = request("/x", &[&format!("Bearer {}", token(alice()))]);
         assert_eq!(
-            decide(&cfg, &req, &mut keys, NOW, true),
+            decide(&cfg, &req, &mut keys, NOW, OnUnknownKid::AwaitRefetch),
             Decision::AwaitKeys { issuer: 0 }
         );
     }
@@ -744,11 +752,17 @@ mod tests {
         );
         let req = request("/x", &[&format!("Bearer {tok}")]);
         assert_eq!(
-            decide(&cfg, &req, &mut key_sets(), NOW, true),
+            decide(&cfg, &req, &mut key_sets(), NOW, OnUnknownKid::AwaitRefetch),
             Decision::AwaitRefetch { issuer: 0 }
         );
         assert_eq!(
-            denied(&decide(&cfg, &req, &mut key_sets(), NOW, false)),
+            denied(&decide(
+                &cfg,
+                &req,
+                &mut key_sets(),
+                NOW,
+                OnUnknownKid::Refuse
+            )),
             (401, "unknown_kid")
         );
     }
@@ -772,7 +786,13 @@ mod tests {
         let forged = mint(Alg::Rs256, &json!({"alg": "RS256", "kid": "rsa"}), &sa);
         let req = request("/x", &[&format!("Bearer {forged}")]);
         assert_eq!(
-            denied(&decide(&cfg, &req, &mut key_sets(), NOW, false)),
+            denied(&decide(
+                &cfg,
+                &req,
+                &mut key_sets(),
+                NOW,
+                OnUnknownKid::Refuse
+            )),
             (401, "unknown_kid")
         );
         let forged_no_kid = mint(Alg::Es256, &json!({"alg": "ES256"}), &sa);
@@ -988,7 +1008,13 @@ mod tests {
         let req = browser("GET", "/x", &[("cookie", &cookie)]);
         let mut verifier = key_sets();
         assert!(matches!(
-            decide(&cfg, &req, &mut verifier, u64::MAX - 1, true),
+            decide(
+                &cfg,
+                &req,
+                &mut verifier,
+                u64::MAX - 1,
+                OnUnknownKid::AwaitRefetch
+            ),
             Decision::Refresh(_)
         ));
         assert!(matches!(
@@ -997,7 +1023,7 @@ mod tests {
                 &req,
                 &mut verifier,
                 u64::MAX - REFRESH_AHEAD_SECONDS - 1,
-                true
+                OnUnknownKid::AwaitRefetch
             ),
             Decision::Allow { .. }
         ));
@@ -1012,23 +1038,35 @@ mod tests {
         let cookie = session_cookie(&cfg, &s);
         let req = browser("GET", "/x", &[("cookie", &cookie)]);
         assert!(matches!(
-            decide(&cfg, &req, &mut verifier, NOW, true),
+            decide(&cfg, &req, &mut verifier, NOW, OnUnknownKid::AwaitRefetch),
             Decision::Allow { .. }
         ));
         assert_eq!(verifier.sessions.len(), 1);
         assert!(matches!(
-            decide(&cfg, &req, &mut verifier, NOW + 99, true),
+            decide(
+                &cfg,
+                &req,
+                &mut verifier,
+                NOW + 99,
+                OnUnknownKid::AwaitRefetch
+            ),
             Decision::Allow { .. }
         ));
         assert_eq!(
-            decide(&cfg, &req, &mut verifier, NOW + 100, true),
+            decide(
+                &cfg,
+                &req,
+                &mut verifier,
+                NOW + 100,
+                OnUnknownKid::AwaitRefetch
+            ),
             Decision::StartLogin
         );
         // A tampered copy is a different key: it is opened (and refused), never served from cache.
         let tampered = cookie.replacen("v1.", "v1.A", 1);
         let req = browser("GET", "/x", &[("cookie", &tampered)]);
         assert_eq!(
-            decide(&cfg, &req, &mut verifier, NOW, true),
+            decide(&cfg, &req, &mut verifier, NOW, OnUnknownKid::AwaitRefetch),
             Decision::StartLogin
         );
     }
@@ -1095,19 +1133,31 @@ mod tests {
         claims["exp"] = json!(NOW + 10);
         let req = request("/x", &[&format!("Bearer {}", token(claims))]);
         assert!(matches!(
-            decide(&cfg, &req, &mut verifier, NOW, true),
+            decide(&cfg, &req, &mut verifier, NOW, OnUnknownKid::AwaitRefetch),
             Decision::Allow { .. }
         ));
         assert_eq!(verifier.cache.len(), 1);
         // A hit needs no keys: remove them and the cached verdict still answers...
         verifier.keys[0] = None;
         assert!(matches!(
-            decide(&cfg, &req, &mut verifier, NOW + 5, true),
+            decide(
+                &cfg,
+                &req,
+                &mut verifier,
+                NOW + 5,
+                OnUnknownKid::AwaitRefetch
+            ),
             Decision::Allow { .. }
         ));
         // ...but never after exp + skew,
         assert_eq!(
-            decide(&cfg, &req, &mut verifier, NOW + 10 + 60, true),
+            decide(
+                &cfg,
+                &req,
+                &mut verifier,
+                NOW + 10 + 60,
+                OnUnknownKid::AwaitRefetch
+            ),
             Decision::AwaitKeys { issuer: 0 }
         );
         // and new keys drop every verdict.

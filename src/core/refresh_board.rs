@@ -23,7 +23,7 @@ use rustc_hash::FxHasher;
 use serde::{Deserialize, Serialize};
 
 use crate::core::identity::Identity;
-use crate::core::refresh::backoff_ms;
+use crate::core::key_fetch::backoff_ms;
 use crate::core::session::Session;
 
 /// Shared-data slots; a session's slot is a hash of its id.

@@ -8,8 +8,8 @@ use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, MapType};
 
 use crate::config::Config;
-use crate::core::decide::{decide, Decision, Request};
-use crate::core::refresh::Schedule;
+use crate::core::decide::{decide, Decision, OnUnknownKid, Request};
+use crate::core::key_fetch::Schedule;
 use crate::filter::worker::{answer, carry_out, strip_identity_headers, Wait, Worker};
 use crate::filter::{board, browser, headers, host, root};
 
@@ -88,7 +88,13 @@ impl HttpContext for HttpFilter {
         let now_ms = host::now_ms();
         let decision = {
             let mut worker = self.worker.borrow_mut();
-            decide(&config, &request, &mut worker.verifier, now_ms / 1000, true)
+            decide(
+                &config,
+                &request,
+                &mut worker.verifier,
+                now_ms / 1000,
+                OnUnknownKid::AwaitRefetch,
+            )
         };
         match decision {
             Decision::AwaitKeys { .. } => {
@@ -155,7 +161,13 @@ impl HttpFilter {
         if worker.has_room_to_park() {
             worker.park(self.context_id, request, wait, deadline_ms);
         } else {
-            let fallback = decide(config, &request, &mut worker.verifier, now_ms / 1000, false);
+            let fallback = decide(
+                config,
+                &request,
+                &mut worker.verifier,
+                now_ms / 1000,
+                OnUnknownKid::Refuse,
+            );
             drop(worker);
             carry_out(config, &request, &fallback);
         }

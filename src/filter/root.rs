@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::core::decide::Decision;
 use crate::core::discovery;
 use crate::core::jwks::{self, KeySet};
-use crate::core::refresh::{FetchState, Schedule};
+use crate::core::key_fetch::{FetchState, Schedule};
 use crate::filter::browser;
 use crate::filter::http::HttpFilter;
 use crate::filter::worker::{answer_paused, Worker};

@@ -8,10 +8,10 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::types::{Action, LogLevel, MapType};
 
 use crate::config::Config;
-use crate::core::decide::{decide, Decision, Deny, Request, Verifier};
+use crate::core::decide::{decide, Decision, Deny, OnUnknownKid, Request, Verifier};
 use crate::core::discovery::{self, Discovery};
 use crate::core::jwks::KeySet;
-use crate::core::refresh::FetchState;
+use crate::core::key_fetch::FetchState;
 use crate::core::refresh_board::Outcome;
 use crate::core::{cookies, header_names, session};
 use crate::filter::headers::HeaderMap;
@@ -174,7 +174,7 @@ impl Worker {
                 &parked.request,
                 &mut self.verifier,
                 now_s,
-                false,
+                OnUnknownKid::Refuse,
             ),
             Wait::Refetch { issuer, since_ms } => {
                 if self.issuers[issuer].fetch.last_completed_ms < since_ms {
@@ -185,7 +185,7 @@ impl Worker {
                         &parked.request,
                         &mut self.verifier,
                         now_s,
-                        false,
+                        OnUnknownKid::Refuse,
                     )
                 }
             }
@@ -209,7 +209,7 @@ impl Worker {
                             &parked.request,
                             &mut self.verifier,
                             now_s,
-                            false,
+                            OnUnknownKid::Refuse,
                         ) {
                             Decision::Refresh(session) => Decision::allow_session(*session),
                             other => other,
@@ -234,7 +234,7 @@ impl Worker {
                     &parked.request,
                     &mut self.verifier,
                     now_s,
-                    false,
+                    OnUnknownKid::Refuse,
                 ))
             }
             other => Some(other),
