@@ -149,6 +149,11 @@ impl<F: Fn(&str) -> Option<String>> Environment for F {
 }
 
 impl Config {
+    /// The issuer browsers sign in with: the first one configured (validation requires one).
+    pub fn login_issuer(&self) -> &IssuerConfig {
+        &self.issuers[0]
+    }
+
     /// Parses and validates the plugin configuration. Empty input reads as `{}`.
     pub fn from_json(raw: &[u8], env: &dyn Environment) -> Result<Config, ConfigError> {
         let raw = if raw.iter().all(u8::is_ascii_whitespace) {

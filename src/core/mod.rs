@@ -5,6 +5,7 @@ pub mod cookies;
 pub mod decide;
 pub mod discovery;
 pub mod es384;
+pub mod flow;
 pub mod header_map;
 pub mod header_names;
 pub mod identity;

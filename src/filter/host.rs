@@ -1,73 +1,74 @@
-//! Small wrappers over host calls that the SDK would `unwrap`.
+//! Everything the filter asks of Envoy, as one trait: `wasm::ProxyHost` implements it with
+//! proxy-wasm host calls, the native tests with a fake Envoy. Calls that concern "the
+//! request" act on the current HTTP context (see `set_effective_context`).
 
-use std::time::{Duration, UNIX_EPOCH};
+use crate::core::flow::{CallResponse, Level, Reply};
+use crate::core::login::Random;
 
-use proxy_wasm::hostcalls;
-use proxy_wasm::types::{LogLevel, MapType};
+/// An IdP answer's body is read up to one byte past this; longer ones are refused.
+pub const MAX_CALL_BODY_BYTES: usize = 256 * 1024;
 
-use crate::config::Config;
-use crate::core::callout;
+pub trait Host {
+    /// Wall-clock time in milliseconds since the Unix epoch.
+    fn now_ms(&self) -> u64;
+    /// Fills `bytes` from the host's CSPRNG; `false` when it cannot.
+    fn fill_random(&mut self, bytes: &mut [u8]) -> bool;
+    fn log(&mut self, level: Level, message: &str);
 
-pub fn now_ms() -> u64 {
-    hostcalls::get_current_time()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_millis() as u64)
+    /// The current request's headers, serialized as `core::header_map` reads them.
+    fn request_headers(&mut self) -> Vec<u8>;
+    /// Replaces (or with `None` removes) a request header of the current request.
+    fn set_request_header(&mut self, name: &str, value: Option<&[u8]>);
+    fn add_response_header(&mut self, name: &str, value: &str);
+    /// Answers the current request here instead of sending it upstream.
+    fn send_reply(&mut self, reply: &Reply) -> Result<(), String>;
+    /// Lets a paused current request go on upstream.
+    fn resume_request(&mut self);
+    /// Makes `context_id` the current request (to answer a held one); `false` when it is gone.
+    fn set_effective_context(&mut self, context_id: u32) -> bool;
+
+    /// Sends an HTTP call through `cluster`; returns its token, and the answer arrives later
+    /// through the context that sent it.
+    fn dispatch(
+        &mut self,
+        cluster: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+        timeout_ms: u64,
+    ) -> Result<u32, String>;
+    /// The answer to a dispatched call, as the host announced it (`header_count` 0: none);
+    /// the body is read up to `MAX_CALL_BODY_BYTES + 1` bytes.
+    fn call_response(&mut self, header_count: usize, body_size: usize) -> CallResponse;
+
+    /// A shared-data value and its compare-and-swap token.
+    fn shared_get(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>);
+    /// Writes a shared-data value if `cas` is still current (`None`: unconditionally);
+    /// `false` when another writer came first.
+    fn shared_set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> bool;
+
+    /// Counter `<prefix>.<label>` (`<prefix>` alone when the label is empty) += 1.
+    fn increment(&mut self, prefix: &'static str, label: &'static str);
+    /// A counter whose name is built at run time (per issuer).
+    fn increment_named(&mut self, name: &str);
+    fn set_gauge(&mut self, name: &str, value: u64);
+    /// Sets the root context's tick period; `false` when the host refused.
+    fn set_tick_ms(&mut self, period_ms: u64) -> bool;
 }
 
-pub fn log(level: LogLevel, message: &str) {
-    let _ = hostcalls::log(level, &format!("oidc-gate: {message}"));
-}
+/// The host's randomness, as the core reads it.
+pub struct HostRandom<'a, H: Host>(pub &'a mut H);
 
-/// The `:status` of a dispatched call's answer; `None` when there is none (timeout, reset,
-/// connection failure). Envoy then reports no headers, and reading the absent map would make
-/// the SDK panic ("unexpected status: 2"), so the count is checked first.
-pub fn call_response_status(header_count: usize) -> Option<Vec<u8>> {
-    if header_count == 0 {
-        return None;
+impl<H: Host> Random for HostRandom<'_, H> {
+    fn fill(&mut self, bytes: &mut [u8]) -> bool {
+        self.0.fill_random(bytes)
     }
-    hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status")
-        .ok()
-        .flatten()
 }
 
-/// A random non-zero id for this VM, to tell lease holders apart.
-pub fn random_id() -> u64 {
+/// A random non-zero id (a VM, a refresh lease holder).
+pub fn random_id(host: &mut impl Host) -> u64 {
     let mut bytes = [0u8; 8];
-    if getrandom::getrandom(&mut bytes).is_err() {
-        bytes = now_ms().to_le_bytes();
+    if !host.fill_random(&mut bytes) {
+        bytes = host.now_ms().to_le_bytes();
     }
     u64::from_le_bytes(bytes) | 1
-}
-
-/// An HTTP call to the IdP: through `cluster`, or the one `idp_clusters` names for the URL's
-/// host. Returns the call's token; the answer arrives in `on_http_call_response`.
-pub fn dispatch(
-    config: &Config,
-    cluster: &str,
-    method: &str,
-    url: &str,
-    extra_headers: &[(&str, &str)],
-    body: Option<&[u8]>,
-) -> Result<u32, String> {
-    let target = callout::target(url, cluster, &config.idp_clusters)
-        .ok_or_else(|| format!("{url:?} is not an http(s) URL"))?;
-    let mut headers = vec![
-        (":method", method),
-        (":path", target.path.as_str()),
-        (":authority", target.authority.as_str()),
-        (":scheme", target.scheme),
-        ("accept", "application/json"),
-        ("user-agent", "oidc-gate"),
-    ];
-    headers.extend_from_slice(extra_headers);
-    let timeout = Duration::from_millis(config.idp_timeout_ms);
-    hostcalls::dispatch_http_call(&target.cluster, headers, body, vec![], timeout).map_err(
-        |status| {
-            format!(
-                "cannot call cluster {:?} ({status:?}); is it defined in Envoy?",
-                target.cluster
-            )
-        },
-    )
 }

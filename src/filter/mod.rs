@@ -1,18 +1,19 @@
-//! The only code that calls the host: proxy-wasm contexts and their glue.
+//! The filter: carries out the core's decisions and flows through the [`host::Host`] trait.
+//! Only `wasm` talks to proxy-wasm; everything else runs natively under a fake host in tests.
 
 mod board;
-mod browser;
-mod headers;
-mod host;
-mod http;
-mod metrics;
+mod callout;
+mod executor;
+pub mod host;
+mod key_fetch;
 mod root;
+mod stream;
+#[cfg(target_arch = "wasm32")]
+mod wasm;
 mod worker;
 
-use proxy_wasm::traits::RootContext;
-use proxy_wasm::types::LogLevel;
+#[cfg(test)]
+mod tests;
 
-pub fn install() {
-    proxy_wasm::set_log_level(LogLevel::Info);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(root::Root::new()) });
-}
+#[cfg(target_arch = "wasm32")]
+pub use wasm::install;

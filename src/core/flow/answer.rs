@@ -1,0 +1,171 @@
+//! Final answers: a decision carried out, and the replies the browser flows send.
+
+use crate::config::Config;
+use crate::core::cookies::{self, CookieAttributes};
+use crate::core::decide::{Decision, Deny, Request};
+use crate::core::login::{self, Random};
+use crate::core::session::{self, Session};
+
+use super::{Effect, Pass, Reply};
+
+/// Size of the random nonce each sealed cookie gets.
+const SEAL_NONCE_BYTES: usize = 24;
+
+/// The effects of a final decision. A decision that is not final (a wait, a browser flow)
+/// cannot be carried out here and is answered as "keys unavailable"; `Flow::step` never
+/// passes one.
+pub fn of(decision: Decision, request: &Request, config: &Config) -> Vec<Effect> {
+    match decision {
+        Decision::Allow { identity, reason } => vec![
+            Effect::Pass(Pass {
+                identity,
+                cookie: upstream_cookie(config, request),
+                set_cookies: Vec::new(),
+            }),
+            Effect::count("allowed", reason.label()),
+        ],
+        Decision::Deny(deny) => denied(&deny, Vec::new()),
+        _ => of(Decision::keys_unavailable(), request, config),
+    }
+}
+
+/// The `Cookie` header the upstream gets instead of the request's, when the request carries
+/// cookies of the filter's own (session chunks, login flows): the others, joined into one
+/// header. `None` (most requests): the request's cookies go as they are.
+fn upstream_cookie(config: &Config, request: &Request) -> Option<Option<Vec<u8>>> {
+    let headers = || request.cookie_headers.iter().map(Vec::as_slice);
+    let base = &config.session.cookie_name;
+    let is_own = |name: &str| session::is_own_cookie(name, base);
+    cookies::any_cookie(headers(), is_own).then(|| cookies::without_cookies(headers(), is_own))
+}
+
+/// A plain-text refusal, with extra headers (cleared cookies).
+pub fn denied(deny: &Deny, mut headers: Vec<(&'static str, String)>) -> Vec<Effect> {
+    headers.push(("content-type", "text/plain; charset=utf-8".to_string()));
+    if let Some(value) = deny.www_authenticate {
+        headers.push(("www-authenticate", value.to_string()));
+    }
+    vec![
+        Effect::count("denied", deny.reason),
+        reply(deny.status, headers, deny.body().to_string()),
+    ]
+}
+
+/// A local reply; every reply of the filter is uncacheable.
+pub fn reply(status: u16, headers: Vec<(&'static str, String)>, body: String) -> Effect {
+    let mut all = vec![("cache-control", "no-store".to_string())];
+    all.extend(headers);
+    Effect::Reply(Reply {
+        status,
+        headers: all,
+        body,
+    })
+}
+
+pub fn redirect(location: String, mut headers: Vec<(&'static str, String)>) -> Effect {
+    headers.push(("location", location));
+    reply(302, headers, String::new())
+}
+
+/// A short HTML error page whose "Start again" link goes to `/`.
+pub fn error_page(
+    status: u16,
+    reason: &'static str,
+    detail: &str,
+    headers: Vec<(&'static str, String)>,
+) -> Vec<Effect> {
+    error_page_to(status, reason, detail, "/", headers)
+}
+
+/// An HTML error page whose "Start again" link goes to `again` (a same-origin path: signing
+/// in starts from there). `detail` is escaped, and never holds tokens or codes.
+pub fn error_page_to(
+    status: u16,
+    reason: &'static str,
+    detail: &str,
+    again: &str,
+    mut headers: Vec<(&'static str, String)>,
+) -> Vec<Effect> {
+    let body = format!(
+        "<!doctype html><title>Sign-in failed</title><h1>Sign-in failed</h1><p>{}</p><p><a href=\"{}\">Start again</a></p>\n",
+        login::escape_html(detail),
+        login::escape_html(again)
+    );
+    headers.push(("content-type", "text/html; charset=utf-8".to_string()));
+    vec![
+        Effect::count("denied", reason),
+        reply(status, headers, body),
+    ]
+}
+
+/// The attributes of every cookie the filter sets.
+pub fn attributes(config: &Config) -> CookieAttributes {
+    CookieAttributes {
+        secure: config.session.secure,
+        same_site: config.session.same_site,
+        http_only: true,
+    }
+}
+
+/// `Set-Cookie` headers clearing one cookie.
+pub fn clear_cookie(config: &Config, name: &str) -> (&'static str, String) {
+    (
+        "set-cookie",
+        cookies::clear_cookie(name, &attributes(config)),
+    )
+}
+
+/// `Set-Cookie` headers clearing every session cookie chunk.
+pub fn clear_session_cookies(config: &Config) -> Vec<(&'static str, String)> {
+    session::session_cookie_names(&config.session.cookie_name)
+        .iter()
+        .map(|name| clear_cookie(config, name))
+        .collect()
+}
+
+/// A random nonce for sealing a cookie; `None` without randomness.
+pub fn seal_nonce(random: &mut dyn Random) -> Option<[u8; SEAL_NONCE_BYTES]> {
+    let mut nonce = [0u8; SEAL_NONCE_BYTES];
+    random.fill(&mut nonce).then_some(nonce)
+}
+
+/// `Set-Cookie` values for a session: its chunks, and clears for chunk names it no longer
+/// uses. `None` without randomness to seal it.
+pub fn session_set_cookies(
+    config: &Config,
+    session: &Session,
+    random: &mut dyn Random,
+) -> Option<Vec<String>> {
+    let attrs = attributes(config);
+    let base = &config.session.cookie_name;
+    let issuer = &config.login_issuer().issuer;
+    let nonce = seal_nonce(random)?;
+    let pairs =
+        session::session_cookies(session, &config.session.keys[0], base, issuer, &nonce).ok()?;
+    let max_age = config.session.max_age_seconds;
+    let mut set: Vec<String> = pairs
+        .iter()
+        .map(|(name, value)| cookies::set_cookie(name, value, &attrs, max_age))
+        .collect();
+    for name in session::session_cookie_names(base) {
+        if !pairs.iter().any(|(n, _)| *n == name) {
+            set.push(cookies::clear_cookie(&name, &attrs));
+        }
+    }
+    Some(set)
+}
+
+/// A final decision whose request also carries `Set-Cookie` values for its response (a
+/// session refreshed on the way).
+pub fn with_cookies(
+    decision: Decision,
+    request: &Request,
+    config: &Config,
+    cookies: Vec<String>,
+) -> Vec<Effect> {
+    let mut effects = of(decision, request, config);
+    if let Some(Effect::Pass(pass)) = effects.first_mut() {
+        pass.set_cookies = cookies;
+    }
+    effects
+}

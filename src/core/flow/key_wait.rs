@@ -1,0 +1,124 @@
+//! Requests held by the filter: until an issuer's keys arrive, until an early key fetch for a
+//! `kid` we lack completes, or until another request's refresh of their session ends. Each
+//! is decided again when something changes, and answered by its deadline at the latest.
+
+use crate::core::decide::{decide, Decision, OnUnknownKid, Request, Verifier};
+use crate::core::login::Random;
+use crate::core::refresh_board::Outcome;
+use crate::core::session::Session;
+
+use super::{answer, login_start, session_refresh, Effect, Inputs};
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Wait {
+    /// An issuer has no keys yet, or the login issuer's discovery has not arrived.
+    Keys,
+    /// An early fetch of `issuer`'s keys, asked for at `since_ms`.
+    Refetch { issuer: usize, since_ms: u64 },
+    /// Another request (of any worker) is refreshing this session.
+    Refresh(Box<Session>),
+}
+
+/// How long a request may be held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// As long as one call to the IdP may take (`idp_timeout_ms`).
+    IdpTimeout,
+    /// Until the early fetch of this issuer's keys may have ended (`core::key_fetch`).
+    KeysRefetched(usize),
+    At(u64),
+}
+
+/// A request to hold (`Effect::Park`).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Parked {
+    pub request: Request,
+    pub wait: Wait,
+    pub until: Until,
+}
+
+/// A request being held, with its deadline.
+#[derive(Debug)]
+pub struct Held {
+    pub request: Request,
+    pub wait: Wait,
+    pub deadline_ms: u64,
+}
+
+/// What the worker has seen since, for the request being decided again.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// When the last fetch of the awaited issuer's keys completed (`Wait::Refetch`).
+    pub fetch_completed_ms: u64,
+    /// The refresh board's entry for the awaited session (`Wait::Refresh`).
+    pub refresh: Option<Outcome>,
+}
+
+/// Decides a held request again: `None` while it should keep waiting, else what to do.
+pub fn resume(
+    held: &Held,
+    progress: Progress,
+    verifier: &mut Verifier,
+    inputs: &Inputs,
+    random: &mut dyn Random,
+) -> Option<Vec<Effect>> {
+    let config = inputs.config;
+    let waiting = inputs.now_ms < held.deadline_ms;
+    let request = &held.request;
+    let decision = match &held.wait {
+        Wait::Refresh(session) => {
+            return refresh_ended(session, request, progress.refresh, waiting, inputs, random)
+        }
+        Wait::Refetch { since_ms, .. } if waiting && progress.fetch_completed_ms < *since_ms => {
+            return None
+        }
+        // Keys that just arrived are fresh: an unknown kid now is refused, not refetched.
+        _ => decide(
+            config,
+            request,
+            verifier,
+            inputs.now_s(),
+            OnUnknownKid::Refuse,
+        ),
+    };
+    match decision {
+        Decision::AwaitKeys { .. } if waiting => None,
+        Decision::StartLogin if waiting && !inputs.login_ready() => None,
+        Decision::AwaitKeys { .. } => {
+            Some(answer::of(Decision::keys_unavailable(), request, config))
+        }
+        Decision::StartLogin => Some(login_start::start(inputs, request, random)),
+        // Its tokens fell due while it waited: it passes, and a later request refreshes.
+        Decision::Refresh(session) => Some(answer::of(
+            Decision::allow_session(*session),
+            request,
+            config,
+        )),
+        other => Some(answer::of(other, request, config)),
+    }
+}
+
+/// A request waiting on another's refresh of its session.
+fn refresh_ended(
+    session: &Session,
+    request: &Request,
+    outcome: Option<Outcome>,
+    waiting: bool,
+    inputs: &Inputs,
+    random: &mut dyn Random,
+) -> Option<Vec<Effect>> {
+    match outcome {
+        Some(Outcome::InFlight { .. }) if waiting => None,
+        // Refreshed or refused: as any request arriving now would.
+        Some(outcome @ (Outcome::Refreshed { .. } | Outcome::Refused)) => Some(
+            session_refresh::take_outcome(session.clone(), request, outcome, inputs, random),
+        ),
+        // The refresh failed transiently, or never finished: the session is still valid,
+        // so the request passes on it; a later request refreshes again.
+        _ => Some(answer::of(
+            Decision::allow_session(session.clone()),
+            request,
+            inputs.config,
+        )),
+    }
+}

@@ -1,0 +1,207 @@
+//! What the filter does with one request, as a state machine: [`Flow::step`] takes the
+//! request's state and an event (its headers were decided, an IdP call answered, the client
+//! went away) and returns the next state and the [`Effect`]s to carry out. Time, randomness
+//! and the IdP's answers are inputs; nothing here calls the host.
+//!
+//! The flows: a final decision answered at once (`answer`), waiting for keys or for another
+//! request's session refresh (`key_wait`), the redirect to the IdP (`login_start`), the
+//! callback and its code exchange (`callback`), a session refresh (`session_refresh`), and
+//! logout (`logout`).
+
+pub mod answer;
+pub mod callback;
+mod effect;
+pub mod key_wait;
+pub mod login_start;
+pub mod logout;
+pub mod session_refresh;
+
+#[cfg(test)]
+mod tests;
+
+pub use effect::{Call, CallResponse, Effect, Level, Pass, Reply};
+
+use crate::config::{Config, IssuerConfig};
+use crate::core::decide::{Decision, Request};
+use crate::core::discovery::Discovery;
+use crate::core::jwks::KeySet;
+use crate::core::login::Random;
+use crate::core::refresh_board::Claim;
+use callback::{Exchange, PendingLogin};
+use key_wait::{Until, Wait};
+use session_refresh::{Claiming, Refreshing};
+
+/// What one request is waiting for; each state carries what its next step needs.
+#[derive(Debug, Default)]
+pub enum Flow {
+    #[default]
+    Idle,
+    /// The refresh board's answer to this request's claim on its session's refresh.
+    ClaimingRefresh(Box<Claiming>),
+    /// The token endpoint's answer to the code exchange, after a callback.
+    Exchanging(Box<Exchange>),
+    /// The userinfo endpoint's answer, for identity claims the id_token lacked.
+    FetchingUserinfo(Box<PendingLogin>),
+    /// The token endpoint's answer to a session refresh.
+    Refreshing(Box<Refreshing>),
+}
+
+#[derive(Debug)]
+pub enum Event {
+    /// The request's headers arrived and `decide` ruled on them.
+    Decided {
+        decision: Decision,
+        request: Request,
+    },
+    /// The refresh board's answer to [`Effect::ClaimRefresh`].
+    Claimed { claim: Option<Claim>, holder: u64 },
+    /// The IdP answered the [`Effect::Call`] (or the call timed out: no status).
+    CallAnswered(CallResponse),
+    /// The [`Effect::Call`] could not be sent.
+    CallNotSent(String),
+    /// The client went away.
+    Abandoned,
+}
+
+/// The next state and what to do now.
+#[derive(Debug)]
+pub struct Step {
+    pub flow: Flow,
+    pub effects: Vec<Effect>,
+}
+
+impl Step {
+    /// Done: no more events expected.
+    pub fn done(effects: Vec<Effect>) -> Step {
+        Step {
+            flow: Flow::Idle,
+            effects,
+        }
+    }
+
+    pub fn then(flow: Flow, effects: Vec<Effect>) -> Step {
+        Step { flow, effects }
+    }
+}
+
+/// What the flows read besides the event: configuration, what is known of the login issuer,
+/// and the clock.
+pub struct Inputs<'a> {
+    pub config: &'a Config,
+    /// The login issuer's discovery document, once fetched.
+    pub discovery: Option<&'a Discovery>,
+    /// The login issuer's keys, once fetched.
+    pub keys: Option<&'a KeySet>,
+    pub now_ms: u64,
+}
+
+impl Inputs<'_> {
+    pub fn now_s(&self) -> u64 {
+        self.now_ms / 1000
+    }
+
+    pub fn login_issuer(&self) -> &IssuerConfig {
+        self.config.login_issuer()
+    }
+
+    /// A login can start once the IdP's authorization endpoint is known.
+    pub fn login_ready(&self) -> bool {
+        self.authorization_endpoint().is_some()
+    }
+
+    pub fn authorization_endpoint(&self) -> Option<&str> {
+        let discovered = || self.discovery?.authorization_endpoint.as_deref();
+        self.config
+            .authorization_endpoint
+            .as_deref()
+            .or_else(discovered)
+    }
+}
+
+impl Flow {
+    /// Moves the flow on by one event.
+    pub fn step(self, event: Event, inputs: &Inputs, random: &mut dyn Random) -> Step {
+        match (self, event) {
+            (Flow::Idle, Event::Decided { decision, request }) => {
+                on_decision(decision, request, inputs, random)
+            }
+            (Flow::ClaimingRefresh(claiming), Event::Claimed { claim, holder }) => {
+                session_refresh::on_claim(*claiming, claim, holder, inputs, random)
+            }
+            (Flow::Exchanging(exchange), event) => {
+                callback::on_token_response(*exchange, event.into_answer(), inputs, random)
+            }
+            (Flow::FetchingUserinfo(pending), event) => {
+                callback::on_userinfo_response(*pending, event.into_answer(), inputs, random)
+            }
+            (Flow::Refreshing(refreshing), event) => {
+                session_refresh::on_response(*refreshing, event.into_answer(), inputs, random)
+            }
+            // Nothing else is awaited in these states; a stray event changes nothing.
+            (flow, _) => Step::then(flow, Vec::new()),
+        }
+    }
+
+    /// The request ends now (the client went away): what must not be left behind.
+    pub fn abandon(self) -> Vec<Effect> {
+        match self {
+            Flow::Refreshing(refreshing) => session_refresh::abandon(&refreshing),
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl Event {
+    /// The answer to an IdP call, a call that was never sent read as no answer at all;
+    /// `Abandoned` and others cannot reach a state awaiting a call (see `Flow::step`).
+    fn into_answer(self) -> Answer {
+        match self {
+            Event::CallAnswered(response) => Answer::Response(response),
+            Event::CallNotSent(detail) => Answer::NotSent(detail),
+            _ => Answer::NotSent("no answer".to_string()),
+        }
+    }
+}
+
+/// How an IdP call ended.
+#[derive(Debug)]
+pub enum Answer {
+    Response(CallResponse),
+    NotSent(String),
+}
+
+/// A request at its headers.
+fn on_decision(
+    decision: Decision,
+    request: Request,
+    inputs: &Inputs,
+    random: &mut dyn Random,
+) -> Step {
+    let config = inputs.config;
+    let now_ms = inputs.now_ms;
+    match decision {
+        Decision::AwaitKeys { .. } => park(request, Wait::Keys, Until::IdpTimeout),
+        Decision::AwaitRefetch { issuer } => {
+            let wait = Wait::Refetch {
+                issuer,
+                since_ms: now_ms,
+            };
+            Step::done(vec![
+                Effect::ExpediteKeyFetch { issuer },
+                Effect::park(request, wait, Until::KeysRefetched(issuer)),
+            ])
+        }
+        Decision::StartLogin if !inputs.login_ready() => {
+            park(request, Wait::Keys, Until::IdpTimeout)
+        }
+        Decision::StartLogin => Step::done(login_start::start(inputs, &request, random)),
+        Decision::Callback => callback::begin(&request, inputs),
+        Decision::Logout(logout) => Step::done(logout::respond(inputs, &request, logout)),
+        Decision::Refresh(session) => session_refresh::begin(*session, request, config),
+        other => Step::done(answer::of(other, &request, config)),
+    }
+}
+
+fn park(request: Request, wait: Wait, until: Until) -> Step {
+    Step::done(vec![Effect::park(request, wait, until)])
+}

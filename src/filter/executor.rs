@@ -1,0 +1,183 @@
+//! Carries out the core's effects on the current request, through the host. The one place
+//! where a decision turns into host calls.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use crate::config::Config;
+use crate::core::flow::key_wait::{Held, Parked, Until};
+use crate::core::flow::{Effect, Event, Level, Pass, Reply};
+use crate::core::header_map::Pairs;
+use crate::core::header_names;
+use crate::filter::board::{self, ClaimRequest};
+use crate::filter::host::{random_id, Host};
+use crate::filter::worker::Worker;
+use crate::filter::{callout, key_fetch};
+
+/// What becomes of the request after its effects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// It goes upstream now.
+    Continue,
+    /// It was answered here, or waits (for keys, a call, another request's refresh).
+    Pause,
+}
+
+/// Whether the request is still at its headers (the verdict decides), or was paused earlier
+/// (going upstream means resuming it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    AtHeaders,
+    Paused,
+}
+
+/// The current request, as the executor acts on it.
+pub struct Target<'a> {
+    pub worker: &'a Rc<RefCell<Worker>>,
+    pub context_id: u32,
+    pub stage: Stage,
+}
+
+/// Carries out `effects`; returns the verdict, and the event an effect produced at once for
+/// the request's flow (a refresh claim, a call that could not be sent), if any.
+pub fn execute(
+    host: &mut impl Host,
+    target: &Target,
+    effects: Vec<Effect>,
+) -> (Verdict, Option<Event>) {
+    let mut verdict = Verdict::Pause;
+    let mut follow_up = None;
+    let mut pending = VecDeque::from(effects);
+    while let Some(effect) = pending.pop_front() {
+        match effect {
+            Effect::Pass(pass) => {
+                pass_upstream(host, target, pass);
+                verdict = Verdict::Continue;
+            }
+            Effect::Park(parked) => pending.extend(park(host, target, *parked)),
+            other => follow_up = follow_up.or(carry_out(host, target, other)),
+        }
+    }
+    if verdict == Verdict::Continue && target.stage == Stage::Paused {
+        host.resume_request();
+        verdict = Verdict::Pause;
+    }
+    (verdict, follow_up)
+}
+
+/// Every effect but `Pass` and `Park`.
+fn carry_out(host: &mut impl Host, target: &Target, effect: Effect) -> Option<Event> {
+    match effect {
+        Effect::Reply(reply) => send_reply(host, &reply),
+        Effect::Call(call) => {
+            let config = target.worker.borrow().config.clone();
+            let cluster = &config.login_issuer().cluster;
+            if let Err(detail) = callout::send(host, &config, cluster, &call) {
+                return Some(Event::CallNotSent(detail));
+            }
+        }
+        Effect::ClaimRefresh {
+            sid,
+            tokens_expire_at,
+            lease_ms,
+        } => {
+            let holder = random_id(host);
+            let prefix = target.worker.borrow().board.clone();
+            let request = ClaimRequest {
+                sid: &sid,
+                tokens_expire_at,
+                holder,
+                lease_ms,
+            };
+            let claim = board::claim(host, &prefix, &request);
+            return Some(Event::Claimed { claim, holder });
+        }
+        Effect::FinishRefresh {
+            sid,
+            holder,
+            outcome,
+        } => {
+            let prefix = target.worker.borrow().board.clone();
+            board::finish(host, &prefix, &sid, holder, outcome);
+        }
+        Effect::ExpediteKeyFetch { issuer } => {
+            key_fetch::expedite(host, &target.worker.borrow(), issuer);
+        }
+        Effect::Count { prefix, label } => host.increment(prefix, label),
+        Effect::Log(level, message) => host.log(level, &message),
+        Effect::Pass(_) | Effect::Park(_) => {}
+    }
+    None
+}
+
+fn send_reply(host: &mut impl Host, reply: &Reply) {
+    if let Err(e) = host.send_reply(reply) {
+        let message = format!("could not send the {} reply: {e}", reply.status);
+        host.log(Level::Warn, &message);
+    }
+}
+
+/// Identity headers, the filter's cookies removed, and `Set-Cookie`s for the response.
+fn pass_upstream(host: &mut impl Host, target: &Target, pass: Pass) {
+    let mut worker = target.worker.borrow_mut();
+    if let Some(cookie) = &pass.cookie {
+        host.set_request_header("cookie", cookie.as_deref());
+    }
+    if let Some(identity) = &pass.identity {
+        let config = &worker.config;
+        let groups = identity.groups.join(",");
+        host.set_request_header(&config.userid_header, Some(identity.userid.as_bytes()));
+        host.set_request_header(&config.groups_header, Some(groups.as_bytes()));
+    }
+    if !pass.set_cookies.is_empty() {
+        let cookies = worker.response_cookies.entry(target.context_id);
+        cookies.or_default().extend(pass.set_cookies);
+    }
+}
+
+/// Holds the request. A worker that holds too many already answers it at once, as if its
+/// wait were over: the effects of that answer are returned.
+fn park(host: &mut impl Host, target: &Target, parked: Parked) -> Vec<Effect> {
+    let Parked {
+        request,
+        wait,
+        until,
+    } = parked;
+    let now_ms = host.now_ms();
+    let mut worker = target.worker.borrow_mut();
+    let deadline_ms = match until {
+        Until::IdpTimeout => now_ms.saturating_add(worker.config.idp_timeout_ms),
+        Until::KeysRefetched(issuer) => {
+            let bound = key_fetch::expedite(host, &worker, issuer);
+            now_ms.saturating_add(bound)
+        }
+        Until::At(deadline_ms) => deadline_ms,
+    };
+    let held = Held {
+        request,
+        wait,
+        deadline_ms,
+    };
+    if !worker.has_room_to_hold() {
+        return worker.answer_now(host, held);
+    }
+    worker.hold(target.context_id, held);
+    Vec::new()
+}
+
+/// Removes every request header an upstream could read as an identity header: each name that
+/// folds to `userid_header` or `groups_header` (`kubeflow_userid`, `KUBEFLOW-USERID`, ...; see
+/// `core::header_names`), by its exact name, every value. Most requests carry none, and then
+/// no host call is spent.
+pub fn strip_identity_headers(host: &mut impl Host, config: &Config, headers: Pairs) {
+    let identity = [config.userid_header.as_str(), config.groups_header.as_str()];
+    let mut removed: Vec<&str> = Vec::new();
+    for (name, _) in headers {
+        let spoofed = identity.iter().any(|id| header_names::folds_to(name, id));
+        if spoofed && !removed.contains(&name) {
+            host.set_request_header(name, None);
+            removed.push(name);
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! One request: its headers are decided, and its flow (`core::flow`) is moved on by each
+//! event the host reports, until it goes upstream or is answered here.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use crate::core::decide::{decide, OnUnknownKid, Request};
+use crate::core::flow::{Event, Flow};
+use crate::core::header_map::Pairs;
+use crate::filter::executor::{self, strip_identity_headers, Stage, Target, Verdict};
+use crate::filter::host::{Host, HostRandom};
+use crate::filter::worker::Worker;
+
+pub struct Stream {
+    context_id: u32,
+    worker: Rc<RefCell<Worker>>,
+    flow: Flow,
+}
+
+impl Stream {
+    pub fn new(context_id: u32, worker: Rc<RefCell<Worker>>) -> Stream {
+        Stream {
+            context_id,
+            worker,
+            flow: Flow::Idle,
+        }
+    }
+
+    pub fn on_request_headers(&mut self, host: &mut impl Host) -> Verdict {
+        let bytes = host.request_headers();
+        let config = self.worker.borrow().config.clone();
+        strip_identity_headers(host, &config, Pairs::new(&bytes));
+        let request = Request::from_headers(Pairs::new(&bytes));
+        let now_s = host.now_ms() / 1000;
+        let decision = {
+            let verifier = &mut self.worker.borrow_mut().verifier;
+            decide(
+                &config,
+                &request,
+                verifier,
+                now_s,
+                OnUnknownKid::AwaitRefetch,
+            )
+        };
+        self.run(host, Event::Decided { decision, request }, Stage::AtHeaders)
+    }
+
+    /// An IdP call this request made was answered (or timed out).
+    pub fn on_call_response(
+        &mut self,
+        host: &mut impl Host,
+        header_count: usize,
+        body_size: usize,
+    ) {
+        let response = host.call_response(header_count, body_size);
+        self.run(host, Event::CallAnswered(response), Stage::Paused);
+    }
+
+    /// Adds the `Set-Cookie`s of a session refreshed on the way.
+    pub fn on_response_headers(&mut self, host: &mut impl Host) {
+        let cookies = {
+            let mut worker = self.worker.borrow_mut();
+            if worker.response_cookies.is_empty() {
+                return;
+            }
+            worker.response_cookies.remove(&self.context_id)
+        };
+        for cookie in cookies.unwrap_or_default() {
+            host.add_response_header("set-cookie", &cookie);
+        }
+    }
+
+    /// The request is over (answered, or its client went away).
+    pub fn on_done(&mut self, host: &mut impl Host) {
+        let Ok(mut worker) = self.worker.try_borrow_mut() else {
+            return;
+        };
+        worker.forget(self.context_id);
+        drop(worker);
+        let effects = std::mem::take(&mut self.flow).abandon();
+        let _ = executor::execute(host, &self.target(Stage::Paused), effects);
+    }
+
+    fn target(&self, stage: Stage) -> Target<'_> {
+        Target {
+            worker: &self.worker,
+            context_id: self.context_id,
+            stage,
+        }
+    }
+
+    /// Steps the flow with `event`, and with every event its effects produce at once.
+    fn run(&mut self, host: &mut impl Host, event: Event, stage: Stage) -> Verdict {
+        let mut next = Some(event);
+        let mut verdict = Verdict::Pause;
+        while let Some(event) = next.take() {
+            let step = {
+                let worker = self.worker.borrow();
+                let keys = worker.login_keys();
+                let inputs = worker.inputs(keys.as_deref(), host.now_ms());
+                std::mem::take(&mut self.flow).step(event, &inputs, &mut HostRandom(host))
+            };
+            self.flow = step.flow;
+            (verdict, next) = executor::execute(host, &self.target(stage), step.effects);
+        }
+        verdict
+    }
+}

@@ -1,0 +1,470 @@
+//! The filter driven end to end without Envoy: a fake host stands in for one Envoy process
+//! with one or more worker VMs (`Root`s sharing its shared data).
+
+mod fake_host;
+
+use std::collections::HashMap;
+
+use serde_json::{json, Value};
+
+use crate::core::flow::{CallResponse, Level};
+use crate::core::jwks::test_keys::{all_jwks, jwks_body, mint};
+use crate::core::jwks::Alg;
+use crate::core::session::{self, Session};
+use crate::filter::executor::Verdict;
+use crate::filter::root::Root;
+use crate::filter::stream::Stream;
+use fake_host::FakeHost;
+
+const ISS: &str = "https://idp.example.com";
+const NOW_MS: u64 = 1_800_000_000_000;
+const NOW: u64 = NOW_MS / 1000;
+const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+fn plugin_config() -> Value {
+    json!({"issuer": ISS, "idp_cluster": "idp", "client_id": "app", "client_secret": "s3cret",
+           "session_keys": [KEY], "idp_timeout_ms": 2000})
+}
+
+fn discovery_body() -> Vec<u8> {
+    json!({"issuer": ISS, "jwks_uri": format!("{ISS}/jwks"),
+           "authorization_endpoint": format!("{ISS}/authorize"),
+           "token_endpoint": format!("{ISS}/token")})
+    .to_string()
+    .into_bytes()
+}
+
+fn ok(body: Vec<u8>) -> CallResponse {
+    CallResponse {
+        status: Some(b"200".to_vec()),
+        body,
+    }
+}
+
+fn bearer(email: &str) -> String {
+    let claims = json!({"iss": ISS, "aud": "app", "sub": "u1", "exp": NOW + 600, "email": email});
+    let token = mint(Alg::Rs256, &json!({"alg": "RS256", "kid": "rsa"}), &claims);
+    format!("Bearer {token}")
+}
+
+/// One worker VM of the process: its root context and its live HTTP contexts.
+struct Vm {
+    root: Root,
+    streams: HashMap<u32, Stream>,
+}
+
+/// One Envoy process: the host and its worker VMs.
+struct Envoy {
+    host: FakeHost,
+    vms: Vec<Vm>,
+}
+
+impl Envoy {
+    fn new(workers: usize) -> Envoy {
+        let mut host = FakeHost::new(NOW_MS);
+        let raw = plugin_config().to_string();
+        let vms = (0..workers)
+            .map(|_| {
+                let mut root = Root::new(&mut host);
+                assert!(root.configure(&mut host, raw.as_bytes(), &|_: &str| None));
+                Vm {
+                    root,
+                    streams: HashMap::new(),
+                }
+            })
+            .collect();
+        Envoy { host, vms }
+    }
+
+    /// A request arrives at worker `vm` on context `context`.
+    fn send(&mut self, vm: usize, context: u32, headers: &[(&str, &str)]) -> Verdict {
+        let mut all = vec![
+            (":method", "GET"),
+            (":scheme", "https"),
+            (":authority", "gate.example.com"),
+        ];
+        all.extend_from_slice(headers);
+        self.host.request(context, &all);
+        let vm = &mut self.vms[vm];
+        let mut stream = vm.root.new_stream(context).unwrap();
+        let verdict = stream.on_request_headers(&mut self.host);
+        vm.streams.insert(context, stream);
+        verdict
+    }
+
+    fn tick(&mut self, vm: usize) {
+        self.host.current = 0;
+        self.vms[vm].root.on_tick(&mut self.host);
+    }
+
+    /// Answers the last call worker `vm`'s root context dispatched.
+    fn answer_root_call(&mut self, vm: usize, response: CallResponse) {
+        let token = self.host.last_call().token;
+        assert_eq!(self.host.last_call().context, 0);
+        self.host.answer = Some(response);
+        self.host.current = 0;
+        self.vms[vm]
+            .root
+            .on_call_response(&mut self.host, token, 1, 0);
+    }
+
+    /// Answers the call context `context` dispatched.
+    fn answer_stream_call(&mut self, vm: usize, context: u32, response: CallResponse) {
+        self.host.answer = Some(response);
+        self.host.current = context;
+        let stream = self.vms[vm].streams.get_mut(&context).unwrap();
+        stream.on_call_response(&mut self.host, 1, 0);
+    }
+
+    /// The upstream's response headers pass through context `context`.
+    fn respond(&mut self, vm: usize, context: u32) -> Vec<String> {
+        self.host.current = context;
+        let stream = self.vms[vm].streams.get_mut(&context).unwrap();
+        stream.on_response_headers(&mut self.host);
+        let added = self
+            .host
+            .response_headers
+            .remove(&context)
+            .unwrap_or_default();
+        added
+            .into_iter()
+            .filter(|(n, _)| n == "set-cookie")
+            .map(|(_, v)| v)
+            .collect()
+    }
+
+    /// The client of `context` goes away.
+    fn hang_up(&mut self, vm: usize, context: u32) {
+        self.host.gone.push(context);
+        let mut stream = self.vms[vm].streams.remove(&context).unwrap();
+        stream.on_done(&mut self.host);
+    }
+
+    /// Worker `vm` fetches discovery and keys.
+    fn fetch_keys(&mut self, vm: usize) {
+        self.tick(vm);
+        assert_eq!(
+            self.host.last_call().header(":path"),
+            Some("/.well-known/openid-configuration")
+        );
+        self.answer_root_call(vm, ok(discovery_body()));
+        assert_eq!(self.host.last_call().header(":path"), Some("/jwks"));
+        self.answer_root_call(vm, ok(jwks_body(all_jwks())));
+    }
+}
+
+#[test]
+fn a_request_that_arrives_before_keys_is_held_and_resumed_when_the_fetch_completes() {
+    let mut envoy = Envoy::new(1);
+    let token = bearer("bob@example.com");
+    assert_eq!(
+        envoy.send(0, 2, &[(":path", "/api"), ("authorization", &token)]),
+        Verdict::Pause
+    );
+    assert!(envoy.host.replies.is_empty() && envoy.host.resumed.is_empty());
+    assert_eq!(
+        envoy.host.tick_ms, 10,
+        "an eager tick while keys are missing"
+    );
+    envoy.fetch_keys(0);
+    assert_eq!(envoy.host.resumed, [2]);
+    assert_eq!(
+        envoy.host.upstream_header(2, "kubeflow-userid").as_deref(),
+        Some("bob@example.com")
+    );
+    assert_eq!(envoy.host.counter("allowed.bearer"), 1);
+    assert_eq!(envoy.host.counter("issuer0.jwks_fetch_ok"), 1);
+    envoy.tick(0);
+    assert_eq!(
+        envoy.host.tick_ms, 200,
+        "a calm tick once keys are in and nothing is held"
+    );
+}
+
+#[test]
+fn a_held_request_gets_503_when_the_idp_stays_down_past_its_deadline() {
+    let mut envoy = Envoy::new(1);
+    let token = bearer("bob@example.com");
+    envoy.send(0, 2, &[(":path", "/api"), ("authorization", &token)]);
+    envoy.tick(0);
+    envoy.answer_root_call(0, CallResponse::default());
+    assert!(envoy.host.replies.is_empty(), "held until its deadline");
+    assert!(envoy
+        .host
+        .logs
+        .iter()
+        .any(|(level, m)| *level == Level::Warn
+            && m.contains("fetching keys of https://idp.example.com failed")));
+    envoy.host.now_ms += 2_000;
+    envoy.tick(0);
+    assert_eq!(envoy.host.replies[&2].status, 503);
+    assert_eq!(envoy.host.counter("denied.keys_unavailable"), 1);
+    assert!(envoy.host.resumed.is_empty());
+}
+
+#[test]
+fn one_worker_fetches_and_every_worker_uses_the_keys() {
+    let mut envoy = Envoy::new(2);
+    let token = bearer("bob@example.com");
+    envoy.send(1, 7, &[(":path", "/api"), ("authorization", &token)]);
+    envoy.tick(0);
+    let calls = envoy.host.calls.len();
+    envoy.tick(1);
+    assert_eq!(
+        envoy.host.calls.len(),
+        calls,
+        "the second worker does not fetch again"
+    );
+    envoy.answer_root_call(0, ok(discovery_body()));
+    envoy.answer_root_call(0, ok(jwks_body(all_jwks())));
+    assert!(envoy.host.resumed.is_empty(), "worker 1 has not looked yet");
+    envoy.tick(1);
+    assert_eq!(envoy.host.resumed, [7]);
+}
+
+#[test]
+fn a_client_that_goes_away_while_held_is_never_answered() {
+    let mut envoy = Envoy::new(1);
+    let token = bearer("bob@example.com");
+    envoy.send(0, 2, &[(":path", "/api"), ("authorization", &token)]);
+    envoy.hang_up(0, 2);
+    envoy.fetch_keys(0);
+    assert!(envoy.host.resumed.is_empty() && envoy.host.replies.is_empty());
+}
+
+#[test]
+fn identity_headers_sent_by_the_client_never_reach_the_upstream() {
+    let mut envoy = Envoy::new(1);
+    envoy.fetch_keys(0);
+    let token = bearer("bob@example.com");
+    let spoofed = [
+        (":path", "/api"),
+        ("authorization", token.as_str()),
+        ("kubeflow_userid", "mallory"),
+        ("kubeflow.groups", "admins"),
+    ];
+    assert_eq!(envoy.send(0, 2, &spoofed), Verdict::Continue);
+    assert_eq!(
+        envoy.host.upstream_header(2, "kubeflow-userid").as_deref(),
+        Some("bob@example.com")
+    );
+    assert_eq!(
+        envoy.host.upstream_header(2, "kubeflow-groups").as_deref(),
+        Some("")
+    );
+    assert_eq!(envoy.host.upstream_header(2, "kubeflow_userid"), None);
+    assert_eq!(envoy.host.upstream_header(2, "kubeflow.groups"), None);
+    // Refused requests lose them too.
+    let denied = [(":path", "/api"), ("kubeflow_userid", "mallory")];
+    assert_eq!(envoy.send(0, 3, &denied), Verdict::Pause);
+    assert_eq!(envoy.host.replies[&3].status, 401);
+    assert_eq!(envoy.host.upstream_header(3, "kubeflow_userid"), None);
+}
+
+/// The cookie header of a browser that got these `Set-Cookie`s.
+fn cookie_jar(set_cookies: &[&str]) -> String {
+    set_cookies
+        .iter()
+        .filter(|c| !c.contains("Max-Age=0;"))
+        .map(|c| c.split(';').next().unwrap())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn reply_header<'a>(envoy: &'a Envoy, context: u32, name: &str) -> Vec<&'a str> {
+    let reply = &envoy.host.replies[&context];
+    reply
+        .headers
+        .iter()
+        .filter(|(n, _)| *n == name)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+#[test]
+fn a_browser_signs_in_through_the_filter_and_its_session_passes() {
+    let mut envoy = Envoy::new(1);
+    envoy.fetch_keys(0);
+    let navigate = [("sec-fetch-mode", "navigate")];
+    envoy.send(0, 2, &[&[(":path", "/app")][..], &navigate].concat());
+    assert_eq!(envoy.host.replies[&2].status, 302);
+    let idp = url::Url::parse(reply_header(&envoy, 2, "location")[0]).unwrap();
+    let param = |name: &str| {
+        idp.query_pairs()
+            .find(|(n, _)| n == name)
+            .unwrap()
+            .1
+            .into_owned()
+    };
+    let flow_cookie = cookie_jar(&reply_header(&envoy, 2, "set-cookie"));
+
+    let callback = format!(
+        "/authservice/oidc/callback?code=c1&state={}",
+        param("state")
+    );
+    let headers = [
+        (":path", callback.as_str()),
+        ("cookie", flow_cookie.as_str()),
+    ];
+    assert_eq!(
+        envoy.send(0, 3, &[&headers[..], &navigate].concat()),
+        Verdict::Pause
+    );
+    let call = envoy.host.last_call().clone();
+    assert_eq!((call.context, call.header(":path")), (3, Some("/token")));
+    assert_eq!(
+        (call.cluster.as_str(), call.header(":method")),
+        ("idp", Some("POST"))
+    );
+    let form = String::from_utf8(call.body.clone().unwrap()).unwrap();
+    assert!(
+        form.contains("code=c1") && form.contains("code_verifier="),
+        "{form}"
+    );
+
+    let claims = json!({"iss": ISS, "aud": "app", "sub": "u1", "iat": NOW, "exp": NOW + 600,
+                        "nonce": param("nonce"), "email": "alice@example.com", "groups": ["staff"]});
+    let id_token = mint(Alg::Rs256, &json!({"alg": "RS256", "kid": "rsa"}), &claims);
+    let tokens = json!({"access_token": "at", "token_type": "Bearer", "expires_in": 600,
+                        "id_token": id_token, "refresh_token": "rt"});
+    envoy.answer_stream_call(0, 3, ok(tokens.to_string().into_bytes()));
+    assert_eq!(envoy.host.replies[&3].status, 302);
+    assert_eq!(reply_header(&envoy, 3, "location"), ["/app"]);
+    let session = cookie_jar(&reply_header(&envoy, 3, "set-cookie"));
+
+    let cookies = format!("{session}; theme=dark");
+    assert_eq!(
+        envoy.send(0, 4, &[(":path", "/app"), ("cookie", &cookies)]),
+        Verdict::Continue
+    );
+    assert_eq!(
+        envoy.host.upstream_header(4, "kubeflow-userid").as_deref(),
+        Some("alice@example.com")
+    );
+    assert_eq!(
+        envoy.host.upstream_header(4, "cookie").as_deref(),
+        Some("theme=dark")
+    );
+    assert_eq!(envoy.host.counter("login.completed"), 1);
+}
+
+fn due_session_cookie() -> String {
+    let session = Session {
+        userid: "alice@example.com".into(),
+        groups: vec!["staff".into()],
+        sub: "u1".into(),
+        sid: "sid-1".into(),
+        issued_at: NOW - 100,
+        expires_at: NOW + 86_400,
+        refresh_token: Some("rt-1".into()),
+        id_token: None,
+        tokens_expire_at: NOW + 30,
+    };
+    let key = {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(KEY)
+            .unwrap();
+        <[u8; 32]>::try_from(bytes).unwrap()
+    };
+    let pairs =
+        session::session_cookies(&session, &key, "authservice_session", ISS, &[9; 24]).unwrap();
+    pairs
+        .iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn refreshed_tokens() -> CallResponse {
+    let body = json!({"access_token": "at2", "token_type": "Bearer", "expires_in": 900,
+                      "refresh_token": "rt-2"});
+    ok(body.to_string().into_bytes())
+}
+
+#[test]
+fn one_request_refreshes_a_due_session_and_the_others_wait_for_its_cookies() {
+    let mut envoy = Envoy::new(2);
+    envoy.fetch_keys(0);
+    envoy.tick(1);
+    let cookie = due_session_cookie();
+    let request = [(":path", "/api"), ("cookie", cookie.as_str())];
+    assert_eq!(envoy.send(0, 2, &request), Verdict::Pause);
+    let refresh = envoy.host.last_call().clone();
+    assert_eq!(
+        (refresh.context, refresh.header(":path")),
+        (2, Some("/token"))
+    );
+    assert_eq!(envoy.send(1, 3, &request), Verdict::Pause);
+    assert_eq!(
+        envoy.host.calls.len(),
+        refresh.token as usize,
+        "the second request does not call"
+    );
+
+    envoy.answer_stream_call(0, 2, refreshed_tokens());
+    assert_eq!(envoy.host.resumed, [2]);
+    let first = envoy.respond(0, 2);
+    assert!(!first.is_empty());
+    envoy.tick(1);
+    assert_eq!(envoy.host.resumed, [2, 3]);
+    assert_eq!(
+        envoy.respond(1, 3),
+        first,
+        "the waiting request gets the same new session"
+    );
+    assert_eq!(envoy.host.counter("session.refreshed"), 1);
+}
+
+#[test]
+fn a_refresh_whose_client_goes_away_holds_no_one_up() {
+    let mut envoy = Envoy::new(1);
+    envoy.fetch_keys(0);
+    let cookie = due_session_cookie();
+    let request = [(":path", "/api"), ("cookie", cookie.as_str())];
+    envoy.send(0, 2, &request);
+    let calls = envoy.host.calls.len();
+    envoy.hang_up(0, 2);
+    // Not held for the gone request's lease: the still-valid session passes at once.
+    assert_eq!(envoy.send(0, 3, &request), Verdict::Continue);
+    assert_eq!(envoy.host.calls.len(), calls);
+    // After the backoff, the next request refreshes.
+    envoy.host.now_ms += crate::core::key_fetch::backoff_ms(1);
+    assert_eq!(envoy.send(0, 4, &request), Verdict::Pause);
+    assert_eq!(envoy.host.calls.len(), calls + 1);
+    assert_eq!(envoy.host.last_call().context, 4);
+}
+
+#[test]
+fn an_idp_down_during_refresh_keeps_the_session_working() {
+    let mut envoy = Envoy::new(1);
+    envoy.fetch_keys(0);
+    let cookie = due_session_cookie();
+    envoy.send(0, 2, &[(":path", "/api"), ("cookie", cookie.as_str())]);
+    envoy.answer_stream_call(0, 2, CallResponse::default());
+    assert_eq!(envoy.host.resumed, [2]);
+    assert_eq!(
+        envoy.host.upstream_header(2, "kubeflow-userid").as_deref(),
+        Some("alice@example.com")
+    );
+    assert!(envoy.respond(0, 2).is_empty());
+    // Within the backoff, the next request passes without calling.
+    let calls = envoy.host.calls.len();
+    assert_eq!(
+        envoy.send(0, 3, &[(":path", "/api"), ("cookie", cookie.as_str())]),
+        Verdict::Continue
+    );
+    assert_eq!(envoy.host.calls.len(), calls);
+}
+
+#[test]
+fn a_bad_configuration_is_refused_with_one_log_line_naming_the_field() {
+    let mut host = FakeHost::new(NOW_MS);
+    let mut root = Root::new(&mut host);
+    let mut raw = plugin_config();
+    raw["idp_timeout_ms"] = json!("soon");
+    assert!(!root.configure(&mut host, raw.to_string().as_bytes(), &|_: &str| None));
+    assert_eq!(host.logs.len(), 1);
+    assert!(host.logs[0].1.contains("idp_timeout_ms"), "{:?}", host.logs);
+    assert!(root.new_stream(2).is_none());
+}
