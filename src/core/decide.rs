@@ -351,7 +351,7 @@ pub fn read_session(
         cookies,
         &config.session.keys,
         &config.session.cookie_name,
-        &config.issuers[0].issuer,
+        &config.login_issuer().issuer,
         now_s,
     )
 }

@@ -429,7 +429,7 @@ pub fn validate_id_token(
     let parsed = jwt::parse(id_token).map_err(TokenError::IdToken)?;
     let audiences = [config.client_id.clone()];
     let rules = ClaimRules {
-        issuer: &config.issuers[0].issuer,
+        issuer: &config.login_issuer().issuer,
         audiences: &audiences,
         clock_skew_seconds: config.clock_skew_seconds,
         require_iat: true,
