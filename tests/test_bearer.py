@@ -13,17 +13,11 @@ import time
 
 import pytest
 
-from harness import (
-    CLIENT_ID,
-    UpstreamWatch,
-    assert_invalid_token,
-    b64url,
-    gate_config,
-    hs256,
-    idp_login,
-    raw_token,
-    wait_for_pass,
-)
+from support import CLIENT_ID
+from support.gate import assert_invalid_token, gate_config, wait_for_pass
+from support.login import idp_login
+from support.tokens import b64url, hs256, raw_token
+from support.upstreams import UpstreamWatch
 
 ALICE = "alice@example.com"
 API = [("Accept", "application/json")]  # an API client: never redirected to a login page
