@@ -77,10 +77,15 @@ sys.path.insert(0, str(BENCH_DIR.parent / "tests"))
 sys.path.insert(0, str(BENCH_DIR))
 
 import envoys  # noqa: E402
-import harness  # noqa: E402
 import report  # noqa: E402
-from browser import Browser  # noqa: E402
-from harness import Envoy, KeySet, Lab, claims_for, gate_config  # noqa: E402
+from support import PLUGIN_WASM  # noqa: E402
+from support.envoy import Envoy, envoy_version, wasm_filter  # noqa: E402
+from support.gate import gate_config, wait_for_pass  # noqa: E402
+from support.idp import Idp  # noqa: E402
+from support.lab import Lab  # noqa: E402
+from support.login import Browser  # noqa: E402
+from support.processes import ProcessExited, stop_all  # noqa: E402
+from support.tokens import KeySet, claims_for  # noqa: E402
 from load import TOKEN_LIFETIME, Sample, TokenPool, run_wrk, write_requests  # noqa: E402
 
 FRESH_ALGS = ("RS256", "ES256", "EdDSA")
@@ -152,7 +157,7 @@ class Rig:
     workdir: Path
     layout: Layout
     keys: KeySet
-    idp: harness.Idp
+    idp: Idp
     upstream: Envoy
     authorizer: Envoy
     gate_config: dict
@@ -173,9 +178,9 @@ class Rig:
             "jwt": ([envoys.jwt_authn_filter(self.issuer, jwks_uri, cache=False)], {"idp": idp_port}),
             "jwt_cache": ([envoys.jwt_authn_filter(self.issuer, jwks_uri, cache=True)], {"idp": idp_port}),
             "ext_authz": ([envoys.ext_authz_filter(authz)], {"authz": authz}),
-            "gate": ([envoys.gate_filter(self.gate_config, harness.PLUGIN_WASM)], {"idp": idp_port}),
-            "noop": ([harness.wasm_filter("{}", {}, NOOP_WASM)], {}),
-            "noop_read": ([harness.wasm_filter("read-header", {}, NOOP_WASM)], {}),
+            "gate": ([envoys.gate_filter(self.gate_config, PLUGIN_WASM)], {"idp": idp_port}),
+            "noop": ([wasm_filter("{}", {}, NOOP_WASM)], {}),
+            "noop_read": ([wasm_filter("read-header", {}, NOOP_WASM)], {}),
         }
         http_filters, clusters = filters[kind]
         return lambda port: envoys.proxy_bootstrap(port, http_filters, app, clusters)
@@ -192,7 +197,7 @@ def start_rig(lab: Lab, workdir: Path, layout: Layout) -> Rig:
     for kind in ("plain", "noop", "noop_read", "jwt", "jwt_cache", "ext_authz", "gate"):
         rig.sut[kind] = envoys.start(workdir, f"sut-{kind}", rig.bootstrap(kind), cpus=layout.sut)
     for kind, envoy in rig.sut.items():
-        harness.wait_for_pass(envoy, None if kind in UNAUTHENTICATED else rig.token)
+        wait_for_pass(envoy, None if kind in UNAUTHENTICATED else rig.token)
     rig.cookie = login(rig.sut["gate"])
     return rig
 
@@ -354,7 +359,7 @@ def time_to_first_auth(rig: Rig, kind: str, name: str) -> float:
     try:
         while True:
             if not envoy.proc.alive:
-                raise harness.ProcessExited(envoy.proc)
+                raise ProcessExited(envoy.proc)
             try:
                 if envoy.get("/", token, timeout=10).status == 200:
                     return time.monotonic() - started
@@ -374,7 +379,7 @@ def rss_after_warmup(rig: Rig, runner: Runner, kind: str, concurrency: int,
     envoy = envoys.start(rig.workdir, f"mem-{kind}-{concurrency}", rig.bootstrap(kind), cpus=cpus,
                          concurrency=concurrency)
     try:
-        harness.wait_for_pass(envoy, None if kind in UNAUTHENTICATED else rig.token)
+        wait_for_pass(envoy, None if kind in UNAUTHENTICATED else rig.token)
         for scn in scenarios:
             run_wrk(f"http://127.0.0.1:{envoy.port}/", scn.requests_file, max(1.0, runner.args.warmup),
                     connections=runner.args.connections, threads=runner.args.threads, cpus=rig.layout.load)
@@ -385,7 +390,7 @@ def rss_after_warmup(rig: Rig, runner: Runner, kind: str, concurrency: int,
 
 def measure_extras(rig: Rig, runner: Runner) -> report.Extras:
     by_key = {s.key: s for s in runner.scenarios}
-    extras = report.Extras(module_bytes=harness.PLUGIN_WASM.stat().st_size,
+    extras = report.Extras(module_bytes=PLUGIN_WASM.stat().st_size,
                            cookie_bytes=len(rig.cookie), token_bytes=len(rig.token))
     # The Envoy that served (e)-(g): whatever the filter keeps per token has seen them all.
     extras.rss_gate_after_run_kib = envoys.rss_kib(rig.sut["gate"])
@@ -435,7 +440,7 @@ def machine_info(layout: Layout, args: argparse.Namespace, sched: str) -> report
                             capture_output=True, text=True).stdout.strip()
     wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0]
     return report.RunInfo(
-        date=time.strftime("%Y-%m-%d %H:%M %Z"), envoy_version=harness.envoy_version(),
+        date=time.strftime("%Y-%m-%d %H:%M %Z"), envoy_version=envoy_version(),
         cores=os.cpu_count() or 1, cpu_model=model, commit=commit, wrk=wrk_version.strip(),
         layout=layout.describe(), sched=sched, duration=args.duration, rounds=args.rounds, warmup=args.warmup,
         connections=args.connections, threads=args.threads, load_before=os.getloadavg())
@@ -443,8 +448,8 @@ def machine_info(layout: Layout, args: argparse.Namespace, sched: str) -> report
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if not harness.PLUGIN_WASM.exists():
-        log(f"{harness.PLUGIN_WASM} not found: run ./build.sh first")
+    if not PLUGIN_WASM.exists():
+        log(f"{PLUGIN_WASM} not found: run ./build.sh first")
         return 2
     layout = Layout.detect()
     sched = set_scheduling(args.sched)
@@ -480,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         lab.close()
-        harness.stop_all()
+        stop_all()
         if ok and not args.keep_logs and out != workdir:
             shutil.rmtree(workdir, ignore_errors=True)
         else:

@@ -52,11 +52,17 @@ sys.path.insert(0, str(BENCH_DIR.parent / "tests"))
 sys.path.insert(0, str(BENCH_DIR))
 
 import envoys  # noqa: E402
-import harness  # noqa: E402
 import load  # noqa: E402
-from browser import Browser  # noqa: E402
+from support import PLUGIN_WASM  # noqa: E402
+from support.control import http_call, http_json  # noqa: E402
+from support.envoy import Envoy, envoy_version  # noqa: E402
+from support.gate import gate_config, wait_for_pass  # noqa: E402
+from support.idp import Idp  # noqa: E402
+from support.lab import Lab  # noqa: E402
+from support.login import Browser  # noqa: E402
+from support.processes import Proc, free_port, stop_all  # noqa: E402
+from support.tokens import KeySet, claims_for  # noqa: E402
 from chaos_load import Client, Load, Tally  # noqa: E402
-from harness import Envoy, KeySet, Lab, Proc, claims_for, free_port, gate_config, http_call, http_json  # noqa: E402
 
 GATE = "wasmcustom.oidc_gate."
 USERS = {"alice": {"groups": ["ml-admin", "dev"]}}
@@ -141,7 +147,7 @@ class Rig:
     workdir: Path
     lab: Lab
     keys: KeySet
-    idp: harness.Idp
+    idp: Idp
     idp_config: dict
     upstream: Envoy
 
@@ -149,10 +155,10 @@ class Rig:
         """An Envoy with the filter (2 workers) whose IdP cluster goes to `idp_port`."""
         config = gate_config(self.idp, session_cookie_secure=False, idp_timeout_ms=IDP_TIMEOUT_MS,
                              jwks_refresh_seconds=JWKS_REFRESH_S)
-        filters = [envoys.gate_filter(config, harness.PLUGIN_WASM)]
+        filters = [envoys.gate_filter(config, PLUGIN_WASM)]
         envoy = envoys.start(self.workdir, name, lambda port: envoys.proxy_bootstrap(
             port, filters, self.upstream.port, {"idp": idp_port}), concurrency=2)
-        harness.wait_for_pass(envoy, self.bearer("RS256"))
+        wait_for_pass(envoy, self.bearer("RS256"))
         return envoy
 
     def bearer(self, alg: str, kid: str | None = None) -> str:
@@ -599,7 +605,7 @@ def header(args, started: float) -> list[str]:
                             capture_output=True, text=True).stdout.strip()
     return ["# oidc-gate under IdP outages, IdP faults and a soak", "",
             f"`bench/chaos.py` ({'--quick' if args.quick else 'full run'}), {time.strftime('%Y-%m-%d %H:%M %Z')}, "
-            f"commit {commit}, Envoy {harness.envoy_version()} `--concurrency 2`, "
+            f"commit {commit}, Envoy {envoy_version()} `--concurrency 2`, "
             f"{os.cpu_count()} cores shared with other work, {time.monotonic() - started:.0f} s in all. "
             "How it measures: the docstring of [`chaos.py`](chaos.py).", ""]
 
@@ -610,8 +616,8 @@ def _exit_on_signal(signum, _frame):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if not harness.PLUGIN_WASM.exists():
-        log(f"{harness.PLUGIN_WASM} not found: run ./build.sh first")
+    if not PLUGIN_WASM.exists():
+        log(f"{PLUGIN_WASM} not found: run ./build.sh first")
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="oidc-gate-chaos-"))
     out = args.out or (workdir if args.quick else BENCH_DIR)
@@ -639,7 +645,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         lab.close()
-        harness.stop_all()
+        stop_all()
         if clean and not args.keep_logs and out != workdir:
             shutil.rmtree(workdir, ignore_errors=True)
         else:

@@ -16,8 +16,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Callable
 
-from browser import Browser
-from harness import Envoy
+from support.envoy import Envoy
+from support.login import Browser
 
 # Each request's own bound: far above anything the filter should take, so a hang shows up as
 # a latency, and the loops always end.

@@ -1,8 +1,8 @@
 """Envoy bootstraps and Envoy processes for the benchmark.
 
-Every Envoy here is the venv's binary (`harness.envoy_binary()`), listens on 127.0.0.1 on a
+Every Envoy here is the venv's binary (`support.envoy.envoy_binary()`), listens on 127.0.0.1 on a
 free port, logs at `warning` only (no per-request debug logging in the hot path) and runs as a
-`harness.Proc`, so it is stopped at the end however the benchmark ends.
+`support.processes.Proc`, so it is stopped at the end however the benchmark ends.
 
 Two kinds of bootstrap:
   * `direct_response_bootstrap`: the upstream (answers `200 ok`) and the no-op ext_authz
@@ -17,8 +17,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness import (CLIENT_ID, ROUTER_FILTER, Envoy, Proc, envoy_binary, free_port, listener_bootstrap,
-                     static_cluster, wasm_filter)
+from support import CLIENT_ID
+from support.envoy import ROUTER_FILTER, Envoy, envoy_binary, listener_bootstrap, static_cluster, wasm_filter
+from support.processes import Proc, free_port
 
 
 def _bootstrap(port: int, route: dict, http_filters: list[dict], clusters: list[dict]) -> dict:

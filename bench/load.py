@@ -25,7 +25,8 @@ from pathlib import Path
 import jwt
 from cryptography.hazmat.primitives import serialization
 
-from harness import KeySet, _die_with_parent, claims_for
+from support.processes import die_with_parent
+from support.tokens import KeySet, claims_for
 
 BENCH_DIR = Path(__file__).resolve().parent
 WRK_LUA = BENCH_DIR / "wrk.lua"
@@ -70,7 +71,7 @@ def run_wrk(url: str, requests_file: Path, seconds: float, *, connections: int, 
                  "--timeout", "5s", "-s", str(script), url, "--", str(requests_file), str(threads), *script_args]
     cpu_before = _children_cpu()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            preexec_fn=_die_with_parent)
+                            preexec_fn=die_with_parent)
     try:
         out, _ = proc.communicate(timeout=seconds + 60)
     finally:

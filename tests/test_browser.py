@@ -9,7 +9,8 @@ import subprocess
 
 import pytest
 
-from harness import TESTS_DIR, gate_config, wait_for_pass
+from support import TESTS_DIR
+from support.gate import gate_config, wait_for_pass
 
 CHROMIUM = shutil.which("chromium")
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from harness import gate_config
+from support.gate import gate_config
 
 SECRET = "s3cret-must-never-be-logged"
 

@@ -26,8 +26,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from deploy_support import ENVOY_DIR, envoy_validate, run_envoy, wasm_plugin_config
-from harness import UpstreamWatch, claims_for, free_port, session_key, static_cluster, wait_for_pass
+from support.deploy import ENVOY_DIR, envoy_validate, run_envoy, wasm_plugin_config
+from support.envoy import static_cluster
+from support.gate import session_key, wait_for_pass
+from support.processes import free_port
+from support.tokens import claims_for
+from support.upstreams import UpstreamWatch
 
 SECRET_ENV = {"OIDC_CLIENT_SECRET": "s3cret", "OIDC_SESSION_KEYS": session_key()}
 API = [("Accept", "application/json")]

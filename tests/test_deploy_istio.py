@@ -28,7 +28,7 @@ import jsonschema
 import pytest
 import yaml
 
-from deploy_support import (
+from support.deploy import (
     ISTIO_DIR,
     ISTIO_FIXTURES,
     check_config,
@@ -39,18 +39,12 @@ from deploy_support import (
     render,
     run_envoy,
 )
-from harness import (
-    ROUTER_FILTER,
-    KeySet,
-    UpstreamWatch,
-    claims_for,
-    free_port,
-    jwks_route,
-    listener_bootstrap,
-    session_key,
-    static_cluster,
-    wait_for_pass,
-)
+from support.envoy import ROUTER_FILTER, listener_bootstrap, static_cluster
+from support.gate import session_key, wait_for_pass
+from support.login import Browser
+from support.processes import free_port
+from support.tokens import KeySet, claims_for
+from support.upstreams import UpstreamWatch, jwks_route
 
 OVERLAYS = ["generic", "kubeflow"]
 SECRET_ENV = {"OIDC_CLIENT_SECRET": "s3cret", "OIDC_SESSION_KEYS": session_key()}
@@ -538,10 +532,6 @@ def test_istio_shaped_gateway_browser_login_and_both_logout_styles(rendered, lab
     app with its session cookie, and logs out the way the current central dashboard does
     (GET navigation -> 302 after_logout_url) and the way the legacy one does (XHR POST ->
     201 {"afterLogoutURL"})."""
-    import urllib.request
-
-    from harness import _NoRedirect
-
     plugin = json.loads(json.dumps(the_plugin(rendered["kubeflow"])))
     config = plugin["spec"]["pluginConfig"]
     secret = SECRET_ENV["OIDC_CLIENT_SECRET"]
@@ -567,30 +557,9 @@ def test_istio_shaped_gateway_browser_login_and_both_logout_styles(rendered, lab
         location = r.header("location")
         assert location.startswith(f"{idp.issuer}/auth?"), location
         # The IdP's login pages, as a browser would walk them.
-        import http.cookiejar
-        opener = urllib.request.build_opener(
-            _NoRedirect, urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-        url = location
-        for _ in range(10):
-            try:
-                resp = opener.open(url, timeout=10)
-                status, headers, body = resp.status, resp.headers, resp.read()
-            except urllib.error.HTTPError as e:
-                status, headers, body = e.code, e.headers, e.read()
-            if status in (302, 303):
-                url = urllib.parse.urljoin(url, headers["location"])
-                if url.startswith(f"http://127.0.0.1:{gw.port}{config['redirect_uri']}"):
-                    break
-                continue
-            action = re.search(rb'<form[^>]*action="([^"]+)"', body).group(1).decode()
-            form = urllib.parse.urlencode({"prompt": "login", "login": "bob", "password": "x"}).encode()
-            try:
-                resp = opener.open(urllib.request.Request(urllib.parse.urljoin(url, action), form), timeout=10)
-                headers = resp.headers
-            except urllib.error.HTTPError as e:
-                headers = e.headers
-            url = urllib.parse.urljoin(url, headers["location"])
-        callback = urllib.parse.urlsplit(url)
+        hop = Browser().follow(location, user="bob",
+                               stop_at=f"http://127.0.0.1:{gw.port}{config['redirect_uri']}")
+        callback = urllib.parse.urlsplit(hop.location)
         cookie = "; ".join(f"{k}={v}" for k, v in pre_login.items())
         r = gw.request("GET", f"{callback.path}?{callback.query}", browser + [("Cookie", cookie)])
         assert r.status == 302 and r.header("location").endswith("/jupyter/?ns=x"), r

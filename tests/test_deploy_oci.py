@@ -27,8 +27,10 @@ import urllib.request
 
 import pytest
 
-from deploy_support import ISTIO_DIR
-from harness import REPO, Proc, free_port, http_call, wait_until
+from support import REPO
+from support.control import http_call
+from support.deploy import ISTIO_DIR
+from support.processes import Proc, free_port
 
 TAG = "0.1.0-test"
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -158,7 +160,7 @@ def registry(lab):
         "storage": {"filesystem": {"rootdirectory": str(lab.workdir / "registry-data")}},
         "http": {"addr": f"127.0.0.1:{port}"},
     }))
-    proc = lab._own(Proc("registry", [binary, "serve", config], lab.workdir / "registry.log"))
+    proc = lab.own(Proc("registry", [binary, "serve", config], lab.workdir / "registry.log"))
     proc.start()
     proc.wait_ready(lambda: http_call(f"http://127.0.0.1:{port}/v2/", timeout=1)[0] == 200, 20)
     return f"127.0.0.1:{port}"

@@ -13,7 +13,9 @@ Two extra issuers are configured:
 
 import pytest
 
-from harness import KeySet, UpstreamWatch, assert_invalid_token, claims_for, gate_config, jwks_route, wait_for_pass
+from support.gate import assert_invalid_token, gate_config, wait_for_pass
+from support.tokens import KeySet, claims_for
+from support.upstreams import UpstreamWatch, jwks_route
 
 K8S_ISSUER = "https://kubernetes.default.svc.cluster.local"
 K8S_JWKS_PATH = "/openid/v1/jwks"

@@ -7,7 +7,8 @@ import json
 import jwt
 import pytest
 
-from harness import KeySet, idp_login
+from support.login import idp_login
+from support.tokens import KeySet
 
 
 def test_idp_discovery_and_public_keys(idp, keys):

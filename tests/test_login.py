@@ -2,21 +2,23 @@
 sessions, refresh and logout, and the attacks on each: forged or replayed callbacks, open
 redirects, tampered cookies, cross-site logout.
 
-A scripted browser (browser.py) follows every hop so the tests can inspect and tamper with
+A scripted browser (support/login.py) follows every hop so the tests can inspect and tamper with
 what travels between Envoy, the IdP and the browser.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 import urllib.parse
 
 import pytest
 
-from browser import Browser
-from harness import CLIENT_ID, KeySet, gate_config, parallel, session_key, wait_for_pass
+from support import CLIENT_ID
+from support.gate import gate_config, session_key, wait_for_pass
+from support.login import Browser
+from support.processes import parallel
+from support.tokens import KeySet
 
 USERS = {"alice": {"groups": ["ml-admin", "dev"]}, "bob": {"groups": ["dev"]}}
 COOKIE = "authservice_session"

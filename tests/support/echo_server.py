@@ -1,6 +1,6 @@
 """Echo upstream for the integration tests.
 
-    python echo.py --port P
+    python -m support.echo_server --port P [--html]
 
 Every request is answered 200 with JSON describing what arrived:
     {"method": ..., "path": ..., "headers": {lowercased name: value, or a list if repeated},
@@ -10,13 +10,15 @@ and counted. Control paths (queried directly by the tests, never through Envoy):
     GET  /__echo/requests  -> [<the echo bodies of every counted request>, ...]
     POST /__echo/reset     -> zero the count and forget the requests
 Header values are decoded as latin-1 (as http.server does), so raw non-UTF-8 bytes survive.
+The standard library's server is used on purpose: a WSGI server would fold header names
+(`kubeflow_userid` into `HTTP_KUBEFLOW_USERID`) and join repeated headers, hiding exactly what
+the tests look for.
 """
 
-import argparse
-from html import escape
-import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from html import escape
+
+from support.serving import Handler, command_line, serve_threaded
 
 CONTROL_PREFIX = "/__echo/"
 
@@ -24,7 +26,7 @@ _lock = threading.Lock()
 _requests: list = []
 
 
-def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
+def _read_body(handler: Handler) -> bytes:
     length = handler.headers.get("content-length")
     if length is not None:
         return handler.rfile.read(int(length))
@@ -42,7 +44,7 @@ def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
     return b""
 
 
-def _headers_dict(handler: BaseHTTPRequestHandler) -> dict:
+def _headers_dict(handler: Handler) -> dict:
     out: dict = {}
     for name, value in handler.headers.items():
         key = name.lower()
@@ -54,32 +56,21 @@ def _headers_dict(handler: BaseHTTPRequestHandler) -> dict:
     return out
 
 
-HTML = False
-
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class EchoHandler(Handler):
+    name = "echo"
     server_version = "echo"
-
-    def _reply(self, status: int, obj) -> None:
-        data = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
+    html = False  # --html: answer browsers with the demo's "who am I" page
 
     def _control(self) -> None:
         with _lock:
             if self.path == "/__echo/count":
-                return self._reply(200, {"count": len(_requests)})
+                return self.send_json(200, {"count": len(_requests)})
             if self.path == "/__echo/requests":
-                return self._reply(200, list(_requests))
+                return self.send_json(200, list(_requests))
             if self.path == "/__echo/reset" and self.command == "POST":
                 _requests.clear()
-                return self._reply(200, {"count": 0})
-        return self._reply(404, {"error": "unknown control path"})
+                return self.send_json(200, {"count": 0})
+        return self.send_json(404, {"error": "unknown control path"})
 
     def _handle(self) -> None:
         body = _read_body(self)
@@ -93,9 +84,9 @@ class Handler(BaseHTTPRequestHandler):
         }
         with _lock:
             _requests.append(seen)
-        if HTML and "text/html" in self.headers.get("accept", ""):
+        if self.html and "text/html" in self.headers.get("accept", ""):
             return self._page(seen)
-        self._reply(200, seen)
+        self.send_json(200, seen)
 
     def _page(self, seen: dict) -> None:
         """The demo's "who am I" page."""
@@ -107,30 +98,17 @@ class Handler(BaseHTTPRequestHandler):
 <p><a href="/authservice/logout">Log out</a></p>
 <h2>Headers this app received</h2><table>{rows}</table>
 """.encode()
-        self.send_response(200)
-        self.send_header("content-type", "text/html; charset=utf-8")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
+        self.send(200, "text/html; charset=utf-8", data)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
 
-    def log_message(self, fmt, *args) -> None:  # keep the log file readable: one line a request
-        print(f"echo {self.address_string()} {fmt % args}", flush=True)
-
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
+    parser = command_line(__doc__)
     parser.add_argument("--html", action="store_true", help="answer browsers with a whoami page")
     args = parser.parse_args()
-    global HTML
-    HTML = args.html
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
-    print(f"echo listening on 127.0.0.1:{args.port}", flush=True)
-    server.serve_forever()
+    EchoHandler.html = args.html
+    serve_threaded(EchoHandler, args.port)
 
 
 if __name__ == "__main__":
