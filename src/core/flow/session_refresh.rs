@@ -94,15 +94,16 @@ fn send(session: Session, request: Request, holder: u64, inputs: &Inputs) -> Ste
 fn not_sent(refreshing: Refreshing, detail: &str, config: &Config) -> Vec<Effect> {
     let mut effects = abandon(&refreshing);
     effects.push(Effect::warn(format!("session refresh not sent: {detail}")));
+    effects.extend(as_it_is(refreshing, config));
+    effects
+}
+
+/// The session passes as it is (it is valid until it expires).
+fn as_it_is(refreshing: Refreshing, config: &Config) -> Vec<Effect> {
     let Refreshing {
         session, request, ..
     } = refreshing;
-    effects.extend(answer::of(
-        Decision::allow_session(session),
-        &request,
-        config,
-    ));
-    effects
+    answer::of(Decision::allow_session(session), &request, config)
 }
 
 /// A request carrying a session whose refresh was decided moments ago, on any worker: it
@@ -211,14 +212,7 @@ fn deferred(refreshing: Refreshing, error: &TokenError, config: &Config) -> Vec<
     if *error == TokenError::IdToken(JwtError::UnknownKid) {
         effects.push(Effect::ExpediteKeyFetch { issuer: 0 });
     }
-    let Refreshing {
-        session, request, ..
-    } = refreshing;
-    effects.extend(answer::of(
-        Decision::allow_session(session),
-        &request,
-        config,
-    ));
+    effects.extend(as_it_is(refreshing, config));
     effects
 }
 
