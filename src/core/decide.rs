@@ -540,10 +540,10 @@ fn bearer_decision(verdict: Verdict) -> Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::jwks::test_keys::{
+    use crate::core::jwks::Alg;
+    use crate::core::test_keys::{
         all_jwks, b64, jwks_body, keys, mint, p256_jwk_for, signing_input,
     };
-    use crate::core::jwks::Alg;
     use serde_json::{json, Value};
 
     const ISS: &str = "https://idp.example.com";

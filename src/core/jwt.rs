@@ -542,7 +542,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::core::jwks::test_keys::*;
+    use crate::core::test_keys::*;
 
     const NOW: u64 = 1_700_000_000;
     const ISSUER: &str = "https://idp.example.com/realms/kubeflow";

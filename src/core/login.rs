@@ -504,7 +504,7 @@ pub fn escape_html(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::jwks::test_keys::{all_jwks, jwks_body, mint};
+    use crate::core::test_keys::{all_jwks, jwks_body, mint};
     use serde_json::json;
 
     const ISS: &str = "https://idp.example.com";
