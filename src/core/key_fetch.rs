@@ -2,7 +2,7 @@
 //!
 //! Every worker VM of an Envoy process sees the same [`FetchState`] (kept in shared data).
 //! A worker fetches only after winning a compare-and-swap that installs itself as the lease
-//! holder, so one Envoy process makes one fetch per refresh however many workers it has.
+//! holder, so one Envoy process makes one fetch per period however many workers it has.
 //! The state also carries the backoff after failures and the cooldown that bounds
 //! unknown-`kid` refetches, so a storm of random kids costs the IdP at most one call per
 //! cooldown window.
@@ -22,7 +22,7 @@ pub fn backoff_ms(failures: u32) -> u64 {
         .min(MAX_BACKOFF_MS)
 }
 
-/// No time a genuine state holds lies further ahead of now than a refresh period (at most a
+/// No time a genuine state holds lies further ahead of now than a fetch period (at most a
 /// day by configuration) plus a lease and the cooldown; this is that with margin. A state
 /// beyond it is corrupt or poisoned (shared data is writable by every plugin in the process),
 /// and is read as "never fetched", so it cannot hold fetching off for ever.
@@ -30,6 +30,7 @@ pub const MAX_AHEAD_MS: u64 = 2 * 86_400_000;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Schedule {
+    /// Time between two scheduled fetches: `jwks_refresh_seconds`, whose name it keeps.
     pub refresh_ms: u64,
     /// Bound of one dispatched call; a lease covers discovery plus JWKS.
     pub call_timeout_ms: u64,
