@@ -5,14 +5,17 @@
 //! serde's own messages give a line and column, which says nothing inside a WasmPlugin.
 //! Unknown keys are errors too: a typo (`isuer`) must not silently fall back to a default.
 
+mod fields;
+
 use std::collections::BTreeMap;
 use std::fmt;
 
 use base64::Engine;
 use regex_lite::Regex;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::core::{header_names, paths};
+use fields::Fields;
 
 /// A configuration error: which field, and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,6 +220,47 @@ const EXTRA_ISSUER_KEYS: &[&str] = &[
 const TRANSFORMER_KEYS: &[&str] = &["matches", "replaces"];
 
 fn compile(mut f: Fields, env: &dyn Environment) -> Result<Config, ConfigError> {
+    let (issuer, idp_cluster) = login_issuer(&mut f)?;
+    let idp_clusters = f.string_map("idp_clusters")?;
+    let client_id = f.required_str("client_id")?;
+    check_non_empty("client_id", &client_id)?;
+    let client_secret = secret_from(&mut f, "client_secret", "client_secret_env", env)?;
+    let client_auth = client_auth(&mut f)?;
+    let issuers = issuers(&mut f, issuer, idp_cluster, &client_id)?;
+    let login = login_endpoints(&mut f)?;
+    let session = session_config(&mut f, env)?;
+    let identity = identity_rules(&mut f)?;
+    let skip_auth_paths = skip_auth_paths(&mut f)?;
+    let logout_path = f.str_or("logout_path", "/authservice/logout")?;
+    check_path("logout_path", &logout_path)?;
+    let after_logout_url = f.str_or("after_logout_url", "/")?;
+    check_url_or_path("after_logout_url", &after_logout_url)?;
+    Ok(Config {
+        issuers,
+        idp_clusters,
+        client_id,
+        client_secret,
+        client_auth,
+        authorization_endpoint: login.authorization_endpoint,
+        redirect_uri: login.redirect_uri,
+        callback_path: login.callback_path,
+        scopes: login.scopes,
+        session,
+        userid_header: identity.userid_header,
+        groups_header: identity.groups_header,
+        userid_transformers: identity.userid_transformers,
+        groups_allowlist: identity.groups_allowlist,
+        skip_auth_paths,
+        logout_path,
+        after_logout_url,
+        jwks_refresh_seconds: f.u64_in("jwks_refresh_seconds", 600, 10..=86_400)?,
+        clock_skew_seconds: f.u64_in("clock_skew_seconds", 60, 0..=600)?,
+        idp_timeout_ms: f.u64_in("idp_timeout_ms", 5000, 100..=60_000)?,
+    })
+}
+
+/// The login issuer and the Envoy cluster that reaches it: `(issuer, idp_cluster)`.
+fn login_issuer(f: &mut Fields) -> Result<(String, String), ConfigError> {
     let issuer = f.required_str("issuer")?;
     check_http_url(&f.path("issuer"), &issuer)?;
     if issuer.ends_with('/') {
@@ -227,32 +271,39 @@ fn compile(mut f: Fields, env: &dyn Environment) -> Result<Config, ConfigError> 
     }
     let idp_cluster = f.required_str("idp_cluster")?;
     check_non_empty("idp_cluster", &idp_cluster)?;
-    let idp_clusters = f.string_map("idp_clusters")?;
-    let client_id = f.required_str("client_id")?;
-    check_non_empty("client_id", &client_id)?;
-    let client_secret = secret_from(&mut f, "client_secret", "client_secret_env", env)?;
-    let client_auth = match f
+    Ok((issuer, idp_cluster))
+}
+
+fn client_auth(f: &mut Fields) -> Result<ClientAuth, ConfigError> {
+    match f
         .str_or("token_endpoint_auth_method", "client_secret_basic")?
         .as_str()
     {
-        "client_secret_basic" => ClientAuth::Basic,
-        "client_secret_post" => ClientAuth::Post,
-        other => {
-            return Err(error(
-                "token_endpoint_auth_method",
-                format!("{other:?} is not client_secret_basic or client_secret_post"),
-            ))
-        }
-    };
+        "client_secret_basic" => Ok(ClientAuth::Basic),
+        "client_secret_post" => Ok(ClientAuth::Post),
+        other => Err(error(
+            "token_endpoint_auth_method",
+            format!("{other:?} is not client_secret_basic or client_secret_post"),
+        )),
+    }
+}
 
+/// Every accepted issuer: the login issuer first, then `extra_issuers`, whose claim settings
+/// default to the login issuer's.
+fn issuers(
+    f: &mut Fields,
+    issuer: String,
+    cluster: String,
+    client_id: &str,
+) -> Result<Vec<IssuerConfig>, ConfigError> {
     let userid_claim = f.str_or("userid_claim", "email")?;
     let groups_claim = f.str_or("groups_claim", "groups")?;
     let userid_prefix = f.str_or("userid_prefix", "")?;
-    let audiences = f.string_list_or("audiences", vec![client_id.clone()])?;
+    let audiences = f.string_list_or("audiences", vec![client_id.to_string()])?;
     check_list_not_empty("audiences", &audiences)?;
     let primary = IssuerConfig {
         issuer,
-        cluster: idp_cluster,
+        cluster,
         jwks_uri: None,
         audiences,
         userid_claim: userid_claim.clone(),
@@ -265,7 +316,18 @@ fn compile(mut f: Fields, env: &dyn Environment) -> Result<Config, ConfigError> 
         issuers.push(extra_issuer(extra, defaults)?);
     }
     check_distinct_issuers(&issuers)?;
+    Ok(issuers)
+}
 
+/// Where a browser login goes and comes back.
+struct LoginEndpoints {
+    authorization_endpoint: Option<String>,
+    redirect_uri: String,
+    callback_path: String,
+    scopes: Vec<String>,
+}
+
+fn login_endpoints(f: &mut Fields) -> Result<LoginEndpoints, ConfigError> {
     let authorization_endpoint = f.optional_str("authorization_endpoint")?;
     if let Some(endpoint) = &authorization_endpoint {
         check_url_or_path("authorization_endpoint", endpoint)?;
@@ -277,45 +339,33 @@ fn compile(mut f: Fields, env: &dyn Environment) -> Result<Config, ConfigError> 
     if !scopes.iter().any(|s| s == "openid") {
         scopes.insert(0, "openid".to_string());
     }
-
-    let session = session_config(&mut f, env)?;
-    let userid_header = header_name(&mut f, "userid_header", "kubeflow-userid")?;
-    let groups_header = header_name(&mut f, "groups_header", "kubeflow-groups")?;
-    if header_names::folds_to(&groups_header, &userid_header) {
-        return Err(error("groups_header", "must differ from userid_header"));
-    }
-    let userid_transformers = transformers(&mut f)?;
-    let groups_allowlist = groups_allowlist(&mut f)?;
-    let skip_auth_paths = skip_auth_paths(&mut f)?;
-    let logout_path = f.str_or("logout_path", "/authservice/logout")?;
-    check_path("logout_path", &logout_path)?;
-    let after_logout_url = f.str_or("after_logout_url", "/")?;
-    check_url_or_path("after_logout_url", &after_logout_url)?;
-    let jwks_refresh_seconds = f.u64_in("jwks_refresh_seconds", 600, 10..=86_400)?;
-    let clock_skew_seconds = f.u64_in("clock_skew_seconds", 60, 0..=600)?;
-    let idp_timeout_ms = f.u64_in("idp_timeout_ms", 5000, 100..=60_000)?;
-
-    Ok(Config {
-        issuers,
-        idp_clusters,
-        client_id,
-        client_secret,
-        client_auth,
+    Ok(LoginEndpoints {
         authorization_endpoint,
         redirect_uri,
         callback_path,
         scopes,
-        session,
+    })
+}
+
+/// How the user is named to the upstream, and who may pass.
+struct IdentityRules {
+    userid_header: String,
+    groups_header: String,
+    userid_transformers: Vec<UseridTransformer>,
+    groups_allowlist: Option<Vec<String>>,
+}
+
+fn identity_rules(f: &mut Fields) -> Result<IdentityRules, ConfigError> {
+    let userid_header = header_name(f, "userid_header", "kubeflow-userid")?;
+    let groups_header = header_name(f, "groups_header", "kubeflow-groups")?;
+    if header_names::folds_to(&groups_header, &userid_header) {
+        return Err(error("groups_header", "must differ from userid_header"));
+    }
+    Ok(IdentityRules {
         userid_header,
         groups_header,
-        userid_transformers,
-        groups_allowlist,
-        skip_auth_paths,
-        logout_path,
-        after_logout_url,
-        jwks_refresh_seconds,
-        clock_skew_seconds,
-        idp_timeout_ms,
+        userid_transformers: transformers(f)?,
+        groups_allowlist: groups_allowlist(f)?,
     })
 }
 
@@ -649,626 +699,5 @@ fn check_url_or_path(field: &str, value: &str) -> Result<(), ConfigError> {
     }
 }
 
-/// A JSON object being taken apart, key by key, with errors that carry the key's path.
-struct Fields {
-    map: Map<String, Value>,
-    /// Path of this object inside the configuration, e.g. `extra_issuers[0].`.
-    prefix: String,
-}
-
-impl Fields {
-    /// Starts reading an object, refusing keys outside `known` first so that a typo is
-    /// reported as itself rather than as the required key it was meant to be.
-    fn new(map: Map<String, Value>, prefix: &str, known: &[&str]) -> Result<Self, ConfigError> {
-        if let Some(unknown) = map.keys().find(|k| !known.contains(&k.as_str())) {
-            let reason = match closest(unknown, known) {
-                Some(guess) => format!("unknown key (did you mean {guess:?}?)"),
-                None => "unknown key".to_string(),
-            };
-            return Err(error(format!("{prefix}{unknown}"), reason));
-        }
-        Ok(Fields {
-            map,
-            prefix: prefix.to_string(),
-        })
-    }
-
-    fn path(&self, key: &str) -> String {
-        format!("{}{key}", self.prefix)
-    }
-
-    /// Takes a key; JSON `null` counts as absent.
-    fn take(&mut self, key: &str) -> Option<Value> {
-        self.map.remove(key).filter(|v| !v.is_null())
-    }
-
-    fn optional_str(&mut self, key: &str) -> Result<Option<String>, ConfigError> {
-        match self.take(key) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(other) => Err(error(
-                self.path(key),
-                format!("must be a string, got {}", kind(&other)),
-            )),
-        }
-    }
-
-    fn required_str(&mut self, key: &str) -> Result<String, ConfigError> {
-        self.optional_str(key)?
-            .ok_or_else(|| error(self.path(key), "required"))
-    }
-
-    fn str_or(&mut self, key: &str, default: &str) -> Result<String, ConfigError> {
-        Ok(self
-            .optional_str(key)?
-            .unwrap_or_else(|| default.to_string()))
-    }
-
-    fn bool_or(&mut self, key: &str, default: bool) -> Result<bool, ConfigError> {
-        match self.take(key) {
-            None => Ok(default),
-            Some(Value::Bool(b)) => Ok(b),
-            Some(other) => Err(error(
-                self.path(key),
-                format!("must be true or false, got {}", kind(&other)),
-            )),
-        }
-    }
-
-    /// An integer in range. Istio hands YAML numbers over as JSON doubles, so `600.0` is 600.
-    fn u64_in(
-        &mut self,
-        key: &str,
-        default: u64,
-        range: std::ops::RangeInclusive<u64>,
-    ) -> Result<u64, ConfigError> {
-        let value = match self.take(key) {
-            None => return Ok(default),
-            Some(Value::Number(n)) => n.as_u64().or_else(|| {
-                n.as_f64()
-                    .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= 1e15)
-                    .map(|f| f as u64)
-            }),
-            Some(_) => None,
-        };
-        match value {
-            Some(v) if range.contains(&v) => Ok(v),
-            _ => Err(error(
-                self.path(key),
-                format!(
-                    "must be a whole number from {} to {}",
-                    range.start(),
-                    range.end()
-                ),
-            )),
-        }
-    }
-
-    fn optional_string_list(&mut self, key: &str) -> Result<Option<Vec<String>>, ConfigError> {
-        let Some(value) = self.take(key) else {
-            return Ok(None);
-        };
-        let Value::Array(items) = value else {
-            return Err(error(
-                self.path(key),
-                format!("must be a list of strings, got {}", kind(&value)),
-            ));
-        };
-        items
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| match item {
-                Value::String(s) => Ok(s),
-                other => Err(error(
-                    format!("{}[{i}]", self.path(key)),
-                    format!("must be a string, got {}", kind(&other)),
-                )),
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(Some)
-    }
-
-    fn string_list_or(
-        &mut self,
-        key: &str,
-        default: Vec<String>,
-    ) -> Result<Vec<String>, ConfigError> {
-        Ok(self.optional_string_list(key)?.unwrap_or(default))
-    }
-
-    fn required_string_list(&mut self, key: &str) -> Result<Vec<String>, ConfigError> {
-        self.optional_string_list(key)?
-            .ok_or_else(|| error(self.path(key), "required"))
-    }
-
-    fn string_map(&mut self, key: &str) -> Result<BTreeMap<String, String>, ConfigError> {
-        let Some(value) = self.take(key) else {
-            return Ok(BTreeMap::new());
-        };
-        let Value::Object(map) = value else {
-            return Err(error(
-                self.path(key),
-                format!("must be an object of host -> cluster, got {}", kind(&value)),
-            ));
-        };
-        map.into_iter()
-            .map(|(host, cluster)| match cluster {
-                Value::String(c) if !c.is_empty() => Ok((host.to_ascii_lowercase(), c)),
-                _ => Err(error(
-                    format!("{}.{host}", self.path(key)),
-                    "must be a non-empty cluster name",
-                )),
-            })
-            .collect()
-    }
-
-    fn object_list(&mut self, key: &str, known: &[&str]) -> Result<Vec<Fields>, ConfigError> {
-        let Some(value) = self.take(key) else {
-            return Ok(Vec::new());
-        };
-        let Value::Array(items) = value else {
-            return Err(error(
-                self.path(key),
-                format!("must be a list of objects, got {}", kind(&value)),
-            ));
-        };
-        items
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| {
-                let path = format!("{}[{i}]", self.path(key));
-                match item {
-                    Value::Object(map) => Fields::new(map, &format!("{path}."), known),
-                    other => Err(error(
-                        path,
-                        format!("must be an object, got {}", kind(&other)),
-                    )),
-                }
-            })
-            .collect()
-    }
-}
-
-/// The known key within edit distance 2 of `key`, for "did you mean" hints.
-fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
-    known
-        .iter()
-        .map(|k| (edit_distance(key, k), *k))
-        .filter(|(d, _)| *d <= 2)
-        .min()
-        .map(|(_, k)| k)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = diagonal + usize::from(ca != *cb);
-            diagonal = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
-        }
-    }
-    row[b.len()]
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
-
-    fn minimal() -> Value {
-        json!({
-            "issuer": "https://idp.example.com",
-            "idp_cluster": "idp",
-            "client_id": "app",
-            "client_secret": "s3cret",
-            "session_keys": [KEY],
-        })
-    }
-
-    fn no_env(_: &str) -> Option<String> {
-        None
-    }
-
-    fn with(changes: Value) -> Value {
-        let mut config = minimal();
-        for (k, v) in changes.as_object().unwrap() {
-            if v.is_null() {
-                config.as_object_mut().unwrap().remove(k);
-            } else {
-                config[k] = v.clone();
-            }
-        }
-        config
-    }
-
-    fn load(config: &Value) -> Result<Config, ConfigError> {
-        Config::from_json(config.to_string().as_bytes(), &no_env)
-    }
-
-    /// The field named by the error for `changes` applied to a valid config.
-    fn failing_field(changes: Value) -> String {
-        load(&with(changes)).unwrap_err().field
-    }
-
-    #[test]
-    fn minimal_config_gets_the_documented_defaults() {
-        let c = load(&minimal()).unwrap();
-        assert_eq!(c.issuers.len(), 1);
-        assert_eq!(c.issuers[0].audiences, vec!["app"]);
-        assert_eq!(c.issuers[0].userid_claim, "email");
-        assert_eq!(c.issuers[0].groups_claim, "groups");
-        assert_eq!(c.redirect_uri, "/authservice/oidc/callback");
-        assert_eq!(c.scopes, vec!["openid", "email", "profile", "groups"]);
-        assert_eq!(c.session.cookie_name, "authservice_session");
-        assert_eq!(c.session.max_age_seconds, 86_400);
-        assert_eq!(c.session.same_site, SameSite::Lax);
-        assert!(c.session.secure);
-        assert_eq!(
-            (c.userid_header.as_str(), c.groups_header.as_str()),
-            ("kubeflow-userid", "kubeflow-groups")
-        );
-        assert_eq!(c.groups_allowlist, None);
-        assert_eq!(c.logout_path, "/authservice/logout");
-        assert_eq!(c.after_logout_url, "/");
-        assert_eq!(
-            (
-                c.jwks_refresh_seconds,
-                c.clock_skew_seconds,
-                c.idp_timeout_ms
-            ),
-            (600, 60, 5000)
-        );
-    }
-
-    #[test]
-    fn empty_configuration_reads_as_an_empty_object() {
-        for raw in [&b""[..], b"  \n", b"{}"] {
-            let e = Config::from_json(raw, &no_env).unwrap_err();
-            assert_eq!(e.field, "issuer");
-            assert_eq!(e.to_string(), "invalid configuration: issuer: required");
-        }
-    }
-
-    #[test]
-    fn malformed_json_is_reported() {
-        let e = Config::from_json(b"{\"issuer\": ", &no_env).unwrap_err();
-        assert_eq!(e.field, "configuration");
-        assert!(e.reason.starts_with("not valid JSON"));
-        assert_eq!(
-            Config::from_json(b"[1]", &no_env).unwrap_err().reason,
-            "must be a JSON object"
-        );
-    }
-
-    #[test]
-    fn each_required_field_is_named_when_missing() {
-        for key in [
-            "issuer",
-            "idp_cluster",
-            "client_id",
-            "client_secret",
-            "session_keys",
-        ] {
-            assert_eq!(failing_field(json!({ key: null })), key);
-        }
-    }
-
-    #[test]
-    fn unknown_keys_are_named_with_a_hint() {
-        let e = load(&with(json!({"isuer": "x"}))).unwrap_err();
-        assert_eq!(e.field, "isuer");
-        assert_eq!(e.reason, "unknown key (did you mean \"issuer\"?)");
-        let e = load(&with(json!({"extra_issuers": [{"issuer": "https://k", "cluster": "k", "audiences": ["a"], "aud": 1}]}))).unwrap_err();
-        assert_eq!(e.field, "extra_issuers[0].aud");
-        assert_eq!(
-            load(&with(json!({"zzzzzzzz": 1}))).unwrap_err().reason,
-            "unknown key"
-        );
-    }
-
-    #[test]
-    fn wrong_types_name_the_field() {
-        assert_eq!(failing_field(json!({"issuer": 5})), "issuer");
-        assert_eq!(failing_field(json!({"scopes": "openid"})), "scopes");
-        assert_eq!(failing_field(json!({"scopes": ["openid", 3]})), "scopes[1]");
-        assert_eq!(
-            failing_field(json!({"session_cookie_secure": "yes"})),
-            "session_cookie_secure"
-        );
-        assert_eq!(
-            failing_field(json!({"idp_clusters": ["a"]})),
-            "idp_clusters"
-        );
-        assert_eq!(
-            failing_field(json!({"idp_clusters": {"h": ""}})),
-            "idp_clusters.h"
-        );
-        assert_eq!(failing_field(json!({"extra_issuers": {}})), "extra_issuers");
-        assert_eq!(
-            failing_field(json!({"extra_issuers": [1]})),
-            "extra_issuers[0]"
-        );
-    }
-
-    #[test]
-    fn urls_and_paths_are_checked() {
-        for bad in [
-            "idp.example.com",
-            "ftp://idp",
-            "https://idp/?x=1",
-            "https://idp.example.com/",
-        ] {
-            assert_eq!(failing_field(json!({"issuer": bad})), "issuer", "{bad}");
-        }
-        assert_eq!(
-            failing_field(json!({"redirect_uri": "callback"})),
-            "redirect_uri"
-        );
-        assert_eq!(
-            failing_field(json!({"authorization_endpoint": "//evil/auth"})),
-            "authorization_endpoint"
-        );
-        assert_eq!(
-            failing_field(json!({"logout_path": "logout"})),
-            "logout_path"
-        );
-        assert_eq!(
-            failing_field(json!({"after_logout_url": "javascript:alert(1)"})),
-            "after_logout_url"
-        );
-        let ok = load(&with(
-            json!({"authorization_endpoint": "/dex/auth", "redirect_uri": "https://app/cb"}),
-        ))
-        .unwrap();
-        assert_eq!(ok.authorization_endpoint.as_deref(), Some("/dex/auth"));
-        assert_eq!(ok.callback_path, "/cb");
-    }
-
-    #[test]
-    fn numbers_are_range_checked_and_accept_istio_doubles() {
-        assert_eq!(
-            failing_field(json!({"jwks_refresh_seconds": 0})),
-            "jwks_refresh_seconds"
-        );
-        assert_eq!(
-            failing_field(json!({"clock_skew_seconds": -1})),
-            "clock_skew_seconds"
-        );
-        assert_eq!(
-            failing_field(json!({"idp_timeout_ms": 1.5})),
-            "idp_timeout_ms"
-        );
-        assert_eq!(
-            failing_field(json!({"idp_timeout_ms": "5000"})),
-            "idp_timeout_ms"
-        );
-        assert_eq!(
-            failing_field(json!({"session_max_age_seconds": 10})),
-            "session_max_age_seconds"
-        );
-        assert_eq!(
-            load(&with(json!({"jwks_refresh_seconds": 900.0})))
-                .unwrap()
-                .jwks_refresh_seconds,
-            900
-        );
-    }
-
-    #[test]
-    fn secrets_come_inline_or_from_the_vm_environment() {
-        let env = |name: &str| (name == "OIDC_SECRET").then(|| "from-env".to_string());
-        let config = with(json!({"client_secret": null, "client_secret_env": "OIDC_SECRET"}));
-        let c = Config::from_json(config.to_string().as_bytes(), &env).unwrap();
-        assert_eq!(c.client_secret.expose(), "from-env");
-        assert_eq!(format!("{:?}", c.client_secret), "Secret(***)");
-        let debug = format!("{c:?}");
-        assert!(
-            !debug.contains("from-env") && debug.contains("[1 keys]"),
-            "{debug}"
-        );
-
-        let unset = with(json!({"client_secret": null, "client_secret_env": "NOPE"}));
-        let e = Config::from_json(unset.to_string().as_bytes(), &env).unwrap_err();
-        assert_eq!(e.field, "client_secret_env");
-        assert!(e.reason.contains("\"NOPE\""));
-        assert_eq!(
-            failing_field(json!({"client_secret_env": "OIDC_SECRET"})),
-            "client_secret"
-        );
-        assert_eq!(failing_field(json!({"client_secret": ""})), "client_secret");
-    }
-
-    #[test]
-    fn session_keys_must_be_32_bytes_of_base64() {
-        assert_eq!(
-            failing_field(json!({"session_keys": ["not base64!"]})),
-            "session_keys[0]"
-        );
-        assert_eq!(
-            failing_field(json!({"session_keys": [KEY, "c2hvcnQ="]})),
-            "session_keys[1]"
-        );
-        assert_eq!(failing_field(json!({"session_keys": []})), "session_keys");
-        let e = load(&with(json!({"session_keys": ["c2hvcnQ="]}))).unwrap_err();
-        assert_eq!(e.reason, "decodes to 5 bytes; a key must be exactly 32");
-
-        let env = |name: &str| (name == "KEYS").then(|| format!("{KEY}, {KEY}"));
-        let config = with(json!({"session_keys": null, "session_keys_env": "KEYS"}));
-        let c = Config::from_json(config.to_string().as_bytes(), &env).unwrap();
-        assert_eq!(c.session.keys.len(), 2);
-        let bad_env = |_: &str| Some("c2hvcnQ=".to_string());
-        let e = Config::from_json(config.to_string().as_bytes(), &bad_env).unwrap_err();
-        assert_eq!(e.field, "session_keys_env[0]");
-    }
-
-    #[test]
-    fn session_attributes_are_validated() {
-        assert_eq!(
-            failing_field(json!({"session_same_site": "lax"})),
-            "session_same_site"
-        );
-        assert_eq!(
-            failing_field(json!({"session_same_site": "None", "session_cookie_secure": false})),
-            "session_same_site"
-        );
-        assert_eq!(
-            failing_field(json!({"session_cookie_name": "x".repeat(65)})),
-            "session_cookie_name"
-        );
-        assert_eq!(
-            failing_field(
-                json!({"session_cookie_name": "__Host-s", "session_cookie_secure": false})
-            ),
-            "session_cookie_name"
-        );
-        assert_eq!(
-            failing_field(json!({"session_cookie_name": "a b"})),
-            "session_cookie_name"
-        );
-    }
-
-    #[test]
-    fn identity_settings_are_validated() {
-        assert_eq!(
-            failing_field(json!({"userid_header": "bad header"})),
-            "userid_header"
-        );
-        assert_eq!(
-            failing_field(json!({"userid_header": "Authorization"})),
-            "userid_header"
-        );
-        assert_eq!(
-            failing_field(json!({"groups_header": "kubeflow-userid"})),
-            "groups_header"
-        );
-        // Names an upstream could read as another header, or drop.
-        for ambiguous in [
-            "kubeflow_userid",
-            "x.user",
-            "x--user",
-            "-x",
-            "x~u",
-            "\u{e9}",
-        ] {
-            assert_eq!(
-                failing_field(json!({"userid_header": ambiguous})),
-                "userid_header",
-                "{ambiguous}"
-            );
-        }
-        for reserved in [
-            "Content-Length",
-            "transfer-encoding",
-            "accept",
-            "x-requested-with",
-        ] {
-            assert_eq!(
-                failing_field(json!({"groups_header": reserved})),
-                "groups_header",
-                "{reserved}"
-            );
-        }
-        assert_eq!(
-            failing_field(json!({"userid_transformers": [{"matches": "(", "replaces": ""}]})),
-            "userid_transformers[0].matches"
-        );
-        assert_eq!(
-            failing_field(json!({"userid_transformers": [{"matches": "a"}]})),
-            "userid_transformers[0].replaces"
-        );
-        assert_eq!(
-            failing_field(json!({"groups_allowlist": []})),
-            "groups_allowlist"
-        );
-        assert_eq!(
-            failing_field(json!({"groups_allowlist": ["a,b"]})),
-            "groups_allowlist"
-        );
-        assert_eq!(failing_field(json!({"audiences": []})), "audiences");
-        let c = load(&with(
-            json!({"userid_header": "X-User", "groups_allowlist": ["admins"]}),
-        ))
-        .unwrap();
-        assert_eq!(c.userid_header, "x-user");
-        assert_eq!(c.groups_allowlist, Some(vec!["admins".to_string()]));
-    }
-
-    #[test]
-    fn skip_paths_must_be_plain_prefixes() {
-        assert_eq!(
-            failing_field(json!({"skip_auth_paths": ["/"]})),
-            "skip_auth_paths[0]"
-        );
-        assert_eq!(
-            failing_field(json!({"skip_auth_paths": ["/ok", "/a/../b"]})),
-            "skip_auth_paths[1]"
-        );
-        assert_eq!(
-            failing_field(json!({"skip_auth_paths": ["public"]})),
-            "skip_auth_paths[0]"
-        );
-        assert_eq!(
-            failing_field(json!({"skip_auth_paths": ["/public;x"]})),
-            "skip_auth_paths[0]"
-        );
-        let c = load(&with(json!({"skip_auth_paths": ["/public/"]}))).unwrap();
-        assert_eq!(c.skip_auth_paths, vec!["/public"]);
-    }
-
-    #[test]
-    fn extra_issuers_inherit_claims_and_must_be_distinct() {
-        let sa = json!({"issuer": "https://kubernetes.default.svc", "cluster": "k8s",
-            "jwks_uri": "https://kubernetes.default.svc/openid/v1/jwks", "audiences": ["kubeflow"], "userid_claim": "sub"});
-        let c = load(&with(
-            json!({"extra_issuers": [sa.clone()], "groups_claim": "roles"}),
-        ))
-        .unwrap();
-        assert_eq!(c.issuers[1].userid_claim, "sub");
-        assert_eq!(c.issuers[1].groups_claim, "roles");
-        assert_eq!(
-            c.issuers[1].jwks_uri.as_deref(),
-            Some("https://kubernetes.default.svc/openid/v1/jwks")
-        );
-        let mut dup = sa.clone();
-        dup["issuer"] = json!("https://idp.example.com");
-        assert_eq!(
-            failing_field(json!({"extra_issuers": [dup]})),
-            "extra_issuers[0].issuer"
-        );
-        let mut no_aud = sa.clone();
-        no_aud.as_object_mut().unwrap().remove("audiences");
-        assert_eq!(
-            failing_field(json!({"extra_issuers": [no_aud]})),
-            "extra_issuers[0].audiences"
-        );
-        let mut bad_uri = sa;
-        bad_uri["jwks_uri"] = json!("file:///x");
-        assert_eq!(
-            failing_field(json!({"extra_issuers": [bad_uri]})),
-            "extra_issuers[0].jwks_uri"
-        );
-    }
-
-    #[test]
-    fn openid_scope_is_always_sent() {
-        let c = load(&with(json!({"scopes": ["email"]}))).unwrap();
-        assert_eq!(c.scopes, vec!["openid", "email"]);
-    }
-}
+mod tests;

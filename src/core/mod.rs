@@ -17,4 +17,6 @@ pub mod paths;
 pub mod refresh_board;
 pub mod rsa;
 pub mod session;
+#[cfg(test)]
+pub(crate) mod test_keys;
 pub mod token_cache;

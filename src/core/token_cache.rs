@@ -4,7 +4,7 @@
 //! Per worker, bounded, least-recently-used eviction. An entry never outlives its credential
 //! (`exp` of a token, expiry of a session), nor comes alive before a token's `nbf`; the owner
 //! drops the whole cache when key sets change, so a token signed by a retired key stops
-//! working at the next JWKS refresh.
+//! working at the next JWKS fetch.
 
 use std::collections::HashMap;
 

@@ -1,0 +1,238 @@
+//! Reading a JSON object key by key, so that every error names the key's path
+//! (`extra_issuers[1].audiences: ...`) and unknown keys are refused with a "did you mean" hint.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use super::{error, ConfigError};
+
+/// A JSON object being taken apart, key by key, with errors that carry the key's path.
+pub(super) struct Fields {
+    map: Map<String, Value>,
+    /// Path of this object inside the configuration, e.g. `extra_issuers[0].`.
+    prefix: String,
+}
+
+impl Fields {
+    /// Starts reading an object, refusing keys outside `known` first so that a typo is
+    /// reported as itself rather than as the required key it was meant to be.
+    pub(super) fn new(
+        map: Map<String, Value>,
+        prefix: &str,
+        known: &[&str],
+    ) -> Result<Self, ConfigError> {
+        if let Some(unknown) = map.keys().find(|k| !known.contains(&k.as_str())) {
+            let reason = match closest(unknown, known) {
+                Some(guess) => format!("unknown key (did you mean {guess:?}?)"),
+                None => "unknown key".to_string(),
+            };
+            return Err(error(format!("{prefix}{unknown}"), reason));
+        }
+        Ok(Fields {
+            map,
+            prefix: prefix.to_string(),
+        })
+    }
+
+    pub(super) fn path(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    /// Takes a key; JSON `null` counts as absent.
+    fn take(&mut self, key: &str) -> Option<Value> {
+        self.map.remove(key).filter(|v| !v.is_null())
+    }
+
+    pub(super) fn optional_str(&mut self, key: &str) -> Result<Option<String>, ConfigError> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(other) => Err(error(
+                self.path(key),
+                format!("must be a string, got {}", kind(&other)),
+            )),
+        }
+    }
+
+    pub(super) fn required_str(&mut self, key: &str) -> Result<String, ConfigError> {
+        self.optional_str(key)?
+            .ok_or_else(|| error(self.path(key), "required"))
+    }
+
+    pub(super) fn str_or(&mut self, key: &str, default: &str) -> Result<String, ConfigError> {
+        Ok(self
+            .optional_str(key)?
+            .unwrap_or_else(|| default.to_string()))
+    }
+
+    pub(super) fn bool_or(&mut self, key: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.take(key) {
+            None => Ok(default),
+            Some(Value::Bool(b)) => Ok(b),
+            Some(other) => Err(error(
+                self.path(key),
+                format!("must be true or false, got {}", kind(&other)),
+            )),
+        }
+    }
+
+    /// An integer in range. Istio hands YAML numbers over as JSON doubles, so `600.0` is 600.
+    pub(super) fn u64_in(
+        &mut self,
+        key: &str,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<u64, ConfigError> {
+        let value = match self.take(key) {
+            None => return Ok(default),
+            Some(Value::Number(n)) => n.as_u64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= 1e15)
+                    .map(|f| f as u64)
+            }),
+            Some(_) => None,
+        };
+        match value {
+            Some(v) if range.contains(&v) => Ok(v),
+            _ => Err(error(
+                self.path(key),
+                format!(
+                    "must be a whole number from {} to {}",
+                    range.start(),
+                    range.end()
+                ),
+            )),
+        }
+    }
+
+    pub(super) fn optional_string_list(
+        &mut self,
+        key: &str,
+    ) -> Result<Option<Vec<String>>, ConfigError> {
+        let Some(value) = self.take(key) else {
+            return Ok(None);
+        };
+        let Value::Array(items) = value else {
+            return Err(error(
+                self.path(key),
+                format!("must be a list of strings, got {}", kind(&value)),
+            ));
+        };
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| match item {
+                Value::String(s) => Ok(s),
+                other => Err(error(
+                    format!("{}[{i}]", self.path(key)),
+                    format!("must be a string, got {}", kind(&other)),
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+
+    pub(super) fn string_list_or(
+        &mut self,
+        key: &str,
+        default: Vec<String>,
+    ) -> Result<Vec<String>, ConfigError> {
+        Ok(self.optional_string_list(key)?.unwrap_or(default))
+    }
+
+    pub(super) fn required_string_list(&mut self, key: &str) -> Result<Vec<String>, ConfigError> {
+        self.optional_string_list(key)?
+            .ok_or_else(|| error(self.path(key), "required"))
+    }
+
+    pub(super) fn string_map(
+        &mut self,
+        key: &str,
+    ) -> Result<BTreeMap<String, String>, ConfigError> {
+        let Some(value) = self.take(key) else {
+            return Ok(BTreeMap::new());
+        };
+        let Value::Object(map) = value else {
+            return Err(error(
+                self.path(key),
+                format!("must be an object of host -> cluster, got {}", kind(&value)),
+            ));
+        };
+        map.into_iter()
+            .map(|(host, cluster)| match cluster {
+                Value::String(c) if !c.is_empty() => Ok((host.to_ascii_lowercase(), c)),
+                _ => Err(error(
+                    format!("{}.{host}", self.path(key)),
+                    "must be a non-empty cluster name",
+                )),
+            })
+            .collect()
+    }
+
+    pub(super) fn object_list(
+        &mut self,
+        key: &str,
+        known: &[&str],
+    ) -> Result<Vec<Fields>, ConfigError> {
+        let Some(value) = self.take(key) else {
+            return Ok(Vec::new());
+        };
+        let Value::Array(items) = value else {
+            return Err(error(
+                self.path(key),
+                format!("must be a list of objects, got {}", kind(&value)),
+            ));
+        };
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let path = format!("{}[{i}]", self.path(key));
+                match item {
+                    Value::Object(map) => Fields::new(map, &format!("{path}."), known),
+                    other => Err(error(
+                        path,
+                        format!("must be an object, got {}", kind(&other)),
+                    )),
+                }
+            })
+            .collect()
+    }
+}
+
+/// The known key within edit distance 2 of `key`, for "did you mean" hints.
+fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (edit_distance(key, k), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}

@@ -1,0 +1,402 @@
+use super::*;
+use serde_json::json;
+
+const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+fn minimal() -> Value {
+    json!({
+        "issuer": "https://idp.example.com",
+        "idp_cluster": "idp",
+        "client_id": "app",
+        "client_secret": "s3cret",
+        "session_keys": [KEY],
+    })
+}
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+fn with(changes: Value) -> Value {
+    let mut config = minimal();
+    for (k, v) in changes.as_object().unwrap() {
+        if v.is_null() {
+            config.as_object_mut().unwrap().remove(k);
+        } else {
+            config[k] = v.clone();
+        }
+    }
+    config
+}
+
+fn load(config: &Value) -> Result<Config, ConfigError> {
+    Config::from_json(config.to_string().as_bytes(), &no_env)
+}
+
+/// The field named by the error for `changes` applied to a valid config.
+fn failing_field(changes: Value) -> String {
+    load(&with(changes)).unwrap_err().field
+}
+
+#[test]
+fn minimal_config_gets_the_documented_defaults() {
+    let c = load(&minimal()).unwrap();
+    assert_eq!(c.issuers.len(), 1);
+    assert_eq!(c.issuers[0].audiences, vec!["app"]);
+    assert_eq!(c.issuers[0].userid_claim, "email");
+    assert_eq!(c.issuers[0].groups_claim, "groups");
+    assert_eq!(c.redirect_uri, "/authservice/oidc/callback");
+    assert_eq!(c.scopes, vec!["openid", "email", "profile", "groups"]);
+    assert_eq!(c.session.cookie_name, "authservice_session");
+    assert_eq!(c.session.max_age_seconds, 86_400);
+    assert_eq!(c.session.same_site, SameSite::Lax);
+    assert!(c.session.secure);
+    assert_eq!(
+        (c.userid_header.as_str(), c.groups_header.as_str()),
+        ("kubeflow-userid", "kubeflow-groups")
+    );
+    assert_eq!(c.groups_allowlist, None);
+    assert_eq!(c.logout_path, "/authservice/logout");
+    assert_eq!(c.after_logout_url, "/");
+    assert_eq!(
+        (
+            c.jwks_refresh_seconds,
+            c.clock_skew_seconds,
+            c.idp_timeout_ms
+        ),
+        (600, 60, 5000)
+    );
+}
+
+#[test]
+fn empty_configuration_reads_as_an_empty_object() {
+    for raw in [&b""[..], b"  \n", b"{}"] {
+        let e = Config::from_json(raw, &no_env).unwrap_err();
+        assert_eq!(e.field, "issuer");
+        assert_eq!(e.to_string(), "invalid configuration: issuer: required");
+    }
+}
+
+#[test]
+fn malformed_json_is_reported() {
+    let e = Config::from_json(b"{\"issuer\": ", &no_env).unwrap_err();
+    assert_eq!(e.field, "configuration");
+    assert!(e.reason.starts_with("not valid JSON"));
+    assert_eq!(
+        Config::from_json(b"[1]", &no_env).unwrap_err().reason,
+        "must be a JSON object"
+    );
+}
+
+#[test]
+fn each_required_field_is_named_when_missing() {
+    for key in [
+        "issuer",
+        "idp_cluster",
+        "client_id",
+        "client_secret",
+        "session_keys",
+    ] {
+        assert_eq!(failing_field(json!({ key: null })), key);
+    }
+}
+
+#[test]
+fn unknown_keys_are_named_with_a_hint() {
+    let e = load(&with(json!({"isuer": "x"}))).unwrap_err();
+    assert_eq!(e.field, "isuer");
+    assert_eq!(e.reason, "unknown key (did you mean \"issuer\"?)");
+    let e = load(&with(json!({"extra_issuers": [{"issuer": "https://k", "cluster": "k", "audiences": ["a"], "aud": 1}]}))).unwrap_err();
+    assert_eq!(e.field, "extra_issuers[0].aud");
+    assert_eq!(
+        load(&with(json!({"zzzzzzzz": 1}))).unwrap_err().reason,
+        "unknown key"
+    );
+}
+
+#[test]
+fn wrong_types_name_the_field() {
+    assert_eq!(failing_field(json!({"issuer": 5})), "issuer");
+    assert_eq!(failing_field(json!({"scopes": "openid"})), "scopes");
+    assert_eq!(failing_field(json!({"scopes": ["openid", 3]})), "scopes[1]");
+    assert_eq!(
+        failing_field(json!({"session_cookie_secure": "yes"})),
+        "session_cookie_secure"
+    );
+    assert_eq!(
+        failing_field(json!({"idp_clusters": ["a"]})),
+        "idp_clusters"
+    );
+    assert_eq!(
+        failing_field(json!({"idp_clusters": {"h": ""}})),
+        "idp_clusters.h"
+    );
+    assert_eq!(failing_field(json!({"extra_issuers": {}})), "extra_issuers");
+    assert_eq!(
+        failing_field(json!({"extra_issuers": [1]})),
+        "extra_issuers[0]"
+    );
+}
+
+#[test]
+fn urls_and_paths_are_checked() {
+    for bad in [
+        "idp.example.com",
+        "ftp://idp",
+        "https://idp/?x=1",
+        "https://idp.example.com/",
+    ] {
+        assert_eq!(failing_field(json!({"issuer": bad})), "issuer", "{bad}");
+    }
+    assert_eq!(
+        failing_field(json!({"redirect_uri": "callback"})),
+        "redirect_uri"
+    );
+    assert_eq!(
+        failing_field(json!({"authorization_endpoint": "//evil/auth"})),
+        "authorization_endpoint"
+    );
+    assert_eq!(
+        failing_field(json!({"logout_path": "logout"})),
+        "logout_path"
+    );
+    assert_eq!(
+        failing_field(json!({"after_logout_url": "javascript:alert(1)"})),
+        "after_logout_url"
+    );
+    let ok = load(&with(
+        json!({"authorization_endpoint": "/dex/auth", "redirect_uri": "https://app/cb"}),
+    ))
+    .unwrap();
+    assert_eq!(ok.authorization_endpoint.as_deref(), Some("/dex/auth"));
+    assert_eq!(ok.callback_path, "/cb");
+}
+
+#[test]
+fn numbers_are_range_checked_and_accept_istio_doubles() {
+    assert_eq!(
+        failing_field(json!({"jwks_refresh_seconds": 0})),
+        "jwks_refresh_seconds"
+    );
+    assert_eq!(
+        failing_field(json!({"clock_skew_seconds": -1})),
+        "clock_skew_seconds"
+    );
+    assert_eq!(
+        failing_field(json!({"idp_timeout_ms": 1.5})),
+        "idp_timeout_ms"
+    );
+    assert_eq!(
+        failing_field(json!({"idp_timeout_ms": "5000"})),
+        "idp_timeout_ms"
+    );
+    assert_eq!(
+        failing_field(json!({"session_max_age_seconds": 10})),
+        "session_max_age_seconds"
+    );
+    assert_eq!(
+        load(&with(json!({"jwks_refresh_seconds": 900.0})))
+            .unwrap()
+            .jwks_refresh_seconds,
+        900
+    );
+}
+
+#[test]
+fn secrets_come_inline_or_from_the_vm_environment() {
+    let env = |name: &str| (name == "OIDC_SECRET").then(|| "from-env".to_string());
+    let config = with(json!({"client_secret": null, "client_secret_env": "OIDC_SECRET"}));
+    let c = Config::from_json(config.to_string().as_bytes(), &env).unwrap();
+    assert_eq!(c.client_secret.expose(), "from-env");
+    assert_eq!(format!("{:?}", c.client_secret), "Secret(***)");
+    let debug = format!("{c:?}");
+    assert!(
+        !debug.contains("from-env") && debug.contains("[1 keys]"),
+        "{debug}"
+    );
+
+    let unset = with(json!({"client_secret": null, "client_secret_env": "NOPE"}));
+    let e = Config::from_json(unset.to_string().as_bytes(), &env).unwrap_err();
+    assert_eq!(e.field, "client_secret_env");
+    assert!(e.reason.contains("\"NOPE\""));
+    assert_eq!(
+        failing_field(json!({"client_secret_env": "OIDC_SECRET"})),
+        "client_secret"
+    );
+    assert_eq!(failing_field(json!({"client_secret": ""})), "client_secret");
+}
+
+#[test]
+fn session_keys_must_be_32_bytes_of_base64() {
+    assert_eq!(
+        failing_field(json!({"session_keys": ["not base64!"]})),
+        "session_keys[0]"
+    );
+    assert_eq!(
+        failing_field(json!({"session_keys": [KEY, "c2hvcnQ="]})),
+        "session_keys[1]"
+    );
+    assert_eq!(failing_field(json!({"session_keys": []})), "session_keys");
+    let e = load(&with(json!({"session_keys": ["c2hvcnQ="]}))).unwrap_err();
+    assert_eq!(e.reason, "decodes to 5 bytes; a key must be exactly 32");
+
+    let env = |name: &str| (name == "KEYS").then(|| format!("{KEY}, {KEY}"));
+    let config = with(json!({"session_keys": null, "session_keys_env": "KEYS"}));
+    let c = Config::from_json(config.to_string().as_bytes(), &env).unwrap();
+    assert_eq!(c.session.keys.len(), 2);
+    let bad_env = |_: &str| Some("c2hvcnQ=".to_string());
+    let e = Config::from_json(config.to_string().as_bytes(), &bad_env).unwrap_err();
+    assert_eq!(e.field, "session_keys_env[0]");
+}
+
+#[test]
+fn session_attributes_are_validated() {
+    assert_eq!(
+        failing_field(json!({"session_same_site": "lax"})),
+        "session_same_site"
+    );
+    assert_eq!(
+        failing_field(json!({"session_same_site": "None", "session_cookie_secure": false})),
+        "session_same_site"
+    );
+    assert_eq!(
+        failing_field(json!({"session_cookie_name": "x".repeat(65)})),
+        "session_cookie_name"
+    );
+    assert_eq!(
+        failing_field(json!({"session_cookie_name": "__Host-s", "session_cookie_secure": false})),
+        "session_cookie_name"
+    );
+    assert_eq!(
+        failing_field(json!({"session_cookie_name": "a b"})),
+        "session_cookie_name"
+    );
+}
+
+#[test]
+fn identity_settings_are_validated() {
+    assert_eq!(
+        failing_field(json!({"userid_header": "bad header"})),
+        "userid_header"
+    );
+    assert_eq!(
+        failing_field(json!({"userid_header": "Authorization"})),
+        "userid_header"
+    );
+    assert_eq!(
+        failing_field(json!({"groups_header": "kubeflow-userid"})),
+        "groups_header"
+    );
+    // Names an upstream could read as another header, or drop.
+    for ambiguous in [
+        "kubeflow_userid",
+        "x.user",
+        "x--user",
+        "-x",
+        "x~u",
+        "\u{e9}",
+    ] {
+        assert_eq!(
+            failing_field(json!({"userid_header": ambiguous})),
+            "userid_header",
+            "{ambiguous}"
+        );
+    }
+    for reserved in [
+        "Content-Length",
+        "transfer-encoding",
+        "accept",
+        "x-requested-with",
+    ] {
+        assert_eq!(
+            failing_field(json!({"groups_header": reserved})),
+            "groups_header",
+            "{reserved}"
+        );
+    }
+    assert_eq!(
+        failing_field(json!({"userid_transformers": [{"matches": "(", "replaces": ""}]})),
+        "userid_transformers[0].matches"
+    );
+    assert_eq!(
+        failing_field(json!({"userid_transformers": [{"matches": "a"}]})),
+        "userid_transformers[0].replaces"
+    );
+    assert_eq!(
+        failing_field(json!({"groups_allowlist": []})),
+        "groups_allowlist"
+    );
+    assert_eq!(
+        failing_field(json!({"groups_allowlist": ["a,b"]})),
+        "groups_allowlist"
+    );
+    assert_eq!(failing_field(json!({"audiences": []})), "audiences");
+    let c = load(&with(
+        json!({"userid_header": "X-User", "groups_allowlist": ["admins"]}),
+    ))
+    .unwrap();
+    assert_eq!(c.userid_header, "x-user");
+    assert_eq!(c.groups_allowlist, Some(vec!["admins".to_string()]));
+}
+
+#[test]
+fn skip_paths_must_be_plain_prefixes() {
+    assert_eq!(
+        failing_field(json!({"skip_auth_paths": ["/"]})),
+        "skip_auth_paths[0]"
+    );
+    assert_eq!(
+        failing_field(json!({"skip_auth_paths": ["/ok", "/a/../b"]})),
+        "skip_auth_paths[1]"
+    );
+    assert_eq!(
+        failing_field(json!({"skip_auth_paths": ["public"]})),
+        "skip_auth_paths[0]"
+    );
+    assert_eq!(
+        failing_field(json!({"skip_auth_paths": ["/public;x"]})),
+        "skip_auth_paths[0]"
+    );
+    let c = load(&with(json!({"skip_auth_paths": ["/public/"]}))).unwrap();
+    assert_eq!(c.skip_auth_paths, vec!["/public"]);
+}
+
+#[test]
+fn extra_issuers_inherit_claims_and_must_be_distinct() {
+    let sa = json!({"issuer": "https://kubernetes.default.svc", "cluster": "k8s",
+        "jwks_uri": "https://kubernetes.default.svc/openid/v1/jwks", "audiences": ["kubeflow"], "userid_claim": "sub"});
+    let c = load(&with(
+        json!({"extra_issuers": [sa.clone()], "groups_claim": "roles"}),
+    ))
+    .unwrap();
+    assert_eq!(c.issuers[1].userid_claim, "sub");
+    assert_eq!(c.issuers[1].groups_claim, "roles");
+    assert_eq!(
+        c.issuers[1].jwks_uri.as_deref(),
+        Some("https://kubernetes.default.svc/openid/v1/jwks")
+    );
+    let mut dup = sa.clone();
+    dup["issuer"] = json!("https://idp.example.com");
+    assert_eq!(
+        failing_field(json!({"extra_issuers": [dup]})),
+        "extra_issuers[0].issuer"
+    );
+    let mut no_aud = sa.clone();
+    no_aud.as_object_mut().unwrap().remove("audiences");
+    assert_eq!(
+        failing_field(json!({"extra_issuers": [no_aud]})),
+        "extra_issuers[0].audiences"
+    );
+    let mut bad_uri = sa;
+    bad_uri["jwks_uri"] = json!("file:///x");
+    assert_eq!(
+        failing_field(json!({"extra_issuers": [bad_uri]})),
+        "extra_issuers[0].jwks_uri"
+    );
+}
+
+#[test]
+fn openid_scope_is_always_sent() {
+    let c = load(&with(json!({"scopes": ["email"]}))).unwrap();
+    assert_eq!(c.scopes, vec!["openid", "email"]);
+}

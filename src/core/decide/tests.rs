@@ -1,0 +1,644 @@
+use super::*;
+use crate::core::jwks::Alg;
+use crate::core::test_keys::{all_jwks, b64, jwks_body, keys, mint, p256_jwk_for, signing_input};
+use serde_json::{json, Value};
+
+const ISS: &str = "https://idp.example.com";
+const SA_ISS: &str = "https://kubernetes.default.svc";
+const NOW: u64 = 1_800_000_000;
+
+fn config(extra: Value) -> Config {
+    let mut base = json!({
+        "issuer": ISS, "idp_cluster": "idp", "client_id": "app", "client_secret": "s",
+        "session_keys": ["MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="],
+        "skip_auth_paths": ["/public"],
+        "extra_issuers": [{"issuer": SA_ISS, "cluster": "k8s", "audiences": ["kubeflow"],
+                           "jwks_uri": "https://kubernetes.default.svc/openid/v1/jwks", "userid_claim": "sub"}],
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        base[k] = v.clone();
+    }
+    Config::from_json(base.to_string().as_bytes(), &|_: &str| None).unwrap()
+}
+
+fn key_sets() -> Verifier {
+    let mut verifier = Verifier::new(2);
+    verifier.set_keys(0, KeySet::parse(&jwks_body(all_jwks())).unwrap());
+    let sa_key = p256_jwk_for(&keys().p256_other, "sa-key");
+    verifier.set_keys(1, KeySet::parse(&jwks_body(vec![sa_key])).unwrap());
+    verifier
+}
+
+fn token(claims: Value) -> String {
+    mint(
+        Alg::Rs256,
+        &json!({"alg": "RS256", "kid": "rsa", "typ": "JWT"}),
+        &claims,
+    )
+}
+
+/// A token signed by the service-account issuer's own (second) P-256 key.
+fn sa_token(header: &Value, claims: &Value) -> String {
+    use jwt_compact::{alg::Es256, Algorithm, AlgorithmSignature};
+    let input = signing_input(header, claims);
+    let signature = Es256.sign(&keys().p256_other, input.as_bytes());
+    format!("{input}.{}", b64(&signature.as_bytes()))
+}
+
+fn alice() -> Value {
+    json!({"iss": ISS, "aud": "app", "exp": NOW + 300, "iat": NOW, "sub": "u1",
+           "email": "alice@example.com", "groups": ["dev", "ml-admin"]})
+}
+
+fn request(path: &str, authorization: &[&str]) -> Request {
+    let mut headers: Vec<(&str, &[u8])> = vec![(":path", path.as_bytes())];
+    headers.extend(
+        authorization
+            .iter()
+            .map(|a| ("authorization", a.as_bytes())),
+    );
+    Request::from_headers(headers)
+}
+
+fn run(cfg: &Config, req: &Request) -> Decision {
+    decide(cfg, req, &mut key_sets(), NOW, OnUnknownKid::AwaitRefetch)
+}
+
+fn denied(decision: &Decision) -> (u16, &'static str) {
+    match decision {
+        Decision::Deny(d) => (d.status, d.reason),
+        other => panic!("expected a denial, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_valid_bearer_token_yields_the_identity() {
+    let cfg = config(json!({}));
+    let decision = run(
+        &cfg,
+        &request("/x", &[&format!("Bearer {}", token(alice()))]),
+    );
+    let expected = Identity {
+        userid: "alice@example.com".into(),
+        groups: vec!["dev".into(), "ml-admin".into()],
+    };
+    assert_eq!(
+        decision,
+        Decision::Allow {
+            identity: Some(expected),
+            reason: AllowReason::Bearer
+        }
+    );
+}
+
+#[test]
+fn the_bearer_scheme_is_case_insensitive() {
+    let cfg = config(json!({}));
+    for scheme in ["bearer", "BEARER", "BeArEr"] {
+        let auth = format!("{scheme} {}", token(alice()));
+        assert!(
+            matches!(run(&cfg, &request("/x", &[&auth])), Decision::Allow { .. }),
+            "{scheme}"
+        );
+    }
+}
+
+#[test]
+fn no_credential_is_a_plain_401() {
+    let cfg = config(json!({}));
+    for req in [request("/x", &[]), request("/x", &["Basic YTpi"])] {
+        let d = run(&cfg, &req);
+        assert_eq!(denied(&d), (401, "no_credential"));
+        let Decision::Deny(deny) = d else {
+            unreachable!()
+        };
+        assert_eq!(deny.www_authenticate, Some("Bearer"));
+    }
+}
+
+#[test]
+fn malformed_authorization_is_an_invalid_token() {
+    let cfg = config(json!({}));
+    let tok = token(alice());
+    let cases = [
+        (
+            vec![format!("Bearer {tok} junk")],
+            "malformed_authorization",
+        ),
+        (vec![format!("Bearer {tok}\t")], "malformed_authorization"),
+        (vec!["Bearer ".to_string()], "malformed_authorization"),
+        (
+            vec![format!("Bearer {tok}"), format!("Bearer {tok}")],
+            "several_authorization_headers",
+        ),
+        (
+            vec![format!("Bearer {}", "a".repeat(60_000))],
+            "token_too_large",
+        ),
+    ];
+    for (headers, reason) in cases {
+        let refs: Vec<&str> = headers.iter().map(String::as_str).collect();
+        let d = run(&cfg, &request("/x", &refs));
+        assert_eq!(denied(&d), (401, reason));
+        let Decision::Deny(deny) = d else {
+            unreachable!()
+        };
+        assert_eq!(
+            deny.www_authenticate,
+            Some("Bearer error=\"invalid_token\"")
+        );
+        assert!(!deny.body().contains(&tok[..20]));
+    }
+    let non_utf8 = Request {
+        path: b"/x".to_vec(),
+        authorization: Authorization::One(b"Bearer \xff\xfe".to_vec()),
+        ..Request::default()
+    };
+    assert_eq!(
+        denied(&run(&cfg, &non_utf8)),
+        (401, "malformed_authorization")
+    );
+}
+
+#[test]
+fn skipped_paths_pass_without_identity_even_with_a_bad_token() {
+    let cfg = config(json!({}));
+    let d = run(&cfg, &request("/public/app.js", &["Bearer garbage"]));
+    assert_eq!(
+        d,
+        Decision::Allow {
+            identity: None,
+            reason: AllowReason::Skipped
+        }
+    );
+    assert_eq!(
+        denied(&run(&cfg, &request("/publicity", &[]))),
+        (401, "no_credential")
+    );
+}
+
+#[test]
+fn tokens_of_unconfigured_issuers_are_invalid_not_absent() {
+    let cfg = config(json!({}));
+    let claims =
+        json!({"iss": "https://evil.example.com", "aud": "app", "exp": NOW + 60, "email": "e@x"});
+    let d = run(
+        &cfg,
+        &request("/x", &[&format!("Bearer {}", token(claims))]),
+    );
+    assert_eq!(denied(&d), (401, "unknown_issuer"));
+}
+
+#[test]
+fn missing_keys_hold_the_request() {
+    let cfg = config(json!({}));
+    let mut keys = Verifier::new(2);
+    let req = request("/x", &[&format!("Bearer {}", token(alice()))]);
+    assert_eq!(
+        decide(&cfg, &req, &mut keys, NOW, OnUnknownKid::AwaitRefetch),
+        Decision::AwaitKeys { issuer: 0 }
+    );
+}
+
+#[test]
+fn an_unknown_kid_waits_for_one_refetch_then_fails() {
+    let cfg = config(json!({}));
+    let tok = mint(
+        Alg::Rs256,
+        &json!({"alg": "RS256", "kid": "rotated"}),
+        &alice(),
+    );
+    let req = request("/x", &[&format!("Bearer {tok}")]);
+    assert_eq!(
+        decide(&cfg, &req, &mut key_sets(), NOW, OnUnknownKid::AwaitRefetch),
+        Decision::AwaitRefetch { issuer: 0 }
+    );
+    assert_eq!(
+        denied(&decide(
+            &cfg,
+            &req,
+            &mut key_sets(),
+            NOW,
+            OnUnknownKid::Refuse
+        )),
+        (401, "unknown_kid")
+    );
+}
+
+#[test]
+fn extra_issuers_use_their_own_keys_and_claims() {
+    let cfg = config(json!({}));
+    let sa = json!({"iss": SA_ISS, "aud": ["kubeflow"], "exp": NOW + 60,
+                    "sub": "system:serviceaccount:kubeflow:pipeline-runner"});
+    let ok = sa_token(&json!({"alg": "ES256", "kid": "sa-key"}), &sa);
+    let d = run(&cfg, &request("/x", &[&format!("Bearer {ok}")]));
+    let Decision::Allow {
+        identity: Some(id), ..
+    } = d
+    else {
+        panic!("{d:?}")
+    };
+    assert_eq!(id.userid, "system:serviceaccount:kubeflow:pipeline-runner");
+
+    // Claims issuer B, signed with issuer A's key: B's keys do not vouch for it.
+    let forged = mint(Alg::Rs256, &json!({"alg": "RS256", "kid": "rsa"}), &sa);
+    let req = request("/x", &[&format!("Bearer {forged}")]);
+    assert_eq!(
+        denied(&decide(
+            &cfg,
+            &req,
+            &mut key_sets(),
+            NOW,
+            OnUnknownKid::Refuse
+        )),
+        (401, "unknown_kid")
+    );
+    let forged_no_kid = mint(Alg::Es256, &json!({"alg": "ES256"}), &sa);
+    let req = request("/x", &[&format!("Bearer {forged_no_kid}")]);
+    assert_eq!(denied(&run(&cfg, &req)), (401, "bad_signature"));
+}
+
+#[test]
+fn users_outside_the_allowlist_get_403() {
+    let cfg = config(json!({"groups_allowlist": ["ml-admin"]}));
+    let mut dev = alice();
+    dev["groups"] = json!(["dev"]);
+    assert_eq!(
+        denied(&run(
+            &cfg,
+            &request("/x", &[&format!("Bearer {}", token(dev))])
+        )),
+        (403, "group_not_allowed")
+    );
+    let mut stringly = alice();
+    stringly["groups"] = json!("ml-admin,dev");
+    assert_eq!(
+        denied(&run(
+            &cfg,
+            &request("/x", &[&format!("Bearer {}", token(stringly))])
+        )),
+        (403, "groups_claim_invalid")
+    );
+    assert!(matches!(
+        run(
+            &cfg,
+            &request("/x", &[&format!("Bearer {}", token(alice()))])
+        ),
+        Decision::Allow { .. }
+    ));
+}
+
+#[test]
+fn a_token_without_the_userid_claim_is_invalid() {
+    let cfg = config(json!({}));
+    let mut anonymous = alice();
+    anonymous.as_object_mut().unwrap().remove("email");
+    assert_eq!(
+        denied(&run(
+            &cfg,
+            &request("/x", &[&format!("Bearer {}", token(anonymous))])
+        )),
+        (401, "userid_claim_invalid")
+    );
+}
+
+#[test]
+fn a_token_in_the_query_string_is_refused() {
+    let cfg = config(json!({}));
+    let auth = format!("Bearer {}", token(alice()));
+    for path in [
+        "/x?access_token=abc",
+        "/x?a=1&access_token=",
+        "/x?access%5Ftoken=abc",
+    ] {
+        assert_eq!(
+            denied(&run(&cfg, &request(path, &[&auth]))),
+            (401, "token_in_query"),
+            "{path}"
+        );
+    }
+    for path in [
+        "/x?my_access_token=1",
+        "/x?q=access_token",
+        "/x#access_token=1",
+    ] {
+        assert!(
+            matches!(run(&cfg, &request(path, &[&auth])), Decision::Allow { .. }),
+            "{path}"
+        );
+    }
+}
+
+fn session(refresh_token: Option<&str>, tokens_expire_at: u64) -> Session {
+    Session {
+        userid: "alice@example.com".into(),
+        groups: vec!["dev".into()],
+        sub: "u1".into(),
+        sid: "sid1".into(),
+        issued_at: NOW - 10,
+        expires_at: NOW + 3600,
+        refresh_token: refresh_token.map(String::from),
+        id_token: None,
+        tokens_expire_at,
+    }
+}
+
+fn session_cookie(cfg: &Config, session: &Session) -> String {
+    let pairs = session::session_cookies(
+        session,
+        &cfg.session.keys[0],
+        &cfg.session.cookie_name,
+        ISS,
+        &[7; 24],
+    )
+    .unwrap();
+    pairs
+        .iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn browser(method: &str, path: &str, extra: &[(&str, &str)]) -> Request {
+    let hints = [
+        ("sec-fetch-mode", "navigate"),
+        ("sec-fetch-site", "same-origin"),
+    ];
+    fetch(method, path, &[&hints[..], extra].concat())
+}
+
+/// A request with only the headers given besides `:method` and `:path`.
+fn fetch(method: &str, path: &str, extra: &[(&str, &str)]) -> Request {
+    let mut headers: Vec<(&str, &[u8])> =
+        vec![(":method", method.as_bytes()), (":path", path.as_bytes())];
+    headers.extend(extra.iter().map(|(n, v)| (*n, v.as_bytes())));
+    Request::from_headers(headers)
+}
+
+#[test]
+fn navigations_without_credentials_go_to_login_and_api_calls_get_401() {
+    let cfg = config(json!({}));
+    assert_eq!(run(&cfg, &browser("GET", "/x", &[])), Decision::StartLogin);
+    assert_eq!(run(&cfg, &browser("HEAD", "/x", &[])), Decision::StartLogin);
+    let old_browser = fetch("GET", "/", &[("accept", "text/html,*/*")]);
+    assert_eq!(run(&cfg, &old_browser), Decision::StartLogin);
+    for not_navigation in [
+        browser("POST", "/x", &[]),
+        browser("GET", "/x", &[("x-requested-with", "XMLHttpRequest")]),
+        fetch(
+            "GET",
+            "/",
+            &[("sec-fetch-mode", "cors"), ("accept", "text/html")],
+        ),
+        fetch("GET", "/", &[("accept", "application/json")]),
+    ] {
+        assert_eq!(denied(&run(&cfg, &not_navigation)), (401, "no_credential"));
+    }
+}
+
+#[test]
+fn only_the_exact_callback_path_is_a_callback() {
+    let cfg = config(json!({}));
+    assert_eq!(
+        run(
+            &cfg,
+            &browser("GET", "/authservice/oidc/callback?code=x&state=y", &[])
+        ),
+        Decision::Callback
+    );
+    assert_eq!(
+        run(&cfg, &browser("GET", "/authservice/oidc/callback/x", &[])),
+        Decision::StartLogin
+    );
+}
+
+#[test]
+fn sessions_pass_refresh_or_expire() {
+    let cfg = config(json!({}));
+    let fresh = session_cookie(&cfg, &session(Some("rt"), NOW + 600));
+    let d = run(&cfg, &browser("GET", "/x", &[("cookie", &fresh)]));
+    let expected = Identity {
+        userid: "alice@example.com".into(),
+        groups: vec!["dev".into()],
+    };
+    assert_eq!(
+        d,
+        Decision::Allow {
+            identity: Some(expected),
+            reason: AllowReason::Session
+        }
+    );
+
+    let due = session(Some("rt"), NOW + 30);
+    let d = run(
+        &cfg,
+        &browser("GET", "/x", &[("cookie", &session_cookie(&cfg, &due))]),
+    );
+    assert_eq!(d, Decision::Refresh(Box::new(due)));
+    let no_refresh_token = session_cookie(&cfg, &session(None, NOW - 30));
+    assert!(matches!(
+        run(
+            &cfg,
+            &browser("GET", "/x", &[("cookie", &no_refresh_token)])
+        ),
+        Decision::Allow { .. }
+    ));
+
+    let mut expired = session(None, NOW);
+    expired.expires_at = NOW;
+    let cookie = session_cookie(&cfg, &expired);
+    assert_eq!(
+        run(&cfg, &browser("GET", "/x", &[("cookie", &cookie)])),
+        Decision::StartLogin
+    );
+    let api = fetch("GET", "/x", &[("cookie", &cookie)]);
+    assert_eq!(denied(&run(&cfg, &api)), (401, "session_expired"));
+    let junk = fetch("GET", "/x", &[("cookie", "authservice_session=v1.AAAA")]);
+    assert_eq!(denied(&run(&cfg, &junk)), (401, "session_invalid"));
+}
+
+#[test]
+fn session_times_at_the_end_of_the_clock_do_not_overflow() {
+    let cfg = config(json!({}));
+    let mut s = session(Some("rt"), u64::MAX);
+    s.expires_at = u64::MAX;
+    let cookie = session_cookie(&cfg, &s);
+    let req = browser("GET", "/x", &[("cookie", &cookie)]);
+    let mut verifier = key_sets();
+    assert!(matches!(
+        decide(
+            &cfg,
+            &req,
+            &mut verifier,
+            u64::MAX - 1,
+            OnUnknownKid::AwaitRefetch
+        ),
+        Decision::Refresh(_)
+    ));
+    assert!(matches!(
+        decide(
+            &cfg,
+            &req,
+            &mut verifier,
+            u64::MAX - REFRESH_AHEAD_SECONDS - 1,
+            OnUnknownKid::AwaitRefetch
+        ),
+        Decision::Allow { .. }
+    ));
+}
+
+#[test]
+fn opened_sessions_are_cached_until_they_expire() {
+    let cfg = config(json!({}));
+    let mut verifier = key_sets();
+    let mut s = session(None, NOW + 600);
+    s.expires_at = NOW + 100;
+    let cookie = session_cookie(&cfg, &s);
+    let req = browser("GET", "/x", &[("cookie", &cookie)]);
+    assert!(matches!(
+        decide(&cfg, &req, &mut verifier, NOW, OnUnknownKid::AwaitRefetch),
+        Decision::Allow { .. }
+    ));
+    assert_eq!(verifier.sessions.len(), 1);
+    assert!(matches!(
+        decide(
+            &cfg,
+            &req,
+            &mut verifier,
+            NOW + 99,
+            OnUnknownKid::AwaitRefetch
+        ),
+        Decision::Allow { .. }
+    ));
+    assert_eq!(
+        decide(
+            &cfg,
+            &req,
+            &mut verifier,
+            NOW + 100,
+            OnUnknownKid::AwaitRefetch
+        ),
+        Decision::StartLogin
+    );
+    // A tampered copy is a different key: it is opened (and refused), never served from cache.
+    let tampered = cookie.replacen("v1.", "v1.A", 1);
+    let req = browser("GET", "/x", &[("cookie", &tampered)]);
+    assert_eq!(
+        decide(&cfg, &req, &mut verifier, NOW, OnUnknownKid::AwaitRefetch),
+        Decision::StartLogin
+    );
+}
+
+#[test]
+fn a_narrowed_allowlist_applies_to_existing_sessions() {
+    let cfg = config(json!({"groups_allowlist": ["ml-admin"]}));
+    let cookie = session_cookie(&cfg, &session(None, NOW + 600));
+    assert_eq!(
+        denied(&run(&cfg, &browser("GET", "/x", &[("cookie", &cookie)]))),
+        (403, "group_not_allowed")
+    );
+}
+
+#[test]
+fn logout_needs_a_same_site_navigation_or_the_dashboard_post() {
+    let cfg = config(json!({}));
+    let s = session(None, NOW + 600);
+    let cookie = session_cookie(&cfg, &s);
+    let value = cookie.split_once('=').unwrap().1.to_string();
+    let path = "/authservice/logout";
+    assert_eq!(
+        run(&cfg, &browser("GET", path, &[("cookie", &cookie)])),
+        Decision::Logout(Logout::Navigate(Some(Box::new(s.clone()))))
+    );
+    assert_eq!(
+        run(&cfg, &browser("GET", path, &[])),
+        Decision::Logout(Logout::Navigate(None))
+    );
+    let cross = fetch(
+        "GET",
+        path,
+        &[
+            ("sec-fetch-mode", "navigate"),
+            ("sec-fetch-site", "cross-site"),
+            ("cookie", &cookie),
+        ],
+    );
+    assert_eq!(denied(&run(&cfg, &cross)), (403, "logout_cross_site"));
+    let image = fetch(
+        "GET",
+        path,
+        &[("sec-fetch-mode", "no-cors"), ("cookie", &cookie)],
+    );
+    assert_eq!(denied(&run(&cfg, &image)), (403, "logout_not_navigation"));
+    let bearer = format!("Bearer {value}");
+    let legacy = fetch("POST", path, &[("authorization", &bearer)]);
+    assert_eq!(
+        run(&cfg, &legacy),
+        Decision::Logout(Logout::Api(Box::new(s)))
+    );
+    let anonymous = fetch("POST", path, &[]);
+    assert_eq!(
+        denied(&run(&cfg, &anonymous)),
+        (401, "logout_without_session")
+    );
+}
+
+#[test]
+fn verified_tokens_are_cached_until_expiry_and_dropped_with_new_keys() {
+    let cfg = config(json!({}));
+    let mut verifier = key_sets();
+    let mut claims = alice();
+    claims["exp"] = json!(NOW + 10);
+    let req = request("/x", &[&format!("Bearer {}", token(claims))]);
+    assert!(matches!(
+        decide(&cfg, &req, &mut verifier, NOW, OnUnknownKid::AwaitRefetch),
+        Decision::Allow { .. }
+    ));
+    assert_eq!(verifier.cache.len(), 1);
+    // A hit needs no keys: remove them and the cached verdict still answers...
+    verifier.keys[0] = None;
+    assert!(matches!(
+        decide(
+            &cfg,
+            &req,
+            &mut verifier,
+            NOW + 5,
+            OnUnknownKid::AwaitRefetch
+        ),
+        Decision::Allow { .. }
+    ));
+    // ...but never after exp + skew,
+    assert_eq!(
+        decide(
+            &cfg,
+            &req,
+            &mut verifier,
+            NOW + 10 + 60,
+            OnUnknownKid::AwaitRefetch
+        ),
+        Decision::AwaitKeys { issuer: 0 }
+    );
+    // and new keys drop every verdict.
+    verifier.cache.insert(
+        "x",
+        Verdict {
+            issuer: 0,
+            identity: Err(IdentityError::MissingUserid),
+        },
+        0,
+        u64::MAX,
+    );
+    verifier.set_keys(0, KeySet::parse(&jwks_body(all_jwks())).unwrap());
+    assert!(verifier.cache.is_empty());
+}
+
+#[test]
+fn header_list_parsing_keeps_repeated_authorization_apart() {
+    let req = Request::from_headers([
+        (":path", &b"/a?b"[..]),
+        ("authorization", b"x"),
+        ("authorization", b"y"),
+    ]);
+    assert_eq!(req.authorization, Authorization::Several);
+    assert_eq!(req.path, b"/a?b");
+}
