@@ -510,12 +510,5 @@ fn required_bytes(object: &Map<String, Value>, name: &str) -> Result<Vec<u8>, Sk
     JWK_BASE64.decode(text).map_err(|_| SkipReason::BadMember)
 }
 
-/// The shared test keys' old path, kept for tests written against it (the filter's and the
-/// flows', on other branches: unused here until they merge); new tests name
-/// `crate::core::test_keys`, and this goes once none uses the old path.
-#[cfg(test)]
-#[allow(unused_imports)]
-pub(crate) use crate::core::test_keys;
-
 #[cfg(test)]
 mod tests;

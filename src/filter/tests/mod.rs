@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use serde_json::{json, Value};
 
 use crate::core::flow::{CallResponse, Level};
-use crate::core::jwks::test_keys::{all_jwks, jwks_body, mint};
 use crate::core::jwks::Alg;
 use crate::core::session::{self, Session};
+use crate::core::test_keys::{all_jwks, jwks_body, mint};
 use crate::filter::executor::Verdict;
 use crate::filter::root::Root;
 use crate::filter::stream::Stream;

@@ -7,7 +7,7 @@ use crate::core::flow::key_wait::{resume, Held, Progress, Until, Wait};
 use crate::core::refresh_board::Outcome;
 
 fn bearer(kid: &str) -> Request {
-    let token = crate::core::jwks::test_keys::mint(
+    let token = crate::core::test_keys::mint(
         crate::core::jwks::Alg::Rs256,
         &json!({"alg": "RS256", "kid": kid}),
         &json!({"iss": ISS, "aud": "app", "sub": "u1", "exp": NOW + 600, "email": "bob@example.com"}),

@@ -12,10 +12,10 @@ use super::{Call, CallResponse, Effect, Event, Flow, Inputs, Reply, Step};
 use crate::config::Config;
 use crate::core::decide::{decide, OnUnknownKid, Request, Verifier};
 use crate::core::discovery::Discovery;
-use crate::core::jwks::test_keys::{all_jwks, jwks_body, mint};
 use crate::core::jwks::{Alg, KeySet};
 use crate::core::login::Random;
 use crate::core::session::{self, Session};
+use crate::core::test_keys::{all_jwks, jwks_body, mint};
 
 pub const ISS: &str = "https://idp.example.com";
 pub const NOW_MS: u64 = 1_800_000_000_000;

@@ -187,7 +187,7 @@ fn a_new_id_token_for_another_subject_is_refused() {
 #[test]
 fn an_id_token_with_an_unknown_kid_defers_and_fetches_keys() {
     let world = World::new();
-    let token = crate::core::jwks::test_keys::mint(
+    let token = crate::core::test_keys::mint(
         crate::core::jwks::Alg::Rs256,
         &json!({"alg": "RS256", "kid": "rotated"}),
         &json!({"iss": ISS, "aud": "app", "sub": "u1", "iat": NOW, "exp": NOW + 600}),
