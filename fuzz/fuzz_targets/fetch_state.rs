@@ -10,7 +10,7 @@ use oidc_gate_fuzz::split_line;
 
 /// The longest schedule the configuration allows.
 const S: Schedule = Schedule {
-    refresh_ms: 86_400_000,
+    period_ms: 86_400_000,
     call_timeout_ms: 60_000,
 };
 const LEASE_MS: u64 = 2 * 60_000 + 1_000;
@@ -37,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
             }
             b's' => {
                 state = state.succeeded(now_ms, S);
-                assert_eq!(state.next_attempt_ms, now_ms.saturating_add(S.refresh_ms));
+                assert_eq!(state.next_attempt_ms, now_ms.saturating_add(S.period_ms));
             }
             b'f' => {
                 state = state.failed(now_ms, S);

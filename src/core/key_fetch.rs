@@ -30,8 +30,8 @@ pub const MAX_AHEAD_MS: u64 = 2 * 86_400_000;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Schedule {
-    /// Time between two scheduled fetches: `jwks_refresh_seconds`, whose name it keeps.
-    pub refresh_ms: u64,
+    /// Time between two scheduled fetches (the `jwks_refresh_seconds` setting).
+    pub period_ms: u64,
     /// Bound of one dispatched call; a lease covers discovery plus JWKS.
     pub call_timeout_ms: u64,
 }
@@ -106,7 +106,7 @@ impl FetchState {
         FetchState {
             holder: 0,
             lease_until_ms: 0,
-            next_attempt_ms: now_ms.saturating_add(schedule.refresh_ms),
+            next_attempt_ms: now_ms.saturating_add(schedule.period_ms),
             failures: 0,
             last_success_ms: now_ms,
             last_attempt_ms: self.current(now_ms).last_attempt_ms,
@@ -117,7 +117,7 @@ impl FetchState {
     pub fn failed(&self, now_ms: u64, schedule: Schedule) -> FetchState {
         let current = self.current(now_ms);
         let failures = current.failures.saturating_add(1);
-        let backoff = backoff_ms(failures).min(schedule.refresh_ms);
+        let backoff = backoff_ms(failures).min(schedule.period_ms);
         FetchState {
             holder: 0,
             lease_until_ms: 0,

@@ -86,7 +86,7 @@ impl Worker {
 
     pub fn schedule(&self) -> Schedule {
         Schedule {
-            refresh_ms: self.config.jwks_refresh_seconds * 1000,
+            period_ms: self.config.jwks_refresh_seconds * 1000,
             call_timeout_ms: self.config.idp_timeout_ms,
         }
     }

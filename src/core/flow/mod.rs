@@ -1,6 +1,6 @@
 //! What the filter does with one request, as a state machine: [`Flow::step`] takes the
-//! request's state and an event (its headers were decided, an IdP call answered, the client
-//! went away) and returns the next state and the [`Effect`]s to carry out. Time, randomness
+//! request's state and an event (its headers were decided, the refresh board or an IdP call
+//! answered) and returns the next state and the [`Effect`]s to carry out. Time, randomness
 //! and the IdP's answers are inputs; nothing here calls the host.
 //!
 //! The flows: a final decision answered at once (`answer`), waiting for keys or for another
@@ -59,8 +59,6 @@ pub enum Event {
     CallAnswered(CallResponse),
     /// The [`Effect::Call`] could not be sent.
     CallNotSent(String),
-    /// The client went away.
-    Abandoned,
 }
 
 /// The next state and what to do now.
@@ -128,17 +126,30 @@ impl Flow {
             (Flow::ClaimingRefresh(claiming), Event::Claimed { claim, holder }) => {
                 session_refresh::on_claim(*claiming, claim, holder, inputs, random)
             }
-            (Flow::Exchanging(exchange), event) => {
-                callback::on_token_response(*exchange, event.into_answer(), inputs, random)
+            (flow, Event::CallAnswered(response)) => {
+                flow.on_answer(Answer::Response(response), inputs, random)
             }
-            (Flow::FetchingUserinfo(pending), event) => {
-                callback::on_userinfo_response(*pending, event.into_answer(), inputs, random)
-            }
-            (Flow::Refreshing(refreshing), event) => {
-                session_refresh::on_response(*refreshing, event.into_answer(), inputs, random)
+            (flow, Event::CallNotSent(detail)) => {
+                flow.on_answer(Answer::NotSent(detail), inputs, random)
             }
             // Nothing else is awaited in these states; a stray event changes nothing.
             (flow, _) => Step::then(flow, Vec::new()),
+        }
+    }
+
+    /// The IdP call this state awaits has ended.
+    fn on_answer(self, answer: Answer, inputs: &Inputs, random: &mut dyn Random) -> Step {
+        match self {
+            Flow::Exchanging(exchange) => {
+                callback::on_token_response(*exchange, answer, inputs, random)
+            }
+            Flow::FetchingUserinfo(pending) => {
+                callback::on_userinfo_response(*pending, answer, inputs, random)
+            }
+            Flow::Refreshing(refreshing) => {
+                session_refresh::on_response(*refreshing, answer, inputs, random)
+            }
+            other => Step::then(other, Vec::new()),
         }
     }
 
@@ -147,18 +158,6 @@ impl Flow {
         match self {
             Flow::Refreshing(refreshing) => session_refresh::abandon(&refreshing),
             _ => Vec::new(),
-        }
-    }
-}
-
-impl Event {
-    /// The answer to an IdP call, a call that was never sent read as no answer at all;
-    /// `Abandoned` and others cannot reach a state awaiting a call (see `Flow::step`).
-    fn into_answer(self) -> Answer {
-        match self {
-            Event::CallAnswered(response) => Answer::Response(response),
-            Event::CallNotSent(detail) => Answer::NotSent(detail),
-            _ => Answer::NotSent("no answer".to_string()),
         }
     }
 }

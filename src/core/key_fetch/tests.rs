@@ -1,7 +1,7 @@
 use super::*;
 
 const S: Schedule = Schedule {
-    refresh_ms: 600_000,
+    period_ms: 600_000,
     call_timeout_ms: 5_000,
 };
 
@@ -115,7 +115,7 @@ fn huge_times_in_the_shared_state_neither_overflow_nor_block_fetching() {
             assert_eq!(mine.holder, 1);
             assert!(mine.lease_until_ms <= now + S.lease_ms(), "{state:?}");
             assert!(mine.failed(now, S).next_attempt_ms <= now + MAX_BACKOFF_MS);
-            assert_eq!(state.succeeded(now, S).next_attempt_ms, now + S.refresh_ms);
+            assert_eq!(state.succeeded(now, S).next_attempt_ms, now + S.period_ms);
             assert!(state.failed(now, S).next_attempt_ms <= now + MAX_BACKOFF_MS);
             assert!(state.refetch_wait_bound_ms(now, S) <= KID_REFETCH_COOLDOWN_MS + S.lease_ms());
             assert_eq!(state.expedite(now), None, "a fresh state is due already");
@@ -126,7 +126,7 @@ fn huge_times_in_the_shared_state_neither_overflow_nor_block_fetching() {
 #[test]
 fn times_at_the_edge_of_the_clock_saturate() {
     let huge = Schedule {
-        refresh_ms: u64::MAX,
+        period_ms: u64::MAX,
         call_timeout_ms: u64::MAX,
     };
     let end = u64::MAX;
@@ -141,7 +141,7 @@ fn times_at_the_edge_of_the_clock_saturate() {
 #[test]
 fn a_genuine_state_a_refresh_period_ahead_is_kept() {
     let long = Schedule {
-        refresh_ms: 86_400_000,
+        period_ms: 86_400_000,
         call_timeout_ms: 60_000,
     };
     let done = FetchState::default()
