@@ -48,3 +48,14 @@ def test_chromium_logs_in_and_out(gate):
     # holding no session any more, starts a new login.
     assert result["after_logout"].startswith(f"{gate.idp.issuer}/interaction/")
     assert result["after_logout_app_url"].startswith(f"{gate.idp.issuer}/")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is installed by tests/setup.sh")
+def test_chromium_back_and_reload_after_logout_never_shows_the_app(gate):
+    # Even with the old session cookies put back into the browser (a copy kept elsewhere), the
+    # app page reached with the back button and reloaded is a login, not the app.
+    app = f"http://127.0.0.1:{gate.port}/notebooks/"
+    result = drive(app, "alice", "--logout", "/authservice/logout", "--back")
+    assert result["back_at"] == app, f"the history leads back to the app: {result['hops']}"
+    assert result["reloaded_url"].startswith(f"{gate.idp.issuer}/"), result["reloaded_url"]
+    assert "kubeflow-userid" not in result["reloaded_body"]

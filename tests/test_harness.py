@@ -1,13 +1,16 @@
 """Self-checks of the harness pieces that do not need the plugin: the IdP (discovery, keys,
-faults, rotation, restart on the same port, a full code+PKCE login), the echo upstream and a
+faults, rotation, restart on the same port, a full code+PKCE login, its records of back-channel
+logouts and revocations), the echo upstream and a
 plain Envoy (no wasm filter) in front of it."""
 
 import json
 
 import jwt
 import pytest
+import requests
 
 from support.login import idp_login
+from support.processes import wait_until
 from support.tokens import KeySet
 
 
@@ -77,6 +80,48 @@ def test_idp_code_flow_with_pkce_issues_tokens_with_groups(lab, keys):
     assert claims["groups"] == ["ml-admin", "dev"]
     assert claims["nonce"] == tokens["nonce"]
     assert claims["sub"] == "alice"
+
+
+def test_idp_back_channel_logout_and_revocation_records(lab, keys):
+    receiver = lab.echo()  # stands in for the RP's back-channel logout endpoint
+    idp = lab.idp(keys, config={"backchannel_logout_uri": f"http://127.0.0.1:{receiver.port}/bcl"})
+    tokens = idp_login(idp, "alice")
+    id_token = jwt.decode(tokens["id_token"], keys.key("RS256").public_key(), algorithms=["RS256"],
+                          audience="demo-app", issuer=idp.issuer)
+    assert id_token["sid"], "a client with a back-channel logout URI gets sid"
+    assert idp.sessions()[-1] == {"sub": "alice", "client_id": "demo-app", "sid": id_token["sid"]}
+
+    delivery = idp.backchannel_logout("alice")
+    assert delivery["status"] == 200 and delivery["uri"] == f"http://127.0.0.1:{receiver.port}/bcl"
+    assert jwt.get_unverified_header(delivery["logout_token"])["typ"] == "logout+jwt"
+    claims = jwt.decode(delivery["logout_token"], keys.key("RS256").public_key(), algorithms=["RS256"],
+                        audience="demo-app", issuer=idp.issuer)
+    assert claims["sub"] == "alice" and claims["sid"] == id_token["sid"] and claims["jti"]
+    assert claims["events"] == {"http://schemas.openid.net/event/backchannel-logout": {}}
+    assert "nonce" not in claims
+    seen = receiver.requests()[-1]
+    assert seen["method"] == "POST" and seen["path"] == "/bcl"
+    assert seen["headers"]["content-type"] == "application/x-www-form-urlencoded"
+    assert idp.backchannel_logouts() == [delivery]
+
+    auth = ("demo-app", "s3cret")
+    revoke = {"token": tokens["refresh_token"], "token_type_hint": "refresh_token"}
+    assert requests.post(f"{idp.issuer}/token/revocation", data=revoke, auth=auth, timeout=5).status_code == 200
+    assert requests.post(f"{idp.issuer}/token/revocation", data={"token": "unknown"}, auth=auth,
+                         timeout=5).status_code == 200
+    # A record is completed once the IdP has answered (a moment after the client saw it).
+    def answered():
+        records = idp.revocations()
+        return records if all(r["status"] is not None for r in records) else None
+    assert wait_until(answered, 5, "answered revocation records") == [
+        {"token_type_hint": "refresh_token", "kind": "RefreshToken", "sub": "alice",
+         "client_auth": "client_secret_basic", "status": 200, "token_active_after": False},
+        {"token_type_hint": None, "kind": None, "sub": None,
+         "client_auth": "client_secret_basic", "status": 200, "token_active_after": False},
+    ]
+    refresh = requests.post(f"{idp.issuer}/token", auth=auth, timeout=5,
+                            data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+    assert refresh.status_code == 400 and refresh.json()["error"] == "invalid_grant"
 
 
 def test_envoy_without_filter_forwards_to_echo(lab, idp, echo):

@@ -1,16 +1,25 @@
 // Drives Debian's Chromium through a real login: opens the app, signs in on the IdP's own
 // login page, and prints what the app showed as JSON on stdout.
 //
-// Usage: node browser.mjs <app url> <user> [--logout <logout path>]
+// Usage: node browser.mjs <app url> <user> [--logout <logout path> [--back]]
+//
+//   --back  after the logout, put back the session cookies the browser held before it (a copy
+//           kept by another tab, a backup or a thief), go back in the history to the app page
+//           and reload it: what the gateway answers a logged-out session.
 //
 // Chromium runs headless with a fresh profile and without background networking (this
 // machine has no internet; those connections would only fail).
 
+import { parseArgs } from 'node:util';
+
 import { chromium } from 'playwright-core';
 
-const [appUrl, user, flag, logoutPath] = process.argv.slice(2);
+const { values: flags, positionals: [appUrl, user] } = parseArgs({
+  allowPositionals: true,
+  options: { logout: { type: 'string' }, back: { type: 'boolean' } },
+});
 if (!appUrl || !user) {
-  console.error('usage: node browser.mjs <app url> <user> [--logout <path>]');
+  console.error('usage: node browser.mjs <app url> <user> [--logout <path> [--back]]');
   process.exit(2);
 }
 
@@ -42,9 +51,10 @@ try {
   result.cookies = (await page.context().cookies()).map((c) => ({
     name: c.name, httpOnly: c.httpOnly, sameSite: c.sameSite, domain: c.domain,
   }));
-  if (flag === '--logout') {
+  const sessionCookies = (await page.context().cookies()).filter((c) => c.name.startsWith('authservice_session'));
+  if (flags.logout) {
     const origin = new URL(appUrl).origin;
-    await page.goto(origin + logoutPath);
+    await page.goto(origin + flags.logout);
     // oidc-provider asks the user to confirm RP-initiated logout.
     const confirm = await page.$('button[name="logout"][value="yes"]');
     if (confirm) {
@@ -54,6 +64,16 @@ try {
     const response = await page.goto(appUrl);
     result.after_logout_app_url = page.url();
     result.after_logout_status = response ? response.status() : null;
+  }
+  if (flags.logout && flags.back) {
+    await page.context().addCookies(sessionCookies);
+    for (let i = 0; i < 8 && page.url() !== appUrl; i += 1) {
+      await page.goBack();
+    }
+    result.back_at = page.url();
+    await page.reload();
+    result.reloaded_url = page.url();
+    result.reloaded_body = await page.textContent('body');
   }
   console.log(JSON.stringify(result));
 } finally {

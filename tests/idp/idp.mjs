@@ -18,12 +18,38 @@
 //                       POST /keys        new private JWKS: rebuilds the provider (sessions are lost)
 //                       POST /config      new config (same shape as --config): rebuilds the provider
 //                       GET  /healthz     -> "ok"
+//                       GET  /sessions    -> [{"sub","client_id","sid"}...]: the IdP session id (`sid`)
+//                                         of every authorization code issued, oldest first (a
+//                                         client with a back-channel logout URI gets it in its
+//                                         id_token)
+//                       POST /backchannel-logout {"sub": ..., "sid": ..., "client_id": ...}
+//                                         sends that client (default demo-app) a back-channel
+//                                         logout token, as the IdP does at end_session
+//                                         (oidc-provider's Client#backchannelLogout); `sid`
+//                                         defaults to the newest one of `sub`. Answers the record
+//                                         of the delivery (as in /backchannel-logouts).
+//                       GET  /backchannel-logouts -> every back-channel logout token sent, by this
+//                                         call or by the end_session confirmation:
+//                                         [{"uri","status","error","logout_token","claims"}...]
+//                                         (status: the RP's answer, null when none came)
+//                       GET  /revocations -> every request at the revocation endpoint (RFC 7009):
+//                                         [{"token_type_hint","kind","sub","client_auth","status",
+//                                           "token_active_after"}...]; kind: "RefreshToken",
+//                                         "AccessToken" or null (a token the IdP does not know),
+//                                         client_auth: "client_secret_basic" | "client_secret_post"
+//                                         | "none", status: the IdP's answer (null while none, or
+//                                         under a hang fault), token_active_after: whether the
+//                                         token is still known and unspent once the IdP answered
 //   --config FILE     optional JSON:
 //                       {"clients": [<oidc-provider client metadata>...],
 //                        "users": {"alice": {"groups": ["ml-admin","dev"], "email": "...", "name": "..."}},
 //                        "pkce_required": true, "access_token_ttl": 3600, "id_token_ttl": 3600,
 //                        "conform_id_token_claims": false,  (true: scope claims only via userinfo)
 //                        "rotate_refresh_tokens": true,  (false: a refresh token lives its full TTL)
+//                        "backchannel_logout_uri": "http://127.0.0.1:P/...",  (the default client's
+//                                                  OIDC Back-Channel Logout URI, with
+//                                                  backchannel_logout_session_required: its
+//                                                  id_tokens carry `sid`)
 //                        "store": "state.json"}  (grants, tokens and sessions kept in that file, so
 //                                                  a restarted IdP still honours its refresh tokens;
 //                                                  default: in memory, lost on restart or rebuild)
@@ -31,6 +57,8 @@
 //                     application_type "native" so that any http://127.0.0.1:<port>/... loopback
 //                     redirect matching a registered path is accepted (RFC 8252 §7.3), which
 //                     lets tests register redirect URIs before they know Envoy's port.
+//                     The RPs are on 127.0.0.1, so back-channel logout requests skip
+//                     oidc-provider's guard against special-use (loopback) addresses.
 //                     Unknown users log in fine (the dev login page accepts any login) and get
 //                     `<login>@example.com` and no groups.
 //
@@ -154,9 +182,19 @@ function fileAdapter(path) {
   };
 }
 
+// The default client, with the Back-Channel Logout URI of `backchannel_logout_uri` if given.
+function defaultClient(config) {
+  if (!config.backchannel_logout_uri) return DEFAULT_CLIENT;
+  return {
+    ...DEFAULT_CLIENT,
+    backchannel_logout_uri: config.backchannel_logout_uri,
+    backchannel_logout_session_required: true,
+  };
+}
+
 function buildProvider(jwks, config) {
   const users = config.users ?? {};
-  const clients = config.clients ?? [DEFAULT_CLIENT];
+  const clients = config.clients ?? [defaultClient(config)];
   const pkceRequired = config.pkce_required ?? true;
 
   const provider = new Provider(ISSUER, {
@@ -199,7 +237,9 @@ function buildProvider(jwks, config) {
       userinfo: { enabled: true },
       revocation: { enabled: true },
       introspection: { enabled: true },
+      backchannelLogout: { enabled: true },
     },
+    fetch: backchannelFetch,
     cookies: { keys: ['test-cookie-key-not-secret'] },
     ttl: {
       AccessToken: config.access_token_ttl ?? 3600,
@@ -212,7 +252,95 @@ function buildProvider(jwks, config) {
     },
   });
   provider.on('server_error', (_ctx, err) => console.error('idp server_error', err));
+  provider.on('authorization_code.saved', (code) => {
+    sessions.push({ sub: code.accountId, client_id: code.clientId, sid: code.sid ?? null });
+  });
+  provider.on('backchannel.error', (_ctx, err) => console.error('idp backchannel.error', String(err)));
   return provider;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Records for the tests: sessions (sid), back-channel logouts sent, revocation requests
+
+const sessions = [];
+const backchannelLogouts = [];
+const revocations = [];
+
+function jwtClaims(token) {
+  try {
+    return JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8'));
+  } catch {
+    return null;
+  }
+}
+
+// oidc-provider's only outgoing requests here are back-channel logouts. Its default fetch
+// refuses special-use addresses (SSRF guard); every RP of the tests is on 127.0.0.1, so the
+// guard's dispatcher is dropped. Each delivery is recorded with the RP's answer.
+async function backchannelFetch(url, options) {
+  const { dispatcher: _ssrfGuard, ...rest } = options;
+  const logoutToken = new URLSearchParams(String(rest.body ?? '')).get('logout_token');
+  const entry = { uri: String(url), status: null, error: null, logout_token: logoutToken, claims: jwtClaims(logoutToken ?? '') };
+  backchannelLogouts.push(entry);
+  try {
+    const response = await globalThis.fetch(url, rest);
+    entry.status = response.status;
+    return response;
+  } catch (e) {
+    entry.error = String(e);
+    throw e;
+  }
+}
+
+async function sendBackchannelLogout({ client_id: clientId = DEFAULT_CLIENT.client_id, sub, sid }) {
+  const client = await provider.Client.find(clientId);
+  if (!client || !client.backchannelLogoutUri) throw new Error(`client ${clientId} has no backchannel_logout_uri`);
+  const newest = sessions.filter((s) => s.sub === sub && s.client_id === clientId).at(-1);
+  const before = backchannelLogouts.length;
+  try {
+    await client.backchannelLogout(sub, sid ?? newest?.sid);
+  } catch {
+    // A refusal or no answer: the record says which.
+  }
+  return backchannelLogouts[before] ?? { status: null, error: 'not sent' };
+}
+
+async function issuedToken(value) {
+  if (!value) return undefined;
+  try {
+    return (await provider.RefreshToken.find(value)) ?? (await provider.AccessToken.find(value));
+  } catch {
+    return undefined;
+  }
+}
+
+function clientAuthOf(req, params) {
+  if (/^basic /i.test(req.headers.authorization ?? '')) return 'client_secret_basic';
+  return params.has('client_secret') ? 'client_secret_post' : 'none';
+}
+
+// Reads the body of a revocation request (left in req.body, where oidc-provider takes an
+// already-read body from) and records it; the outcome is filled in once the IdP answered.
+async function recordRevocation(req, res) {
+  const body = await readBody(req);
+  req.body = body;
+  const params = new URLSearchParams(body);
+  const token = params.get('token');
+  const found = await issuedToken(token);
+  const entry = {
+    token_type_hint: params.get('token_type_hint'),
+    kind: found?.kind ?? null,
+    sub: found?.accountId ?? null,
+    client_auth: clientAuthOf(req, params),
+    status: null,
+    token_active_after: null,
+  };
+  revocations.push(entry);
+  res.on('finish', async () => {
+    const after = await issuedToken(token);
+    entry.token_active_after = Boolean(after && !after.consumed);
+    entry.status = res.statusCode;
+  });
 }
 
 let provider = buildProvider(currentKeys, currentConfig);
@@ -312,12 +440,13 @@ function applyFault(kind, req, res) {
   }
 }
 
-const idpServer = http.createServer((req, res) => {
+const idpServer = http.createServer(async (req, res) => {
   const { pathname } = new URL(req.url, ISSUER);
   const kind = kindOf(pathname);
   if (req.headers['x-idp-internal'] !== '1') {
     hits[kind] = (hits[kind] ?? 0) + 1;
     console.log(`${new Date().toISOString()} ${req.method} ${req.url} kind=${kind} fault=${faults[kind]?.mode ?? 'ok'}`);
+    if (kind === 'revocation' && req.method === 'POST') await recordRevocation(req, res);
     if (applyFault(kind, req, res)) return;
     const delay = faults[kind]?.mode === 'delay' ? Number(faults[kind].delay_ms ?? 1000) : 0;
     if (delay > 0) {
@@ -374,6 +503,12 @@ async function control(req, res) {
       rebuild();
       return json(200, { ok: true });
     }
+    if (req.method === 'GET' && pathname === '/sessions') return json(200, sessions);
+    if (req.method === 'POST' && pathname === '/backchannel-logout') {
+      return json(200, await sendBackchannelLogout(JSON.parse(await readBody(req))));
+    }
+    if (req.method === 'GET' && pathname === '/backchannel-logouts') return json(200, backchannelLogouts);
+    if (req.method === 'GET' && pathname === '/revocations') return json(200, revocations);
     return json(404, { error: 'not found' });
   } catch (e) {
     return json(500, { error: String(e && e.stack ? e.stack : e) });

@@ -78,6 +78,25 @@ class Idp:
     def set_config(self, config: dict) -> None:
         http_json(self._control("/config"), "POST", config)
 
+    def sessions(self) -> list[dict]:
+        """{sub, client_id, sid} of every authorization code issued, oldest first."""
+        return http_json(self._control("/sessions"))
+
+    def backchannel_logout(self, sub: str, sid: str | None = None, client_id: str | None = None) -> dict:
+        """Has the IdP send the client a back-channel logout token for `sub` (and `sid`, default
+        the newest of `sub`); returns the delivery's record (`status`: the RP's answer)."""
+        body = {"sub": sub, **({"sid": sid} if sid else {}), **({"client_id": client_id} if client_id else {})}
+        return http_json(self._control("/backchannel-logout"), "POST", body)
+
+    def backchannel_logouts(self) -> list[dict]:
+        """Every back-channel logout token sent: {uri, status, error, logout_token, claims}."""
+        return http_json(self._control("/backchannel-logouts"))
+
+    def revocations(self) -> list[dict]:
+        """Every revocation request: {token_type_hint, kind, sub, client_auth, status,
+        token_active_after}."""
+        return http_json(self._control("/revocations"))
+
     def discovery(self) -> dict:
         return json.loads(http_call(f"{self.issuer}/.well-known/openid-configuration",
                                     headers={"x-idp-internal": "1"})[1])

@@ -59,6 +59,17 @@ def login_form_fields(user: str) -> bytes:
     return urllib.parse.urlencode({"prompt": "login", "login": user, "password": "any"}).encode()
 
 
+def logout_confirmation(hop: Hop) -> tuple[str, bytes] | None:
+    """(action, body) that confirms the IdP's RP-initiated logout page on `hop` ("Yes, sign me
+    out"); None when `hop` is no such page."""
+    form = re.search(rb'<form id="op.logoutForm" method="post" action="([^"]+)">'
+                     rb'<input type="hidden" name="xsrf" value="([^"]+)"', hop.body)
+    if hop.status != 200 or not form:
+        return None
+    fields = {"xsrf": form.group(2).decode(), "logout": "yes"}
+    return urllib.parse.urljoin(hop.url, form.group(1).decode()), urllib.parse.urlencode(fields).encode()
+
+
 # --- the scripted browser ---------------------------------------------------------------------
 
 
@@ -101,6 +112,19 @@ class Browser:
 
     def get(self, url: str, **kw) -> Hop:
         return self.request("GET", url, **kw)
+
+    def end_idp_session(self, url: str) -> Hop:
+        """Navigates to `url` (the IdP's end_session endpoint, or a logout that leads there),
+        confirms the IdP's logout page and returns the first answer after the confirmation."""
+        hop = self.get(url)
+        for _ in range(6):
+            if hop.status not in (301, 302, 303):
+                break
+            hop = self.get(hop.location)
+        confirmation = logout_confirmation(hop)
+        assert confirmation, f"no logout confirmation page: {hop.status} {hop.body[:300]!r}"
+        action, body = confirmation
+        return self.request("POST", action, {"content-type": "application/x-www-form-urlencoded"}, body)
 
     def follow(self, url: str, user: str = "alice", stop_at: str | None = None, limit: int = 12) -> Hop:
         """Navigates from `url`, following redirects and submitting the IdP's login form as
