@@ -59,7 +59,7 @@ impl Stream {
     }
 
     /// Body data arrived. A request not let through yet (held, or waiting for the IdP) keeps
-    /// its body back: letting the body continue would let the headers continue with it.
+    /// its body back (Envoy buffers it), so nothing of it moves before it is decided.
     pub fn on_request_body(
         &mut self,
         host: &mut impl Host,

@@ -617,7 +617,6 @@ fn a_held_request_keeps_its_body_back_until_it_is_let_through() {
         stream.on_request_headers(&mut envoy.host, false),
         Verdict::Pause
     );
-    // Continuing the body would let the held headers through with it.
     assert_eq!(
         stream.on_request_body(&mut envoy.host, 10, false),
         Verdict::Pause
