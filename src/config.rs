@@ -95,6 +95,8 @@ pub struct SessionConfig {
     /// The first key seals; all of them open.
     pub keys: Vec<[u8; 32]>,
     pub max_age_seconds: u64,
+    /// A session not validated at the IdP for this long is, before it passes (0: never).
+    pub revalidate_seconds: u64,
     pub same_site: SameSite,
     pub secure: bool,
 }
@@ -106,10 +108,22 @@ impl fmt::Debug for SessionConfig {
             .field("cookie_name", &self.cookie_name)
             .field("keys", &format_args!("[{} keys]", self.keys.len()))
             .field("max_age_seconds", &self.max_age_seconds)
+            .field("revalidate_seconds", &self.revalidate_seconds)
             .field("same_site", &self.same_site)
             .field("secure", &self.secure)
             .finish()
     }
+}
+
+/// How sessions end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogoutConfig {
+    pub path: String,
+    pub after_logout_url: String,
+    /// Where the IdP posts back-channel logout tokens; `None`: not accepted.
+    pub backchannel_path: Option<String>,
+    /// Revoke the session's refresh token at the IdP (RFC 7009) on logout.
+    pub revoke_tokens: bool,
 }
 
 /// The compiled configuration, shared by every request of a worker.
@@ -133,8 +147,7 @@ pub struct Config {
     /// `None` means every authenticated user is allowed (`["*"]`).
     pub groups_allowlist: Option<Vec<String>>,
     pub skip_auth_paths: Vec<String>,
-    pub logout_path: String,
-    pub after_logout_url: String,
+    pub logout: LogoutConfig,
     pub jwks_refresh_seconds: u64,
     pub clock_skew_seconds: u64,
     pub idp_timeout_ms: u64,
@@ -202,6 +215,9 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "skip_auth_paths",
     "logout_path",
     "after_logout_url",
+    "backchannel_logout_path",
+    "revoke_tokens_on_logout",
+    "session_revalidate_seconds",
     "jwks_refresh_seconds",
     "clock_skew_seconds",
     "idp_timeout_ms",
@@ -231,10 +247,7 @@ fn compile(mut f: Fields, env: &dyn Environment) -> Result<Config, ConfigError> 
     let session = session_config(&mut f, env)?;
     let identity = identity_rules(&mut f)?;
     let skip_auth_paths = skip_auth_paths(&mut f)?;
-    let logout_path = f.str_or("logout_path", "/authservice/logout")?;
-    check_path("logout_path", &logout_path)?;
-    let after_logout_url = f.str_or("after_logout_url", "/")?;
-    check_url_or_path("after_logout_url", &after_logout_url)?;
+    let logout = logout_config(&mut f)?;
     Ok(Config {
         issuers,
         idp_clusters,
@@ -251,8 +264,7 @@ fn compile(mut f: Fields, env: &dyn Environment) -> Result<Config, ConfigError> 
         userid_transformers: identity.userid_transformers,
         groups_allowlist: identity.groups_allowlist,
         skip_auth_paths,
-        logout_path,
-        after_logout_url,
+        logout,
         jwks_refresh_seconds: f.u64_in("jwks_refresh_seconds", 600, 10..=86_400)?,
         clock_skew_seconds: f.u64_in("clock_skew_seconds", 60, 0..=600)?,
         idp_timeout_ms: f.u64_in("idp_timeout_ms", 5000, 100..=60_000)?,
@@ -442,6 +454,29 @@ fn secret_from(
     }
 }
 
+fn logout_config(f: &mut Fields) -> Result<LogoutConfig, ConfigError> {
+    let path = f.str_or("logout_path", "/authservice/logout")?;
+    check_path("logout_path", &path)?;
+    let after_logout_url = f.str_or("after_logout_url", "/")?;
+    check_url_or_path("after_logout_url", &after_logout_url)?;
+    let backchannel_path = f.optional_str("backchannel_logout_path")?;
+    if let Some(backchannel) = &backchannel_path {
+        check_path("backchannel_logout_path", backchannel)?;
+        if *backchannel == path {
+            return Err(error(
+                "backchannel_logout_path",
+                "must differ from logout_path",
+            ));
+        }
+    }
+    Ok(LogoutConfig {
+        path,
+        after_logout_url,
+        backchannel_path,
+        revoke_tokens: f.bool_or("revoke_tokens_on_logout", true)?,
+    })
+}
+
 fn session_config(f: &mut Fields, env: &dyn Environment) -> Result<SessionConfig, ConfigError> {
     let cookie_name = f.str_or("session_cookie_name", "authservice_session")?;
     if cookie_name.is_empty() || cookie_name.len() > 64 || !cookie_name.bytes().all(is_token_char) {
@@ -452,6 +487,7 @@ fn session_config(f: &mut Fields, env: &dyn Environment) -> Result<SessionConfig
     }
     let keys = session_keys(f, env)?;
     let max_age_seconds = f.u64_in("session_max_age_seconds", 86_400, 60..=31_536_000)?;
+    let revalidate_seconds = f.u64_in("session_revalidate_seconds", 0, 0..=86_400)?;
     let same_site = match f.str_or("session_same_site", "Lax")?.as_str() {
         "Strict" => SameSite::Strict,
         "Lax" => SameSite::Lax,
@@ -480,6 +516,7 @@ fn session_config(f: &mut Fields, env: &dyn Environment) -> Result<SessionConfig
         cookie_name,
         keys,
         max_age_seconds,
+        revalidate_seconds,
         same_site,
         secure,
     })

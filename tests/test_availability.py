@@ -58,6 +58,19 @@ def test_idp_down_at_start_fails_closed_then_recovers(lab, echo, keys, plugin_wa
     assert envoy.proc.alive
 
 
+@pytest.mark.parametrize("body", [b"x", b"{}" * 40_000], ids=["small", "80kB"])
+def test_a_request_with_a_body_held_for_keys_never_slips_through(lab, echo, keys, plugin_wasm, body):
+    """A POST held for keys is decided before anything of it reaches the upstream, whatever
+    the size of its body (one data frame or many)."""
+    idp = lab.idp(keys, start=False)
+    envoy = start_gate(lab, idp, echo, plugin_wasm)
+    token = keys.mint(idp.claims())
+    with UpstreamWatch(echo):
+        r = envoy.request("POST", "/api/x", [("Authorization", f"Bearer {token}"),
+                                             ("Content-Type", "application/json")], body=body)
+    assert r.status == 503, r
+
+
 def test_hanging_jwks_at_start_is_503_within_the_timeout(lab, echo, keys, plugin_wasm):
     idp = lab.idp(keys)
     idp.fault("jwks", "hang")

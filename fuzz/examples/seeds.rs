@@ -44,6 +44,8 @@ fn session(groups: usize) -> Session {
         refresh_token: Some("rt".into()),
         id_token: Some(token("ed", claims())),
         tokens_expire_at: NOW + 30,
+        idp_sid: None,
+        validated_at: 0,
     }
 }
 

@@ -6,6 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 use oidc_gate::core::decide::{decide, Decision, OnUnknownKid, Request};
 use oidc_gate::core::header_map::Pairs;
+use oidc_gate::core::revocation::NoneRevoked;
 use oidc_gate_fuzz::{config, verifier, NOW};
 
 fuzz_target!(|data: &[u8]| {
@@ -16,6 +17,7 @@ fuzz_target!(|data: &[u8]| {
         &config,
         &request,
         &mut verifier,
+        &NoneRevoked,
         NOW,
         OnUnknownKid::AwaitRefetch,
     );
@@ -23,6 +25,7 @@ fuzz_target!(|data: &[u8]| {
         &config,
         &request,
         &mut verifier,
+        &NoneRevoked,
         NOW,
         OnUnknownKid::AwaitRefetch,
     );
@@ -34,5 +37,12 @@ fuzz_target!(|data: &[u8]| {
     {
         assert!(!identity.userid.is_empty());
     }
-    let _ = decide(&config, &request, &mut verifier, NOW, OnUnknownKid::Refuse);
+    let _ = decide(
+        &config,
+        &request,
+        &mut verifier,
+        &NoneRevoked,
+        NOW,
+        OnUnknownKid::Refuse,
+    );
 });

@@ -56,8 +56,8 @@ fn minimal_config_gets_the_documented_defaults() {
         ("kubeflow-userid", "kubeflow-groups")
     );
     assert_eq!(c.groups_allowlist, None);
-    assert_eq!(c.logout_path, "/authservice/logout");
-    assert_eq!(c.after_logout_url, "/");
+    assert_eq!(c.logout.path, "/authservice/logout");
+    assert_eq!(c.logout.after_logout_url, "/");
     assert_eq!(
         (
             c.jwks_refresh_seconds,

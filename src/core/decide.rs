@@ -8,6 +8,7 @@ use crate::core::identity::{identify, Identity, IdentityError};
 use crate::core::jwks::KeySet;
 use crate::core::jwt::{self, ClaimRules, JwtError};
 use crate::core::paths;
+use crate::core::revocation::{self, Revocations};
 use crate::core::session::{self, Session, SessionError};
 use crate::core::token_cache::{TokenCache, Verdict};
 
@@ -193,9 +194,12 @@ pub enum Decision {
     StartLogin,
     /// The exact callback path: finish a login.
     Callback,
-    /// The session's tokens are due for a refresh; the session is still valid until then.
+    /// The session's tokens are due for a refresh, or the session for revalidation at the
+    /// IdP; it is still valid until then.
     Refresh(Box<Session>),
     Logout(Logout),
+    /// The IdP's back-channel logout: the request's body holds the logout token.
+    BackchannelLogout,
 }
 
 /// The two logout styles of the Kubeflow central dashboard.
@@ -273,11 +277,12 @@ pub enum OnUnknownKid {
     Refuse,
 }
 
-/// Decides one request.
+/// Decides one request; `revocations` is the list of sessions ended early.
 pub fn decide(
     config: &Config,
     request: &Request,
     verifier: &mut Verifier,
+    revocations: &dyn Revocations,
     now_s: u64,
     on_unknown_kid: OnUnknownKid,
 ) -> Decision {
@@ -285,8 +290,11 @@ pub fn decide(
     if path == config.callback_path.as_bytes() {
         return Decision::Callback;
     }
-    if path == config.logout_path.as_bytes() {
+    if path == config.logout.path.as_bytes() {
         return logout(config, request, now_s);
+    }
+    if config.logout.backchannel_path.as_deref().map(str::as_bytes) == Some(path) {
+        return backchannel_logout(request);
     }
     if paths::is_skipped(&request.path, &config.skip_auth_paths) {
         return Decision::Allow {
@@ -308,7 +316,10 @@ pub fn decide(
         Authorization::Absent => {}
     }
     match cached_session(config, request, &mut verifier.sessions, now_s) {
-        Ok(session) => check_session(config, session, now_s),
+        Ok(session) if revocation::is_revoked(revocations, &session) => {
+            no_credential(request, "session_revoked")
+        }
+        Ok(session) => check_session(config, request, session, now_s),
         Err(SessionError::Absent) => no_credential(request, "no_credential"),
         Err(SessionError::Expired) => no_credential(request, "session_expired"),
         Err(SessionError::Invalid) => no_credential(request, "session_invalid"),
@@ -358,7 +369,7 @@ pub fn read_session(
 
 /// A valid session passes with its identity, unless the allowlist changed since login or its
 /// tokens are due for a refresh.
-fn check_session(config: &Config, session: Session, now_s: u64) -> Decision {
+fn check_session(config: &Config, request: &Request, session: Session, now_s: u64) -> Decision {
     if let Some(allowed) = &config.groups_allowlist {
         if !session.groups.iter().any(|g| allowed.contains(g)) {
             return Decision::Deny(Deny {
@@ -371,10 +382,27 @@ fn check_session(config: &Config, session: Session, now_s: u64) -> Decision {
     let refresh_from = session
         .tokens_expire_at
         .saturating_sub(REFRESH_AHEAD_SECONDS);
-    if session.refresh_token.is_some() && now_s >= refresh_from {
-        return Decision::Refresh(Box::new(session));
+    let revalidate = config.session.revalidate_seconds;
+    let revalidate_from = session.validated_at().saturating_add(revalidate);
+    let unconfirmed = revalidate > 0 && now_s >= revalidate_from;
+    match session.refresh_token {
+        Some(_) if unconfirmed || now_s >= refresh_from => Decision::Refresh(Box::new(session)),
+        // Without a refresh token the IdP cannot confirm it: it ends.
+        None if unconfirmed => no_credential(request, "session_not_revalidated"),
+        _ => Decision::allow_session(session),
     }
-    Decision::allow_session(session)
+}
+
+/// The IdP's back-channel logout: a `POST` whose body is read next.
+fn backchannel_logout(request: &Request) -> Decision {
+    if request.method != b"POST" {
+        return Decision::Deny(Deny {
+            status: 405,
+            reason: "backchannel_logout_not_post",
+            www_authenticate: None,
+        });
+    }
+    Decision::BackchannelLogout
 }
 
 /// Logout needs a browser navigation from this site, or the legacy dashboard's POST carrying

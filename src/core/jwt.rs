@@ -23,6 +23,9 @@ const MAX_NUMERIC_DATE: u64 = 253_402_300_799;
 /// `typ` values of tokens we accept (RFC 7519 §5.1, RFC 9068 §2.1), compared case-insensitively.
 /// Anything else (`logout+jwt`, `dpop+jwt`, …) is a different kind of token (RFC 8725 §3.11).
 const ACCEPTED_TYPES: [&str; 3] = ["JWT", "at+jwt", "application/at+jwt"];
+/// The `typ` of an OIDC Back-Channel Logout token (section 2.4), the only ones a logout token
+/// may carry, so that no other token can be replayed as one.
+const LOGOUT_TYPES: [&str; 2] = ["logout+jwt", "application/logout+jwt"];
 /// Header parameters that carry or point at a key. Trusting them lets the sender choose its own
 /// key (CVE-2018-0114) or make us fetch a URL; we reject them rather than ignore them.
 const EMBEDDED_KEY_PARAMS: [&str; 4] = ["jwk", "jku", "x5u", "x5c"];
@@ -227,6 +230,15 @@ impl VerifiedClaims {
 
 /// Decodes a compact JWS and vets its header. Does not check the signature or any claim.
 pub fn parse(token: &str) -> Result<UnverifiedJwt<'_>, JwtError> {
+    parse_typed(token, &ACCEPTED_TYPES)
+}
+
+/// [`parse`] for a back-channel logout token: its `typ`, when present, is `logout+jwt`.
+pub fn parse_logout_token(token: &str) -> Result<UnverifiedJwt<'_>, JwtError> {
+    parse_typed(token, &LOGOUT_TYPES)
+}
+
+fn parse_typed<'a>(token: &'a str, types: &[&str]) -> Result<UnverifiedJwt<'a>, JwtError> {
     // Before any decoding, so an oversized header costs nothing.
     if token.len() > MAX_TOKEN_BYTES {
         return Err(JwtError::TooLarge);
@@ -236,7 +248,7 @@ pub fn parse(token: &str) -> Result<UnverifiedJwt<'_>, JwtError> {
     let header = decode_object(segments.header, JwtError::HeaderNotJson)?;
     let alg = header_alg(&header)?;
     reject_unsafe_header_params(&header)?;
-    let typ = header_typ(&header)?;
+    let typ = header_typ(&header, types)?;
     let kid = header_kid(&header)?;
 
     let claims = decode_object(segments.payload, JwtError::PayloadNotJson)?;
@@ -391,11 +403,11 @@ fn reject_unsafe_header_params(header: &Map<String, Value>) -> Result<(), JwtErr
     Ok(())
 }
 
-fn header_typ(header: &Map<String, Value>) -> Result<Option<String>, JwtError> {
+fn header_typ(header: &Map<String, Value>, types: &[&str]) -> Result<Option<String>, JwtError> {
     match header.get("typ") {
         None => Ok(None),
         Some(Value::String(typ))
-            if ACCEPTED_TYPES
+            if types
                 .iter()
                 .any(|accepted| typ.eq_ignore_ascii_case(accepted)) =>
         {

@@ -285,6 +285,12 @@ pub fn refresh_request(config: &Config, refresh_token: &str) -> TokenRequest {
     token_request(config, &params)
 }
 
+/// RFC 7009: revoke `token` (of kind `hint`) at the revocation endpoint, authenticated as at
+/// the token endpoint.
+pub fn revocation_request(config: &Config, token: &str, hint: &str) -> TokenRequest {
+    token_request(config, &[("token", token), ("token_type_hint", hint)])
+}
+
 /// A successful token endpoint response (OIDC Core 3.1.3.3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenResponse {

@@ -13,8 +13,10 @@ pub mod jwks;
 pub mod jwt;
 pub mod key_fetch;
 pub mod login;
+pub mod logout_token;
 pub mod paths;
 pub mod refresh_board;
+pub mod revocation;
 pub mod rsa;
 pub mod session;
 #[cfg(test)]

@@ -10,8 +10,10 @@ use crate::core::flow::key_wait::{Held, Parked, Until};
 use crate::core::flow::{Effect, Event, Level, Pass, Reply};
 use crate::core::header_map::Pairs;
 use crate::core::header_names;
+use crate::core::revocation::Entry;
 use crate::filter::board::{self, ClaimRequest};
 use crate::filter::host::{random_id, Host};
+use crate::filter::revocations::{self, Addition};
 use crate::filter::worker::Worker;
 use crate::filter::{callout, key_fetch};
 
@@ -83,7 +85,7 @@ fn carry_out(host: &mut impl Host, target: &Target, effect: Effect) -> Option<Ev
             lease_ms,
         } => {
             let holder = random_id(host);
-            let prefix = target.worker.borrow().board.clone();
+            let prefix = target.worker.borrow().prefix.clone();
             let request = ClaimRequest {
                 sid: &sid,
                 tokens_expire_at,
@@ -98,8 +100,15 @@ fn carry_out(host: &mut impl Host, target: &Target, effect: Effect) -> Option<Ev
             holder,
             outcome,
         } => {
-            let prefix = target.worker.borrow().board.clone();
+            let prefix = target.worker.borrow().prefix.clone();
             board::finish(host, &prefix, &sid, holder, outcome);
+        }
+        Effect::Revoke { entry, slot_key } => revoke(host, target, &entry, &slot_key),
+        Effect::RevokeAtIdp(call) => target.worker.borrow_mut().idp_outbox.push(call),
+        Effect::RecordLogoutToken { jti, until } => {
+            let prefix = target.worker.borrow().prefix.clone();
+            let fresh = revocations::record_jti(host, &prefix, &jti, until);
+            return Some(Event::Recorded { fresh });
         }
         Effect::ExpediteKeyFetch { issuer } => {
             key_fetch::expedite(host, &target.worker.borrow(), issuer);
@@ -109,6 +118,21 @@ fn carry_out(host: &mut impl Host, target: &Target, effect: Effect) -> Option<Ev
         Effect::Pass(_) | Effect::Park(_) => {}
     }
     None
+}
+
+fn revoke(host: &mut impl Host, target: &Target, entry: &Entry, slot_key: &str) {
+    let prefix = target.worker.borrow().prefix.clone();
+    match revocations::add(host, &prefix, entry, slot_key) {
+        Addition::Done => host.increment("revocation", "added"),
+        Addition::DoneRaisingFloor => {
+            host.increment("revocation", "added");
+            host.increment("revocation", "slot_full");
+        }
+        Addition::Lost => {
+            let message = "a revocation could not be recorded: shared data kept changing";
+            host.log(Level::Error, message);
+        }
+    }
 }
 
 fn send_reply(host: &mut impl Host, reply: &Reply) {

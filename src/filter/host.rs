@@ -12,11 +12,13 @@ pub trait Host {
     /// Wall-clock time in milliseconds since the Unix epoch.
     fn now_ms(&self) -> u64;
     /// Fills `bytes` from the host's CSPRNG; `false` when it cannot.
-    fn fill_random(&mut self, bytes: &mut [u8]) -> bool;
+    fn fill_random(&self, bytes: &mut [u8]) -> bool;
     fn log(&mut self, level: Level, message: &str);
 
     /// The current request's headers, serialized as `core::header_map` reads them.
     fn request_headers(&mut self) -> Vec<u8>;
+    /// The current request's body received so far, up to `max` bytes.
+    fn request_body(&mut self, size: usize, max: usize) -> Vec<u8>;
     /// Replaces (or with `None` removes) a request header of the current request.
     fn set_request_header(&mut self, name: &str, value: Option<&[u8]>);
     fn add_response_header(&mut self, name: &str, value: &str);
@@ -56,7 +58,7 @@ pub trait Host {
 }
 
 /// The host's randomness, as the core reads it.
-pub struct HostRandom<'a, H: Host>(pub &'a mut H);
+pub struct HostRandom<'a, H: Host>(pub &'a H);
 
 impl<H: Host> Random for HostRandom<'_, H> {
     fn fill(&mut self, bytes: &mut [u8]) -> bool {
@@ -65,7 +67,7 @@ impl<H: Host> Random for HostRandom<'_, H> {
 }
 
 /// A random non-zero id (a VM, a refresh lease holder).
-pub fn random_id(host: &mut impl Host) -> u64 {
+pub fn random_id(host: &impl Host) -> u64 {
     let mut bytes = [0u8; 8];
     if !host.fill_random(&mut bytes) {
         bytes = host.now_ms().to_le_bytes();

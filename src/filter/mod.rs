@@ -6,6 +6,7 @@ mod callout;
 mod executor;
 pub mod host;
 mod key_fetch;
+mod revocations;
 mod root;
 mod stream;
 #[cfg(target_arch = "wasm32")]

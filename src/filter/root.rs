@@ -5,13 +5,16 @@
 //! VM picks up what any VM fetched from shared data on its next tick.
 
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::rc::Rc;
 
 use crate::config::{Config, Environment};
-use crate::core::flow::Level;
+use crate::core::flow::{CallResponse, Level};
+use crate::filter::callout;
 use crate::filter::executor::{self, Stage, Target};
 use crate::filter::host::{random_id, Host};
 use crate::filter::key_fetch::KeyFetcher;
+use crate::filter::revocations;
 use crate::filter::stream::Stream;
 use crate::filter::worker::Worker;
 
@@ -21,10 +24,16 @@ const TICK_MS: u64 = 200;
 /// held requests see keys another worker fetched within this period.
 const EAGER_TICK_MS: u64 = 10;
 
+/// Ticks between two readings of the revocation list's size.
+const LIST_SIZE_EVERY_TICKS: u64 = 50;
+
 pub struct Root {
     worker: Option<Rc<RefCell<Worker>>>,
     fetcher: KeyFetcher,
+    /// Token revocations (RFC 7009) in flight.
+    revocations: HashSet<u32>,
     tick_ms: u64,
+    ticks: u64,
 }
 
 impl Root {
@@ -32,7 +41,9 @@ impl Root {
         Root {
             worker: None,
             fetcher: KeyFetcher::new(random_id(host)),
+            revocations: HashSet::new(),
             tick_ms: 0,
+            ticks: 0,
         }
     }
 
@@ -65,6 +76,12 @@ impl Root {
             self.fetcher.maybe_start(host, &worker.borrow(), issuer);
         }
         self.sync_and_resume(host, &worker);
+        self.send_outbox(host, &worker);
+        self.ticks += 1;
+        if self.ticks % LIST_SIZE_EVERY_TICKS == 1 {
+            let size = revocations::count(host, &worker.borrow().prefix);
+            host.set_gauge("revocation.entries", size);
+        }
         let eager = worker.borrow().is_waiting();
         self.set_tick(host, if eager { EAGER_TICK_MS } else { TICK_MS });
     }
@@ -81,11 +98,34 @@ impl Root {
             return;
         };
         let response = host.call_response(header_count, body_size);
+        if self.revocations.remove(&token) {
+            return token_revoked(host, &response);
+        }
         let ended = self
             .fetcher
             .on_response(host, &worker.borrow(), token, &response);
         if ended {
             self.sync_and_resume(host, &worker);
+        }
+    }
+
+    /// Sends the calls requests left for the root context (token revocations at logout).
+    fn send_outbox(&mut self, host: &mut impl Host, worker: &Rc<RefCell<Worker>>) {
+        let (calls, config) = {
+            let mut w = worker.borrow_mut();
+            (std::mem::take(&mut w.idp_outbox), w.config.clone())
+        };
+        for call in calls {
+            let cluster = &config.login_issuer().cluster;
+            match callout::send(host, &config, cluster, &call) {
+                Ok(token) => {
+                    self.revocations.insert(token);
+                }
+                Err(detail) => {
+                    host.increment("token_revocation", "failed");
+                    host.log(Level::Warn, &format!("token revocation not sent: {detail}"));
+                }
+            }
         }
     }
 
@@ -113,6 +153,21 @@ impl Root {
                 };
                 let _ = executor::execute(host, &target, effects);
             }
+        }
+    }
+}
+
+/// RFC 7009 2.2: `200` means revoked (or unknown, which is as good); anything else is logged,
+/// and changes nothing for the logout that asked for it.
+fn token_revoked(host: &mut impl Host, response: &CallResponse) {
+    match response.status.as_deref() {
+        Some(b"200") => host.increment("token_revocation", "ok"),
+        status => {
+            host.increment("token_revocation", "failed");
+            let status = status.map_or("no answer".into(), |s| {
+                String::from_utf8_lossy(s).into_owned()
+            });
+            host.log(Level::Warn, &format!("token revocation failed: {status}"));
         }
     }
 }

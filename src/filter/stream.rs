@@ -7,8 +7,10 @@ use std::rc::Rc;
 use crate::core::decide::{decide, OnUnknownKid, Request};
 use crate::core::flow::{Event, Flow};
 use crate::core::header_map::Pairs;
+use crate::core::logout_token::MAX_BODY_BYTES;
 use crate::filter::executor::{self, strip_identity_headers, Stage, Target, Verdict};
 use crate::filter::host::{Host, HostRandom};
+use crate::filter::revocations::SharedRevocations;
 use crate::filter::worker::Worker;
 
 pub struct Stream {
@@ -26,23 +28,57 @@ impl Stream {
         }
     }
 
-    pub fn on_request_headers(&mut self, host: &mut impl Host) -> Verdict {
+    /// `end_of_stream`: the request has no body.
+    pub fn on_request_headers(&mut self, host: &mut impl Host, end_of_stream: bool) -> Verdict {
         let bytes = host.request_headers();
         let config = self.worker.borrow().config.clone();
         strip_identity_headers(host, &config, Pairs::new(&bytes));
         let request = Request::from_headers(Pairs::new(&bytes));
         let now_s = host.now_ms() / 1000;
         let decision = {
-            let verifier = &mut self.worker.borrow_mut().verifier;
+            let worker = &mut *self.worker.borrow_mut();
+            let list = SharedRevocations {
+                host: &*host,
+                prefix: &worker.prefix,
+            };
+            let verifier = &mut worker.verifier;
             decide(
                 &config,
                 &request,
                 verifier,
+                &list,
                 now_s,
                 OnUnknownKid::AwaitRefetch,
             )
         };
-        self.run(host, Event::Decided { decision, request }, Stage::AtHeaders)
+        let verdict = self.run(host, Event::Decided { decision, request }, Stage::AtHeaders);
+        if end_of_stream && matches!(self.flow, Flow::ReadingLogoutToken) {
+            return self.run(host, Event::Body(Some(Vec::new())), Stage::AtHeaders);
+        }
+        verdict
+    }
+
+    /// Body data arrived. A request not let through yet (held, or waiting for the IdP) keeps
+    /// its body back (Envoy buffers it), so nothing of it moves before it is decided.
+    pub fn on_request_body(
+        &mut self,
+        host: &mut impl Host,
+        body_size: usize,
+        end_of_stream: bool,
+    ) -> Verdict {
+        match self.flow {
+            Flow::ReadingLogoutToken => {}
+            Flow::Idle if !self.worker.borrow().is_held(self.context_id) => {
+                return Verdict::Continue
+            }
+            _ => return Verdict::Pause,
+        }
+        let too_large = body_size > MAX_BODY_BYTES;
+        if !end_of_stream && !too_large {
+            return Verdict::Pause;
+        }
+        let body = (!too_large).then(|| host.request_body(body_size, MAX_BODY_BYTES));
+        self.run(host, Event::Body(body), Stage::AtHeaders)
     }
 
     /// An IdP call this request made was answered (or timed out).
@@ -98,7 +134,7 @@ impl Stream {
                 let worker = self.worker.borrow();
                 let keys = worker.login_keys();
                 let inputs = worker.inputs(keys.as_deref(), host.now_ms());
-                std::mem::take(&mut self.flow).step(event, &inputs, &mut HostRandom(host))
+                std::mem::take(&mut self.flow).step(event, &inputs, &mut HostRandom(&*host))
             };
             self.flow = step.flow;
             (verdict, next) = executor::execute(host, &self.target(stage), step.effects);

@@ -71,7 +71,7 @@ impl Host for ProxyHost {
     }
 
     /// WASI `random_get` (BoringSSL's RAND_bytes in Envoy).
-    fn fill_random(&mut self, bytes: &mut [u8]) -> bool {
+    fn fill_random(&self, bytes: &mut [u8]) -> bool {
         getrandom::getrandom(bytes).is_ok()
     }
 
@@ -86,6 +86,13 @@ impl Host for ProxyHost {
 
     fn request_headers(&mut self) -> Vec<u8> {
         abi::header_map_bytes(MapType::HttpRequestHeaders as u32).unwrap_or_default()
+    }
+
+    fn request_body(&mut self, size: usize, max: usize) -> Vec<u8> {
+        hostcalls::get_buffer(BufferType::HttpRequestBody, 0, size.min(max))
+            .ok()
+            .flatten()
+            .unwrap_or_default()
     }
 
     fn set_request_header(&mut self, name: &str, value: Option<&[u8]>) {
@@ -248,16 +255,27 @@ impl Context for StreamBinding {
 }
 
 impl HttpContext for StreamBinding {
-    fn on_http_request_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
-        match self.0.on_request_headers(&mut ProxyHost) {
-            Verdict::Continue => Action::Continue,
-            Verdict::Pause => Action::Pause,
-        }
+    fn on_http_request_headers(&mut self, _headers: usize, end_of_stream: bool) -> Action {
+        action(self.0.on_request_headers(&mut ProxyHost, end_of_stream))
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        action(
+            self.0
+                .on_request_body(&mut ProxyHost, body_size, end_of_stream),
+        )
     }
 
     fn on_http_response_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
         self.0.on_response_headers(&mut ProxyHost);
         Action::Continue
+    }
+}
+
+fn action(verdict: Verdict) -> Action {
+    match verdict {
+        Verdict::Continue => Action::Continue,
+        Verdict::Pause => Action::Pause,
     }
 }
 

@@ -8,11 +8,12 @@ use crate::config::Config;
 use crate::core::decide::Verifier;
 use crate::core::discovery::{self, Discovery};
 use crate::core::flow::key_wait::{self, Held, Progress, Wait};
-use crate::core::flow::{Effect, Inputs};
+use crate::core::flow::{Call, Effect, Inputs};
 use crate::core::jwks::KeySet;
 use crate::core::key_fetch::{FetchState, Schedule};
 use crate::filter::board;
 use crate::filter::host::{Host, HostRandom};
+use crate::filter::revocations::SharedRevocations;
 
 /// Requests one worker will hold; beyond this they are answered at once.
 const MAX_HELD: usize = 2048;
@@ -54,8 +55,11 @@ pub struct Worker {
     pub verifier: Verifier,
     pub issuers: Vec<IssuerView>,
     held: BTreeMap<u32, Held>,
-    /// Shared-data name prefix of the refresh board (`core::refresh_board`).
-    pub board: String,
+    /// Shared-data name prefix of what concerns sessions: the refresh board
+    /// (`core::refresh_board`), the revocation list, the seen logout tokens.
+    pub prefix: String,
+    /// Calls to the IdP the root context sends on its next tick (token revocations).
+    pub idp_outbox: Vec<Call>,
     /// `Set-Cookie` values for requests' responses, by context.
     pub response_cookies: HashMap<u32, Vec<String>>,
 }
@@ -68,7 +72,7 @@ impl Worker {
             .map(|i| SharedDataNames::new(&i.issuer, i.jwks_uri.as_deref()))
             .collect();
         let count = config.issuers.len();
-        let board = format!(
+        let prefix = format!(
             "oidc-gate.v1|{}|{}",
             config.login_issuer().issuer,
             config.session.cookie_name
@@ -79,7 +83,8 @@ impl Worker {
             verifier: Verifier::new(count),
             issuers: (0..count).map(|_| IssuerView::default()).collect(),
             held: BTreeMap::new(),
-            board,
+            prefix,
+            idp_outbox: Vec::new(),
             response_cookies: HashMap::new(),
         }
     }
@@ -131,9 +136,15 @@ impl Worker {
         }
     }
 
-    /// Requests are held here, or some issuer has no keys yet.
+    /// Requests are held here, calls wait to be sent, or some issuer has no keys yet.
     pub fn is_waiting(&self) -> bool {
-        !self.held.is_empty() || self.verifier.keys.iter().any(Option::is_none)
+        !self.held.is_empty()
+            || !self.idp_outbox.is_empty()
+            || self.verifier.keys.iter().any(Option::is_none)
+    }
+
+    pub fn is_held(&self, context_id: u32) -> bool {
+        self.held.contains_key(&context_id)
     }
 
     pub fn has_room_to_hold(&self) -> bool {
@@ -182,8 +193,19 @@ impl Worker {
         let progress = self.progress(host, &held.wait, now_ms);
         let keys = self.login_keys();
         let inputs = inputs_of(&self.config, &self.issuers, keys.as_deref(), now_ms);
-        let mut random = HostRandom(host);
-        key_wait::resume(held, progress, &mut self.verifier, &inputs, &mut random)
+        let list = SharedRevocations {
+            host: &*host,
+            prefix: &self.prefix,
+        };
+        let mut random = HostRandom(&*host);
+        key_wait::resume(
+            held,
+            progress,
+            &mut self.verifier,
+            &list,
+            &inputs,
+            &mut random,
+        )
     }
 
     /// What a held request may be waiting for, as shared data has it now.
@@ -196,7 +218,7 @@ impl Worker {
             },
             Wait::Refresh(session) => Progress {
                 fetch_completed_ms: 0,
-                refresh: board::lookup(host, &self.board, &session.sid, now_ms),
+                refresh: board::lookup(host, &self.prefix, &session.sid, now_ms),
             },
         }
     }

@@ -1,5 +1,6 @@
 use super::*;
 use crate::core::jwks::Alg;
+use crate::core::revocation::NoneRevoked;
 use crate::core::test_keys::{all_jwks, b64, jwks_body, keys, mint, p256_jwk_for, signing_input};
 use serde_json::{json, Value};
 
@@ -61,7 +62,14 @@ fn request(path: &str, authorization: &[&str]) -> Request {
 }
 
 fn run(cfg: &Config, req: &Request) -> Decision {
-    decide(cfg, req, &mut key_sets(), NOW, OnUnknownKid::AwaitRefetch)
+    decide(
+        cfg,
+        req,
+        &mut key_sets(),
+        &NoneRevoked,
+        NOW,
+        OnUnknownKid::AwaitRefetch,
+    )
 }
 
 fn denied(decision: &Decision) -> (u16, &'static str) {
@@ -195,7 +203,14 @@ fn missing_keys_hold_the_request() {
     let mut keys = Verifier::new(2);
     let req = request("/x", &[&format!("Bearer {}", token(alice()))]);
     assert_eq!(
-        decide(&cfg, &req, &mut keys, NOW, OnUnknownKid::AwaitRefetch),
+        decide(
+            &cfg,
+            &req,
+            &mut keys,
+            &NoneRevoked,
+            NOW,
+            OnUnknownKid::AwaitRefetch
+        ),
         Decision::AwaitKeys { issuer: 0 }
     );
 }
@@ -210,7 +225,14 @@ fn an_unknown_kid_waits_for_one_refetch_then_fails() {
     );
     let req = request("/x", &[&format!("Bearer {tok}")]);
     assert_eq!(
-        decide(&cfg, &req, &mut key_sets(), NOW, OnUnknownKid::AwaitRefetch),
+        decide(
+            &cfg,
+            &req,
+            &mut key_sets(),
+            &NoneRevoked,
+            NOW,
+            OnUnknownKid::AwaitRefetch
+        ),
         Decision::AwaitRefetch { issuer: 0 }
     );
     assert_eq!(
@@ -218,6 +240,7 @@ fn an_unknown_kid_waits_for_one_refetch_then_fails() {
             &cfg,
             &req,
             &mut key_sets(),
+            &NoneRevoked,
             NOW,
             OnUnknownKid::Refuse
         )),
@@ -248,6 +271,7 @@ fn extra_issuers_use_their_own_keys_and_claims() {
             &cfg,
             &req,
             &mut key_sets(),
+            &NoneRevoked,
             NOW,
             OnUnknownKid::Refuse
         )),
@@ -340,6 +364,8 @@ fn session(refresh_token: Option<&str>, tokens_expire_at: u64) -> Session {
         refresh_token: refresh_token.map(String::from),
         id_token: None,
         tokens_expire_at,
+        idp_sid: None,
+        validated_at: 0,
     }
 }
 
@@ -470,6 +496,7 @@ fn session_times_at_the_end_of_the_clock_do_not_overflow() {
             &cfg,
             &req,
             &mut verifier,
+            &NoneRevoked,
             u64::MAX - 1,
             OnUnknownKid::AwaitRefetch
         ),
@@ -480,6 +507,7 @@ fn session_times_at_the_end_of_the_clock_do_not_overflow() {
             &cfg,
             &req,
             &mut verifier,
+            &NoneRevoked,
             u64::MAX - REFRESH_AHEAD_SECONDS - 1,
             OnUnknownKid::AwaitRefetch
         ),
@@ -496,7 +524,14 @@ fn opened_sessions_are_cached_until_they_expire() {
     let cookie = session_cookie(&cfg, &s);
     let req = browser("GET", "/x", &[("cookie", &cookie)]);
     assert!(matches!(
-        decide(&cfg, &req, &mut verifier, NOW, OnUnknownKid::AwaitRefetch),
+        decide(
+            &cfg,
+            &req,
+            &mut verifier,
+            &NoneRevoked,
+            NOW,
+            OnUnknownKid::AwaitRefetch
+        ),
         Decision::Allow { .. }
     ));
     assert_eq!(verifier.sessions.len(), 1);
@@ -505,6 +540,7 @@ fn opened_sessions_are_cached_until_they_expire() {
             &cfg,
             &req,
             &mut verifier,
+            &NoneRevoked,
             NOW + 99,
             OnUnknownKid::AwaitRefetch
         ),
@@ -515,6 +551,7 @@ fn opened_sessions_are_cached_until_they_expire() {
             &cfg,
             &req,
             &mut verifier,
+            &NoneRevoked,
             NOW + 100,
             OnUnknownKid::AwaitRefetch
         ),
@@ -524,7 +561,14 @@ fn opened_sessions_are_cached_until_they_expire() {
     let tampered = cookie.replacen("v1.", "v1.A", 1);
     let req = browser("GET", "/x", &[("cookie", &tampered)]);
     assert_eq!(
-        decide(&cfg, &req, &mut verifier, NOW, OnUnknownKid::AwaitRefetch),
+        decide(
+            &cfg,
+            &req,
+            &mut verifier,
+            &NoneRevoked,
+            NOW,
+            OnUnknownKid::AwaitRefetch
+        ),
         Decision::StartLogin
     );
 }
@@ -591,7 +635,14 @@ fn verified_tokens_are_cached_until_expiry_and_dropped_with_new_keys() {
     claims["exp"] = json!(NOW + 10);
     let req = request("/x", &[&format!("Bearer {}", token(claims))]);
     assert!(matches!(
-        decide(&cfg, &req, &mut verifier, NOW, OnUnknownKid::AwaitRefetch),
+        decide(
+            &cfg,
+            &req,
+            &mut verifier,
+            &NoneRevoked,
+            NOW,
+            OnUnknownKid::AwaitRefetch
+        ),
         Decision::Allow { .. }
     ));
     assert_eq!(verifier.cache.len(), 1);
@@ -602,6 +653,7 @@ fn verified_tokens_are_cached_until_expiry_and_dropped_with_new_keys() {
             &cfg,
             &req,
             &mut verifier,
+            &NoneRevoked,
             NOW + 5,
             OnUnknownKid::AwaitRefetch
         ),
@@ -613,6 +665,7 @@ fn verified_tokens_are_cached_until_expiry_and_dropped_with_new_keys() {
             &cfg,
             &req,
             &mut verifier,
+            &NoneRevoked,
             NOW + 10 + 60,
             OnUnknownKid::AwaitRefetch
         ),

@@ -174,6 +174,11 @@ pub(super) fn token_call(
         .token_endpoint
         .as_deref()
         .ok_or("the IdP has no token_endpoint")?;
+    Ok(form_post(endpoint, request))
+}
+
+/// A form POST with the client's authentication (token and revocation endpoints).
+pub(super) fn form_post(url: &str, request: &login::TokenRequest) -> Call {
     let mut headers = vec![(
         "content-type",
         "application/x-www-form-urlencoded".to_string(),
@@ -181,12 +186,12 @@ pub(super) fn token_call(
     if let Some(authorization) = &request.authorization {
         headers.push(("authorization", authorization.clone()));
     }
-    Ok(Call {
+    Call {
         method: "POST",
-        url: endpoint.to_string(),
+        url: url.to_string(),
         headers,
         body: Some(request.body.clone()),
-    })
+    }
 }
 
 /// The token endpoint answered the code exchange.
@@ -388,5 +393,7 @@ fn new_session(
         tokens_expire_at: tokens
             .expires_in
             .map_or(id_token_exp, |s| now_s.saturating_add(s)),
+        idp_sid: claim("sid").and_then(Value::as_str).map(str::to_string),
+        validated_at: now_s,
     })
 }

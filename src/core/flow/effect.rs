@@ -3,6 +3,7 @@
 use crate::core::decide::Request;
 use crate::core::identity::Identity;
 use crate::core::refresh_board::Outcome;
+use crate::core::revocation::Entry;
 
 use super::key_wait::{Parked, Until, Wait};
 
@@ -30,6 +31,20 @@ pub enum Effect {
         sid: String,
         holder: u64,
         outcome: Option<Outcome>,
+    },
+    /// Add `entry` to the revocation list, in the slot of `slot_key` (`core::revocation`).
+    Revoke {
+        entry: Entry,
+        slot_key: String,
+    },
+    /// Revoke a token at the IdP (RFC 7009): sent by the root context, so the request that
+    /// asked (a logout) never waits for it, and its answer changes nothing but a counter.
+    RevokeAtIdp(Call),
+    /// Record a logout token's `jti` until `until`; whether it was new comes back at once as
+    /// `Event::Recorded`.
+    RecordLogoutToken {
+        jti: String,
+        until: u64,
     },
     /// Bring the issuer's next key fetch forward (a `kid` we lack was seen).
     ExpediteKeyFetch {

@@ -5,6 +5,7 @@
 use crate::core::decide::{decide, Decision, OnUnknownKid, Request, Verifier};
 use crate::core::login::Random;
 use crate::core::refresh_board::Outcome;
+use crate::core::revocation::Revocations;
 use crate::core::session::Session;
 
 use super::{answer, login_start, session_refresh, Effect, Inputs};
@@ -59,6 +60,7 @@ pub fn resume(
     held: &Held,
     progress: Progress,
     verifier: &mut Verifier,
+    revocations: &dyn Revocations,
     inputs: &Inputs,
     random: &mut dyn Random,
 ) -> Option<Vec<Effect>> {
@@ -77,6 +79,7 @@ pub fn resume(
             config,
             request,
             verifier,
+            revocations,
             inputs.now_s(),
             OnUnknownKid::Refuse,
         ),

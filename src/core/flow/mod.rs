@@ -9,6 +9,7 @@
 //! logout (`logout`).
 
 pub mod answer;
+pub mod backchannel;
 pub mod callback;
 mod effect;
 pub mod key_wait;
@@ -26,6 +27,7 @@ use crate::core::decide::{Decision, Request};
 use crate::core::discovery::Discovery;
 use crate::core::jwks::KeySet;
 use crate::core::login::Random;
+use crate::core::logout_token::LogoutToken;
 use crate::core::refresh_board::Claim;
 use callback::{Exchange, PendingLogin};
 use key_wait::{Until, Wait};
@@ -44,6 +46,10 @@ pub enum Flow {
     FetchingUserinfo(Box<PendingLogin>),
     /// The token endpoint's answer to a session refresh.
     Refreshing(Box<Refreshing>),
+    /// The body of a back-channel logout request.
+    ReadingLogoutToken,
+    /// The record of seen logout tokens' answer to [`Effect::RecordLogoutToken`].
+    RecordingLogoutToken(Box<LogoutToken>),
 }
 
 #[derive(Debug)]
@@ -59,6 +65,10 @@ pub enum Event {
     CallAnswered(CallResponse),
     /// The [`Effect::Call`] could not be sent.
     CallNotSent(String),
+    /// The request's whole body (`None`: larger than the flow reads).
+    Body(Option<Vec<u8>>),
+    /// The answer to [`Effect::RecordLogoutToken`]: `fresh` when not seen before.
+    Recorded { fresh: bool },
 }
 
 /// The next state and what to do now.
@@ -125,6 +135,12 @@ impl Flow {
             }
             (Flow::ClaimingRefresh(claiming), Event::Claimed { claim, holder }) => {
                 session_refresh::on_claim(*claiming, claim, holder, inputs, random)
+            }
+            (Flow::ReadingLogoutToken, Event::Body(body)) => {
+                backchannel::on_body(body.as_deref(), inputs)
+            }
+            (Flow::RecordingLogoutToken(token), Event::Recorded { fresh }) => {
+                backchannel::on_recorded(*token, fresh, inputs)
             }
             (flow, Event::CallAnswered(response)) => {
                 flow.on_answer(Answer::Response(response), inputs, random)
@@ -196,6 +212,7 @@ fn on_decision(
         Decision::StartLogin => Step::done(login_start::start(inputs, &request, random)),
         Decision::Callback => callback::begin(&request, inputs),
         Decision::Logout(logout) => Step::done(logout::respond(inputs, &request, logout)),
+        Decision::BackchannelLogout => backchannel::begin(),
         Decision::Refresh(session) => session_refresh::begin(*session, request, config),
         other => Step::done(answer::of(other, &request, config)),
     }

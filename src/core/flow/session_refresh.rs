@@ -265,5 +265,6 @@ fn refreshed_session(
         session.tokens_expire_at = inputs.now_s().saturating_add(expires_in);
     }
     session.refresh_token = tokens.refresh_token.or(session.refresh_token);
+    session.validated_at = inputs.now_s();
     Ok(session)
 }

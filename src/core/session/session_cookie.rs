@@ -42,11 +42,23 @@ pub struct Session {
     /// When the IdP's tokens expire (refresh is due).
     #[serde(rename = "te")]
     pub tokens_expire_at: u64,
+    /// The IdP's session id (the id_token's `sid`), which back-channel logout names.
+    #[serde(rename = "is", default, skip_serializing_if = "Option::is_none")]
+    pub idp_sid: Option<String>,
+    /// When the IdP last confirmed the session (its login or last refresh); sessions sealed
+    /// before this field existed read 0, and count from `issued_at`.
+    #[serde(rename = "va", default)]
+    pub validated_at: u64,
 }
 
 impl Session {
     pub fn is_expired(&self, now: u64) -> bool {
         now >= self.expires_at
+    }
+
+    /// When the IdP last confirmed the session.
+    pub fn validated_at(&self) -> u64 {
+        self.validated_at.max(self.issued_at)
     }
 }
 
@@ -63,6 +75,8 @@ impl fmt::Debug for Session {
             .field("refresh_token", &self.refresh_token.as_ref().map(|_| "***"))
             .field("id_token", &self.id_token.as_ref().map(|_| "***"))
             .field("tokens_expire_at", &self.tokens_expire_at)
+            .field("idp_sid", &self.idp_sid)
+            .field("validated_at", &self.validated_at)
             .finish()
     }
 }

@@ -273,6 +273,8 @@ fn session(groups: usize, group_len: usize) -> Session {
         refresh_token: Some("refresh".into()),
         id_token: Some("eyJ.id.token".into()),
         tokens_expire_at: NOW + 300,
+        idp_sid: None,
+        validated_at: 0,
     }
 }
 
@@ -316,7 +318,7 @@ fn session_json_uses_compact_names_and_omits_absent_tokens() {
         .map(|k| k.as_str())
         .collect();
     keys.sort();
-    assert_eq!(keys, ["ea", "g", "i", "ia", "rt", "s", "te", "u"]);
+    assert_eq!(keys, ["ea", "g", "i", "ia", "rt", "s", "te", "u", "va"]);
     assert_eq!(read(&cookies).unwrap().id_token, None);
 }
 

@@ -29,12 +29,13 @@ impl Dispatched {
 #[derive(Default)]
 pub struct FakeHost {
     pub now_ms: u64,
-    random: u8,
+    random: std::cell::Cell<u8>,
     pub no_randomness: bool,
     pub logs: Vec<(Level, String)>,
     /// The current HTTP context (0: none, the root).
     pub current: u32,
     pub request_headers: HashMap<u32, Vec<(String, Vec<u8>)>>,
+    pub request_bodies: HashMap<u32, Vec<u8>>,
     pub response_headers: HashMap<u32, Vec<(String, String)>>,
     pub replies: HashMap<u32, Reply>,
     pub resumed: Vec<u32>,
@@ -91,10 +92,10 @@ impl Host for FakeHost {
         self.now_ms
     }
 
-    fn fill_random(&mut self, bytes: &mut [u8]) -> bool {
+    fn fill_random(&self, bytes: &mut [u8]) -> bool {
         for b in bytes.iter_mut() {
-            self.random = self.random.wrapping_add(1);
-            *b = self.random;
+            self.random.set(self.random.get().wrapping_add(1));
+            *b = self.random.get();
         }
         !self.no_randomness
     }
@@ -110,6 +111,15 @@ impl Host for FakeHost {
             .map(|(n, v)| (n.as_bytes(), v.as_slice()))
             .collect();
         header_map::serialize(&pairs)
+    }
+
+    fn request_body(&mut self, size: usize, max: usize) -> Vec<u8> {
+        let body = self
+            .request_bodies
+            .get(&self.current)
+            .cloned()
+            .unwrap_or_default();
+        body[..size.min(max).min(body.len())].to_vec()
     }
 
     fn set_request_header(&mut self, name: &str, value: Option<&[u8]>) {

@@ -23,13 +23,16 @@ const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
 fn plugin_config() -> Value {
     json!({"issuer": ISS, "idp_cluster": "idp", "client_id": "app", "client_secret": "s3cret",
-           "session_keys": [KEY], "idp_timeout_ms": 2000})
+           "session_keys": [KEY], "idp_timeout_ms": 2000,
+           "backchannel_logout_path": "/backchannel"})
 }
 
 fn discovery_body() -> Vec<u8> {
     json!({"issuer": ISS, "jwks_uri": format!("{ISS}/jwks"),
            "authorization_endpoint": format!("{ISS}/authorize"),
-           "token_endpoint": format!("{ISS}/token")})
+           "token_endpoint": format!("{ISS}/token"),
+           "revocation_endpoint": format!("{ISS}/revoke"),
+           "end_session_endpoint": format!("{ISS}/logout")})
     .to_string()
     .into_bytes()
 }
@@ -87,7 +90,7 @@ impl Envoy {
         self.host.request(context, &all);
         let vm = &mut self.vms[vm];
         let mut stream = vm.root.new_stream(context).unwrap();
-        let verdict = stream.on_request_headers(&mut self.host);
+        let verdict = stream.on_request_headers(&mut self.host, true);
         vm.streams.insert(context, stream);
         verdict
     }
@@ -95,6 +98,23 @@ impl Envoy {
     fn tick(&mut self, vm: usize) {
         self.host.current = 0;
         self.vms[vm].root.on_tick(&mut self.host);
+    }
+
+    /// A request with a body arrives at worker `vm` on context `context`.
+    fn post(&mut self, vm: usize, context: u32, headers: &[(&str, &str)], body: &[u8]) -> Verdict {
+        let mut all = vec![(":method", "POST"), (":authority", "gate.example.com")];
+        all.extend_from_slice(headers);
+        self.host.request(context, &all);
+        self.host.request_bodies.insert(context, body.to_vec());
+        let vm = &mut self.vms[vm];
+        let mut stream = vm.root.new_stream(context).unwrap();
+        assert_eq!(
+            stream.on_request_headers(&mut self.host, false),
+            Verdict::Pause
+        );
+        let verdict = stream.on_request_body(&mut self.host, body.len(), true);
+        vm.streams.insert(context, stream);
+        verdict
     }
 
     /// Answers the last call worker `vm`'s root context dispatched.
@@ -359,6 +379,8 @@ fn due_session_cookie() -> String {
         refresh_token: Some("rt-1".into()),
         id_token: None,
         tokens_expire_at: NOW + 30,
+        idp_sid: None,
+        validated_at: 0,
     };
     let key = {
         use base64::Engine;
@@ -467,4 +489,144 @@ fn a_bad_configuration_is_refused_with_one_log_line_naming_the_field() {
     assert_eq!(host.logs.len(), 1);
     assert!(host.logs[0].1.contains("idp_timeout_ms"), "{:?}", host.logs);
     assert!(root.new_stream(2).is_none());
+}
+
+fn session_cookie_for(session: &Session) -> String {
+    let key = {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(KEY)
+            .unwrap();
+        <[u8; 32]>::try_from(bytes).unwrap()
+    };
+    let pairs =
+        session::session_cookies(session, &key, "authservice_session", ISS, &[9; 24]).unwrap();
+    pairs
+        .iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn live_session() -> Session {
+    Session {
+        userid: "alice@example.com".into(),
+        groups: vec!["staff".into()],
+        sub: "u1".into(),
+        sid: "sid-9".into(),
+        issued_at: NOW - 100,
+        expires_at: NOW + 86_400,
+        refresh_token: Some("rt-9".into()),
+        id_token: None,
+        tokens_expire_at: NOW + 3_600,
+        idp_sid: Some("idp-9".into()),
+        validated_at: NOW - 100,
+    }
+}
+
+#[test]
+fn a_logout_on_one_worker_ends_the_session_on_every_worker_and_revokes_its_refresh_token() {
+    let mut envoy = Envoy::new(2);
+    envoy.fetch_keys(0);
+    envoy.tick(1);
+    let cookie = session_cookie_for(&live_session());
+    let api = [(":path", "/api"), ("cookie", cookie.as_str())];
+    assert_eq!(envoy.send(1, 2, &api), Verdict::Continue);
+    let logout = [
+        (":path", "/authservice/logout"),
+        ("cookie", cookie.as_str()),
+        ("sec-fetch-mode", "navigate"),
+    ];
+    envoy.send(0, 3, &logout);
+    assert_eq!(
+        envoy.host.replies[&3].status, 302,
+        "the logout answers at once"
+    );
+    for (vm, context) in [(0, 4), (1, 5)] {
+        assert_eq!(envoy.send(vm, context, &api), Verdict::Pause, "worker {vm}");
+        assert_eq!(envoy.host.replies[&context].status, 401, "worker {vm}");
+    }
+    // The revocation call goes out from the root context on its next tick.
+    let calls = envoy.host.calls.len();
+    envoy.tick(0);
+    assert_eq!(envoy.host.calls.len(), calls + 1);
+    let call = envoy.host.last_call().clone();
+    assert_eq!((call.context, call.header(":path")), (0, Some("/revoke")));
+    let form = String::from_utf8(call.body.unwrap()).unwrap();
+    assert!(form.contains("token=rt-9") && form.contains("token_type_hint=refresh_token"));
+    envoy.answer_root_call(0, CallResponse::default());
+    assert_eq!(
+        envoy.host.counter("token_revocation.failed"),
+        1,
+        "logged, nothing else"
+    );
+    assert_eq!(envoy.host.counter("revocation.added"), 1);
+}
+
+fn logout_token(claims: Value) -> String {
+    mint(
+        Alg::Rs256,
+        &json!({"alg": "RS256", "kid": "rsa", "typ": "logout+jwt"}),
+        &claims,
+    )
+}
+
+#[test]
+fn the_idp_ends_a_session_through_the_back_channel() {
+    let mut envoy = Envoy::new(2);
+    envoy.fetch_keys(0);
+    envoy.tick(1);
+    let cookie = session_cookie_for(&live_session());
+    let claims = json!({"iss": ISS, "aud": "app", "iat": NOW, "exp": NOW + 120, "jti": "j-1",
+                        "sid": "idp-9", "events": {crate::core::logout_token::BACKCHANNEL_EVENT: {}}});
+    let body = format!("logout_token={}", logout_token(claims));
+    let form = [
+        (":path", "/backchannel"),
+        ("content-type", "application/x-www-form-urlencoded"),
+    ];
+    envoy.post(1, 2, &form, body.as_bytes());
+    assert_eq!(envoy.host.replies[&2].status, 200);
+    let api = [(":path", "/api"), ("cookie", cookie.as_str())];
+    assert_eq!(envoy.send(0, 3, &api), Verdict::Pause);
+    assert_eq!(envoy.host.replies[&3].status, 401);
+    // The same token again, on the other worker: refused as a replay.
+    envoy.post(0, 4, &form, body.as_bytes());
+    assert_eq!(envoy.host.replies[&4].status, 400);
+    assert!(envoy.host.replies[&4]
+        .body
+        .contains("logout_token_replayed"));
+    // A body without a token: 400, and nobody else is logged out.
+    envoy.post(0, 5, &form, b"");
+    assert_eq!(envoy.host.replies[&5].status, 400);
+}
+
+#[test]
+fn a_held_request_keeps_its_body_back_until_it_is_let_through() {
+    let mut envoy = Envoy::new(1);
+    let token = bearer("bob@example.com");
+    envoy.host.request(
+        2,
+        &[
+            (":method", "POST"),
+            (":path", "/api"),
+            ("authorization", &token),
+        ],
+    );
+    let mut stream = envoy.vms[0].root.new_stream(2).unwrap();
+    assert_eq!(
+        stream.on_request_headers(&mut envoy.host, false),
+        Verdict::Pause
+    );
+    assert_eq!(
+        stream.on_request_body(&mut envoy.host, 10, false),
+        Verdict::Pause
+    );
+    envoy.vms[0].streams.insert(2, stream);
+    envoy.fetch_keys(0);
+    assert_eq!(envoy.host.resumed, [2]);
+    let stream = envoy.vms[0].streams.get_mut(&2).unwrap();
+    assert_eq!(
+        stream.on_request_body(&mut envoy.host, 20, true),
+        Verdict::Continue
+    );
 }

@@ -42,6 +42,7 @@ fn settle(world: &World, held: &Held, progress: Progress) -> Option<Step> {
         held,
         progress,
         &mut verifier,
+        &world.revoked,
         &world.inputs(),
         &mut Counter(0),
     )

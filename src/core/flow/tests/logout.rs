@@ -2,6 +2,8 @@
 
 use serde_json::json;
 
+use crate::core::flow::Effect;
+
 use super::*;
 
 fn logout_request(method: &str, cookie: &str) -> Request {
@@ -54,9 +56,66 @@ fn the_dashboard_api_logout_is_answered_201_with_where_to_go() {
     let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
     assert_eq!(
         body["afterLogoutURL"],
-        world.config.after_logout_url.as_str()
+        world.config.logout.after_logout_url.as_str()
     );
     assert!(header(reply, "set-cookie")
         .iter()
         .all(|c| c.contains("Max-Age=0;")));
+}
+
+fn revoke_at_idp(step: &Step) -> Option<&crate::core::flow::Call> {
+    step.effects.iter().find_map(|e| match e {
+        Effect::RevokeAtIdp(call) => Some(call),
+        _ => None,
+    })
+}
+
+#[test]
+fn both_logout_styles_revoke_the_session_here_and_its_refresh_token_at_the_idp() {
+    for method in ["GET", "POST"] {
+        let mut world = World::new();
+        world.discovery.as_mut().unwrap().revocation_endpoint = Some(format!("{ISS}/revoke"));
+        let session = session(NOW + 999);
+        let cookie = session_cookie(&world.config, &session);
+        let mut request = logout_request(method, &cookie);
+        request.navigation = method == "GET";
+        let step = world.arrive(request);
+        let call = revoke_at_idp(&step).expect("a revocation call");
+        assert_eq!(
+            (call.method, call.url.as_str()),
+            ("POST", "https://idp.example.com/revoke")
+        );
+        let body = call.body.as_deref().unwrap();
+        assert!(body.contains("token=rt-1") && body.contains("token_type_hint=refresh_token"));
+        assert!(call
+            .headers
+            .iter()
+            .any(|(n, v)| *n == "authorization" && v.starts_with("Basic ")));
+        // The copied cookie is refused afterwards.
+        world.revoked.apply(&step.effects, NOW);
+        let replay = world.arrive(api_call("/api", Some(&cookie)));
+        assert_eq!(reply(&replay).status, 401, "{method}");
+        assert!(counted(&replay, "denied", "session_revoked"));
+    }
+}
+
+#[test]
+fn no_revocation_call_when_turned_off_or_not_offered() {
+    let mut off = World::with(config_with(json!({"revoke_tokens_on_logout": false})));
+    off.discovery.as_mut().unwrap().revocation_endpoint = Some(format!("{ISS}/revoke"));
+    let cookie = session_cookie(&off.config, &session(NOW + 999));
+    let step = off.arrive(logout_request("GET", &cookie));
+    assert!(revoke_at_idp(&step).is_none());
+    assert!(
+        step.effects
+            .iter()
+            .any(|e| matches!(e, Effect::Revoke { .. })),
+        "still revoked here"
+    );
+    let world = World::new();
+    let step = world.arrive(logout_request("GET", &cookie));
+    assert!(
+        revoke_at_idp(&step).is_none(),
+        "the IdP has no revocation_endpoint"
+    );
 }

@@ -1,6 +1,7 @@
 //! Every flow driven natively, event by event, through `Flow::step`: the IdP's answers, the
 //! clock and randomness are plain inputs here.
 
+mod backchannel;
 mod callback;
 mod key_wait;
 mod logout;
@@ -14,6 +15,7 @@ use crate::core::decide::{decide, OnUnknownKid, Request, Verifier};
 use crate::core::discovery::Discovery;
 use crate::core::jwks::{Alg, KeySet};
 use crate::core::login::Random;
+use crate::core::revocation::{self, Revocations, Slot};
 use crate::core::session::{self, Session};
 use crate::core::test_keys::{all_jwks, jwks_body, mint};
 
@@ -59,6 +61,30 @@ pub struct World {
     pub discovery: Option<Discovery>,
     pub keys: Option<KeySet>,
     pub now_ms: u64,
+    pub revoked: RevokedHere,
+}
+
+/// A revocation list in memory.
+#[derive(Default)]
+pub struct RevokedHere(pub std::collections::HashMap<u64, Slot>);
+
+impl Revocations for RevokedHere {
+    fn slot(&self, index: u64) -> Slot {
+        self.0.get(&index).cloned().unwrap_or_default()
+    }
+}
+
+impl RevokedHere {
+    /// Carries out `Effect::Revoke`s.
+    pub fn apply(&mut self, effects: &[Effect], now: u64) {
+        for effect in effects {
+            if let Effect::Revoke { entry, slot_key } = effect {
+                let index = revocation::slot_of(slot_key);
+                let (next, _) = self.slot(index).with(entry.clone(), now);
+                self.0.insert(index, next);
+            }
+        }
+    }
 }
 
 impl World {
@@ -72,6 +98,7 @@ impl World {
             discovery: Some(discovery()),
             keys: Some(keys()),
             now_ms: NOW_MS,
+            revoked: RevokedHere::default(),
         }
     }
 
@@ -99,6 +126,7 @@ impl World {
             &self.config,
             &request,
             &mut verifier,
+            &self.revoked,
             now_s,
             OnUnknownKid::AwaitRefetch,
         );
@@ -170,6 +198,8 @@ pub fn session(tokens_expire_at: u64) -> Session {
         refresh_token: Some("rt-1".into()),
         id_token: Some("old-id-token".into()),
         tokens_expire_at,
+        idp_sid: None,
+        validated_at: 0,
     }
 }
 

@@ -258,3 +258,69 @@ fn a_refreshing_request_that_goes_away_releases_its_claim() {
     ));
     assert!(Flow::Idle.abandon().is_empty());
 }
+
+#[test]
+fn a_session_unconfirmed_for_session_revalidate_seconds_is_refreshed_first() {
+    let world = World::with(config_with(json!({"session_revalidate_seconds": 300})));
+    let mut fresh = session(NOW + 3600);
+    fresh.issued_at = NOW - 1000;
+    fresh.validated_at = NOW - 299;
+    let cookie = session_cookie(&world.config, &fresh);
+    assert!(matches!(
+        world.arrive(api_call("/api", Some(&cookie))).effects[0],
+        Effect::Pass(_)
+    ));
+    let mut stale = fresh.clone();
+    stale.validated_at = NOW - 300;
+    let cookie = session_cookie(&world.config, &stale);
+    let step = world.arrive(api_call("/api", Some(&cookie)));
+    assert!(matches!(step.flow, Flow::ClaimingRefresh(_)), "{step:?}");
+    // Refreshed: confirmed now.
+    let step = world.step(step.flow, claimed(Some(Claim::Mine(Slot::default()))));
+    let done = world.step(step.flow, refreshed_tokens());
+    let cookie = pass(&done)
+        .set_cookies
+        .iter()
+        .map(|c| c.split(';').next().unwrap())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let renewed = crate::core::decide::read_session(
+        &world.config,
+        &crate::core::cookies::parse_cookies([cookie.as_bytes()]),
+        NOW,
+    )
+    .unwrap();
+    assert_eq!(renewed.validated_at, NOW);
+}
+
+#[test]
+fn a_session_that_cannot_be_revalidated_ends_when_due() {
+    let world = World::with(config_with(json!({"session_revalidate_seconds": 300})));
+    let mut stale = session(NOW + 3600);
+    stale.issued_at = NOW - 1000;
+    stale.validated_at = NOW - 301;
+    stale.refresh_token = None;
+    let cookie = session_cookie(&world.config, &stale);
+    let api = world.arrive(api_call("/api", Some(&cookie)));
+    assert_eq!(reply(&api).status, 401);
+    assert!(counted(&api, "denied", "session_not_revalidated"));
+    assert!(counted(
+        &world.arrive(navigation("/app", Some(&cookie))),
+        "login",
+        "started"
+    ));
+    // Off (the default): it passes.
+    let plain = World::new();
+    let cookie = session_cookie(&plain.config, &stale);
+    assert!(matches!(
+        plain.arrive(api_call("/api", Some(&cookie))).effects[0],
+        Effect::Pass(_)
+    ));
+}
+
+fn refreshed_tokens() -> Event {
+    token_answer(
+        json!({"access_token": "at2", "token_type": "Bearer", "expires_in": 900,
+                        "refresh_token": "rt-2"}),
+    )
+}
