@@ -31,6 +31,14 @@ EVENT = "http://schemas.openid.net/event/backchannel-logout"
 FORM = "application/x-www-form-urlencoded"
 IDP_TIMEOUT_S = 2.0  # gate_config's idp_timeout_ms
 
+# The plugin on main never reads a request body at backchannel_logout_path: its request-headers
+# callback pauses (which Envoy's Wasm host turns into StopAllIterationAndWatermark), so
+# on_http_request_body is never called and every POST with a body hangs until the client gives
+# up. Empty bodies and other methods are answered (those tests are not marked).
+BODY_NEVER_READ = pytest.mark.xfail(
+    reason="main's plugin never reads the body at backchannel_logout_path: a POST with a body hangs",
+    strict=True)
+
 
 # --- the gateways ---------------------------------------------------------------------------
 
@@ -73,6 +81,11 @@ def bc_gate(module_lab, logout_idp, echo, keys, plugin_wasm, backchannel_port):
 
 def url(envoy, path="/") -> str:
     return f"http://127.0.0.1:{envoy.port}{path}"
+
+
+def stat(envoy, name: str) -> int:
+    full = f"wasmcustom.oidc_gate.{name}"
+    return envoy.stats(full).get(full, 0)
 
 
 def logged_in(envoy, user="alice") -> Browser:
@@ -137,7 +150,9 @@ def test_a_copied_cookie_is_refused_on_every_worker_after_logout(gate, logout_id
     copy = session_of(browser)
     bob = session_of(logged_in(gate, "bob"))
     assert [h.status for h in parallel(lambda i: api(gate, copy, f"/before{i}"), 16)] == [200] * 16
+    added = stat(gate, "revocation.added")
     log_out(browser, gate, style)
+    assert stat(gate, "revocation.added") == added + 1
     # Many parallel connections, so that both workers answer some of them.
     after = parallel(lambda i: api(gate, copy, f"/after{i}"), 16)
     assert [h.status for h in after] == [401] * 16
@@ -156,27 +171,27 @@ def test_a_new_login_after_logout_works(gate):
 # --- RFC 7009: the refresh token is revoked at the IdP --------------------------------------
 
 
-def new_revocations(idp, before: int, n: int = 1, timeout: float = 5) -> list[dict]:
-    """The revocation requests after the first `before`, once `n` of them have an answer."""
-    def answered():
-        found = idp.revocations()[before:]
-        return found if len([r for r in found if r["status"] is not None]) >= n else None
-    return wait_until(answered, timeout, f"{n} answered revocation request(s) at the IdP", interval=0.1)
-
-
 @pytest.mark.parametrize("style", LOGOUT_STYLES)
 def test_logout_revokes_the_refresh_token_at_the_idp(gate, logout_idp, style):
-    browser = logged_in(gate)
+    # A user of its own: revocations of earlier logouts may still be on their way.
+    user = f"revoke-{style.replace('_', '-')}"
+    browser = logged_in(gate, user)
     before = len(logout_idp.revocations())
+    ok = stat(gate, "token_revocation.ok")
     log_out(browser, gate, style)
-    refresh = [r for r in new_revocations(logout_idp, before) if r["kind"] == "RefreshToken"]
-    assert len(refresh) == 1, logout_idp.revocations()[before:]
+
+    def answered():
+        mine = [r for r in logout_idp.revocations()[before:] if r["sub"] == user]
+        return mine if mine and all(r["status"] is not None for r in mine) else None
+    mine = wait_until(answered, 5, f"the revocation of {user}'s refresh token", interval=0.1)
+    refresh = [r for r in mine if r["kind"] == "RefreshToken"]
+    assert len(refresh) == 1, mine
     (record,) = refresh
     assert record["token_type_hint"] == "refresh_token"
-    assert record["sub"] == "alice"
     assert record["client_auth"] == "client_secret_basic", "authenticated as at the token endpoint"
     assert record["status"] == 200
     assert record["token_active_after"] is False, "the refresh token is dead at the IdP"
+    wait_until(lambda: stat(gate, "token_revocation.ok") == ok + 1, 5, "token_revocation.ok to count it")
 
 
 def test_revocation_authenticates_like_the_token_endpoint_with_client_secret_post(
@@ -190,7 +205,8 @@ def test_revocation_authenticates_like_the_token_endpoint_with_client_secret_pos
     envoy = start_gate(lab, idp, echo, plugin_wasm, keys, client_secret=secret,
                        token_endpoint_auth_method="client_secret_post")
     log_out(logged_in(envoy), envoy, "navigation")
-    (record,) = new_revocations(idp, 0)
+    (record,) = wait_until(lambda: [r for r in idp.revocations() if r["status"] is not None], 5,
+                           "the revocation request", interval=0.1)
     assert record["client_auth"] == "client_secret_post"
     assert record["status"] == 200 and record["kind"] == "RefreshToken"
     assert record["token_active_after"] is False
@@ -202,6 +218,7 @@ def test_logout_answers_at_once_when_the_revocation_endpoint_fails(gate, logout_
     copies = [session_of(b) for b in browsers]
     bob = session_of(logged_in(gate, "bob"))
     hits = logout_idp.hit("revocation")
+    failed = stat(gate, "token_revocation.failed")
     logout_idp.fault("revocation", mode)
     try:
         for browser, style in zip(browsers, LOGOUT_STYLES):
@@ -216,6 +233,9 @@ def test_logout_answers_at_once_when_the_revocation_endpoint_fails(gate, logout_
         assert time.monotonic() - started < IDP_TIMEOUT_S / 2, "other requests are not held"
         wait_until(lambda: logout_idp.hit("revocation") >= hits + len(browsers), 5,
                    "the revocation calls to be made")
+        if mode == "500":
+            wait_until(lambda: stat(gate, "token_revocation.failed") >= failed + len(browsers), 5,
+                       "token_revocation.failed to count them")
     finally:
         logout_idp.fault("revocation", "ok")
 
@@ -259,7 +279,8 @@ def logout_token(keys, claims: dict, typ: str | None = "logout+jwt") -> str:
 def post_logout_token(envoy, body: bytes | str, content_type: str = FORM, path: str = BACKCHANNEL,
                       headers: tuple = ()):
     body = body.encode() if isinstance(body, str) else body
-    return envoy.request("POST", path, [("Content-Type", content_type), *headers], body)
+    # The IdP gives up after 2.5 s too (oidc-provider's fetch timeout).
+    return envoy.request("POST", path, [("Content-Type", content_type), *headers], body, timeout=3)
 
 
 def form(token: str) -> str:
@@ -279,6 +300,7 @@ def assert_accepted(resp) -> None:
     assert resp.header("location") is None
 
 
+@BODY_NEVER_READ
 def test_the_idp_ends_a_session_over_the_back_channel(bc_gate, logout_idp):
     alice = logged_in(bc_gate)
     copy = session_of(alice)
@@ -293,6 +315,7 @@ def test_the_idp_ends_a_session_over_the_back_channel(bc_gate, logout_idp):
     assert_signed_in(bc_gate, alice_elsewhere)  # a logout by sid ends that IdP session only
 
 
+@BODY_NEVER_READ
 def test_signing_out_at_the_idp_ends_the_gateway_session(bc_gate, logout_idp):
     # The real end_session flow: the user signs out at the IdP (not at the gateway), confirms,
     # and the IdP tells the gateway over the back channel.
@@ -316,16 +339,20 @@ VALID_TOKENS = {
 }
 
 
+@BODY_NEVER_READ
 @pytest.mark.parametrize("variant", VALID_TOKENS)
 def test_valid_logout_tokens_end_the_session(bc_gate, logout_idp, keys, variant):
     user = f"valid-{variant.replace('_', '-')}"
     browser = logged_in(bc_gate, user)
     copy = session_of(browser)
     claims = logout_claims(logout_idp, **VALID_TOKENS[variant](newest_sid(logout_idp, user), user))
+    accepted = stat(bc_gate, "backchannel_logout.accepted")
     assert_accepted(post_logout_token(bc_gate, form(logout_token(keys, claims))))
     assert_signed_out(bc_gate, copy, logout_idp)
+    assert stat(bc_gate, "backchannel_logout.accepted") == accepted + 1
 
 
+@BODY_NEVER_READ
 def test_a_logout_token_without_typ_is_accepted(bc_gate, logout_idp, keys):
     browser = logged_in(bc_gate)
     claims = logout_claims(logout_idp, sid=newest_sid(logout_idp))
@@ -333,6 +360,7 @@ def test_a_logout_token_without_typ_is_accepted(bc_gate, logout_idp, keys):
     assert_signed_out(bc_gate, session_of(browser), logout_idp)
 
 
+@BODY_NEVER_READ
 def test_a_sub_only_logout_token_ends_every_session_of_that_user(bc_gate, logout_idp, keys):
     sessions = [session_of(logged_in(bc_gate, "carol")) for _ in range(3)]
     bob = session_of(logged_in(bc_gate, "bob"))
@@ -347,6 +375,7 @@ def test_a_sub_only_logout_token_ends_every_session_of_that_user(bc_gate, logout
     assert_signed_in(bc_gate, session_of(logged_in(bc_gate, "carol")), "carol")
 
 
+@BODY_NEVER_READ
 def test_a_replayed_logout_token_is_refused(bc_gate, logout_idp, keys):
     first = logged_in(bc_gate)
     claims = logout_claims(logout_idp, sid=newest_sid(logout_idp))
@@ -356,6 +385,7 @@ def test_a_replayed_logout_token_is_refused(bc_gate, logout_idp, keys):
     assert_refused(post_logout_token(bc_gate, form(token)))
 
 
+@BODY_NEVER_READ
 def test_a_replayed_idp_logout_token_is_refused(bc_gate, logout_idp):
     logged_in(bc_gate)
     delivery = logout_idp.backchannel_logout("alice")
@@ -424,6 +454,7 @@ def resolve(claims: dict, issuer: str) -> dict:
     return out
 
 
+@BODY_NEVER_READ
 @pytest.mark.parametrize("case", INVALID_TOKENS, ids=list(INVALID_TOKENS))
 def test_invalid_logout_tokens_are_refused_and_log_no_one_out(bc_gate, logout_idp, keys, attacker_keys, case):
     victim = session_of(logged_in(bc_gate))
@@ -434,6 +465,7 @@ def test_invalid_logout_tokens_are_refused_and_log_no_one_out(bc_gate, logout_id
     assert_signed_in(bc_gate, victim)
 
 
+@BODY_NEVER_READ
 def test_garbage_tokens_are_refused(bc_gate, logout_idp):
     victim = session_of(logged_in(bc_gate))
     for token in ["", "abc", "a.b.c", "a.b", "...", "x" * 9000]:
@@ -445,8 +477,15 @@ def valid_token_for_newest_session(logout_idp, keys) -> str:
     return logout_token(keys, logout_claims(logout_idp, sid=newest_sid(logout_idp), sub="alice"))
 
 
-@pytest.mark.parametrize("shape", ["duplicated", "two_different", "no_parameter", "empty_body",
-                                   "json_body", "in_the_query", "text_plain"])
+@pytest.mark.parametrize("shape", [
+    pytest.param("duplicated", marks=BODY_NEVER_READ),
+    pytest.param("two_different", marks=BODY_NEVER_READ),
+    pytest.param("no_parameter", marks=BODY_NEVER_READ),
+    "empty_body",
+    pytest.param("json_body", marks=BODY_NEVER_READ),
+    "in_the_query",
+    pytest.param("text_plain", marks=BODY_NEVER_READ),
+])
 def test_malformed_logout_requests_are_refused(bc_gate, logout_idp, keys, shape):
     victim = session_of(logged_in(bc_gate))
     token = valid_token_for_newest_session(logout_idp, keys)
@@ -478,6 +517,7 @@ def test_other_methods_on_the_back_channel_path_log_no_one_out(bc_gate, logout_i
     assert_signed_in(bc_gate, victim)
 
 
+@BODY_NEVER_READ
 @pytest.mark.parametrize("headers", [
     {"origin": "http://evil.example", "sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate"},
     {"origin": "null", "sec-fetch-site": "cross-site", "sec-fetch-mode": "no-cors"},
@@ -486,10 +526,10 @@ def test_other_methods_on_the_back_channel_path_log_no_one_out(bc_gate, logout_i
 def test_a_browser_post_with_the_session_cookie_and_no_token_logs_no_one_out(bc_gate, headers):
     browser = logged_in(bc_gate)
     victim = session_of(browser)
-    hop = browser.request("POST", url(bc_gate, BACKCHANNEL), {"content-type": FORM, **headers},
-                          b"logout=yes", navigate=False)
-    assert hop.status == 400, hop
-    assert not [c for c in hop.set_cookies() if c.startswith(COOKIE)]
+    cookie = "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
+    resp = post_logout_token(bc_gate, "logout=yes", headers=(("Cookie", cookie), *headers.items()))
+    assert resp.status == 400, resp
+    assert not [c for c in resp.header_all("set-cookie") if c.startswith(COOKIE)]
     assert_signed_in(bc_gate, victim)
 
 
