@@ -1,11 +1,11 @@
 // Drives Debian's Chromium through a real login: opens the app, signs in on the IdP's own
 // login page, and prints what the app showed as JSON on stdout.
 //
-// Usage: node browser.mjs <app url> <user> [--logout <logout path> [--back]]
+// Usage: node browser.mjs <app url> <user> [--logout <logout path>] [--other-tab]
 //
-//   --back  after the logout, put back the session cookies the browser held before it (a copy
-//           kept by another tab, a backup or a thief), go back in the history to the app page
-//           and reload it: what the gateway answers a logged-out session.
+//   --other-tab  a second tab shows the app before the logout; after it, the session cookies
+//                the browser held before are put back (a copy kept elsewhere, or by a thief)
+//                and that tab is reloaded: what the gateway answers a logged-out session.
 //
 // Chromium runs headless with a fresh profile and without background networking (this
 // machine has no internet; those connections would only fail).
@@ -16,10 +16,10 @@ import { chromium } from 'playwright-core';
 
 const { values: flags, positionals: [appUrl, user] } = parseArgs({
   allowPositionals: true,
-  options: { logout: { type: 'string' }, back: { type: 'boolean' } },
+  options: { logout: { type: 'string' }, 'other-tab': { type: 'boolean' } },
 });
 if (!appUrl || !user) {
-  console.error('usage: node browser.mjs <app url> <user> [--logout <path> [--back]]');
+  console.error('usage: node browser.mjs <app url> <user> [--logout <path>] [--other-tab]');
   process.exit(2);
 }
 
@@ -32,7 +32,7 @@ const browser = await chromium.launch({
 });
 
 try {
-  const page = await browser.newPage();
+  const page = await (await browser.newContext()).newPage();
   const result = { hops: [] };
   page.on('framenavigated', (frame) => {
     if (frame === page.mainFrame()) result.hops.push(frame.url());
@@ -52,6 +52,11 @@ try {
     name: c.name, httpOnly: c.httpOnly, sameSite: c.sameSite, domain: c.domain,
   }));
   const sessionCookies = (await page.context().cookies()).filter((c) => c.name.startsWith('authservice_session'));
+  const otherTab = flags['other-tab'] ? await page.context().newPage() : null;
+  if (otherTab) {
+    await otherTab.goto(appUrl);
+    result.other_tab_body = await otherTab.textContent('body');
+  }
   if (flags.logout) {
     const origin = new URL(appUrl).origin;
     await page.goto(origin + flags.logout);
@@ -65,15 +70,11 @@ try {
     result.after_logout_app_url = page.url();
     result.after_logout_status = response ? response.status() : null;
   }
-  if (flags.logout && flags.back) {
+  if (otherTab) {
     await page.context().addCookies(sessionCookies);
-    for (let i = 0; i < 8 && page.url() !== appUrl; i += 1) {
-      await page.goBack();
-    }
-    result.back_at = page.url();
-    await page.reload();
-    result.reloaded_url = page.url();
-    result.reloaded_body = await page.textContent('body');
+    await otherTab.reload();
+    result.other_tab_reloaded_url = otherTab.url();
+    result.other_tab_reloaded_body = await otherTab.textContent('body');
   }
   console.log(JSON.stringify(result));
 } finally {
