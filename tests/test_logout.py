@@ -416,6 +416,10 @@ def signed(keys, attacker_keys, claims):
     return logout_token(keys, claims)
 
 
+def unknown_kid(keys, attacker_keys, claims):
+    return keys.mint(claims, kid="rsa-never-published", headers={"typ": "logout+jwt"})
+
+
 # (claims changed, how it is signed): each must be refused and log no one out.
 INVALID_TOKENS = {
     "forged_signature": ({}, forged_signature),
@@ -438,6 +442,8 @@ INVALID_TOKENS = {
     "iat_in_the_future": ({"iat": 600, "exp": 900}, signed),
     "no_exp": ({"exp": None}, signed),
     "expired": ({"iat": -900, "exp": -600}, signed),
+    "issued_too_long_ago": ({"iat": -3600, "exp": 120}, signed),  # the README's bound: 10 minutes
+    "unknown_kid": ({}, unknown_kid),
 }
 
 
