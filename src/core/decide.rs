@@ -38,6 +38,8 @@ pub struct Request {
     pub navigation: bool,
     /// `Sec-Fetch-Site` says another site made this request.
     pub cross_site: bool,
+    /// The body is a form (`Content-Type: application/x-www-form-urlencoded`).
+    pub form_body: bool,
 }
 
 /// Browser hints the navigation test reads.
@@ -60,6 +62,17 @@ impl FetchHints<'_> {
             None => self.accept.is_some_and(|a| contains(a, b"text/html")),
         }
     }
+}
+
+/// `application/x-www-form-urlencoded`, in any case, with or without parameters.
+fn is_form(content_type: &[u8]) -> bool {
+    let media_type = content_type
+        .split(|&b| b == b';')
+        .next()
+        .unwrap_or_default();
+    media_type
+        .trim_ascii()
+        .eq_ignore_ascii_case(b"application/x-www-form-urlencoded")
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -92,6 +105,7 @@ impl Request {
                 }
                 "accept" => hints.accept = Some(value),
                 "x-requested-with" => hints.requested_with = true,
+                "content-type" => request.form_body = is_form(value),
                 _ => {}
             }
         }

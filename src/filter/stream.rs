@@ -52,10 +52,16 @@ impl Stream {
             )
         };
         let verdict = self.run(host, Event::Decided { decision, request }, Stage::AtHeaders);
-        if end_of_stream && matches!(self.flow, Flow::ReadingLogoutToken) {
-            return self.run(host, Event::Body(Some(Vec::new())), Stage::AtHeaders);
+        match self.flow {
+            Flow::ReadingLogoutToken if end_of_stream => {
+                self.run(host, Event::Body(Some(Vec::new())), Stage::AtHeaders)
+            }
+            // Proxy-Wasm delivers no body to a filter that holds the headers back (ABI 0.2.1):
+            // the headers go on, without identity, and the body is held until it is read and
+            // the request answered here.
+            Flow::ReadingLogoutToken => Verdict::Continue,
+            _ => verdict,
         }
-        verdict
     }
 
     /// Body data arrived. A request not let through yet (held, or waiting for the IdP) keeps

@@ -2,14 +2,18 @@
 //! names on this Envoy, and is answered `200`; anything else `400`. Never a redirect, never a
 //! page: the caller is a server.
 
+use crate::core::decide::Request;
 use crate::core::logout_token::{self, LogoutToken, LogoutTokenError};
 use crate::core::revocation::{Entry, Revoked};
 
 use super::answer::reply;
 use super::{Effect, Flow, Inputs, Step};
 
-/// The request's body is awaited.
-pub fn begin() -> Step {
+/// The request's body is awaited, if it is a form.
+pub fn begin(request: &Request) -> Step {
+    if !request.form_body {
+        return Step::done(refused(LogoutTokenError::BadForm));
+    }
     Step::then(Flow::ReadingLogoutToken, Vec::new())
 }
 

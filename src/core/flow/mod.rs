@@ -212,7 +212,7 @@ fn on_decision(
         Decision::StartLogin => Step::done(login_start::start(inputs, &request, random)),
         Decision::Callback => callback::begin(&request, inputs),
         Decision::Logout(logout) => Step::done(logout::respond(inputs, &request, logout)),
-        Decision::BackchannelLogout => backchannel::begin(),
+        Decision::BackchannelLogout => backchannel::begin(&request),
         Decision::Refresh(session) => session_refresh::begin(*session, request, config),
         other => Step::done(answer::of(other, &request, config)),
     }

@@ -108,9 +108,10 @@ impl Envoy {
         self.host.request_bodies.insert(context, body.to_vec());
         let vm = &mut self.vms[vm];
         let mut stream = vm.root.new_stream(context).unwrap();
+        // The headers must go on for Envoy to hand over the body (Proxy-Wasm ABI 0.2.1).
         assert_eq!(
             stream.on_request_headers(&mut self.host, false),
-            Verdict::Pause
+            Verdict::Continue
         );
         let verdict = stream.on_request_body(&mut self.host, body.len(), true);
         vm.streams.insert(context, stream);

@@ -211,3 +211,37 @@ fn without_keys_yet_the_idp_is_told_to_retry() {
     );
     assert_eq!(reply(&step).status, 503);
 }
+
+#[test]
+fn only_a_form_is_read() {
+    let world = world();
+    for content_type in [
+        "text/plain",
+        "application/json",
+        "multipart/form-data; boundary=x",
+        "",
+    ] {
+        let request = Request::from_headers([
+            (":method", &b"POST"[..]),
+            (":path", b"/authservice/backchannel-logout"),
+            ("content-type", content_type.as_bytes()),
+        ]);
+        let step = world.arrive(request);
+        assert!(is_idle(&step), "{content_type}");
+        assert_eq!(reply(&step).status, 400, "{content_type}");
+    }
+    for content_type in [
+        "Application/X-WWW-Form-Urlencoded",
+        "application/x-www-form-urlencoded; charset=UTF-8",
+    ] {
+        let request = Request::from_headers([
+            (":method", &b"POST"[..]),
+            (":path", b"/authservice/backchannel-logout"),
+            ("content-type", content_type.as_bytes()),
+        ]);
+        assert!(
+            matches!(world.arrive(request).flow, Flow::ReadingLogoutToken),
+            "{content_type}"
+        );
+    }
+}
