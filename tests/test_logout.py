@@ -10,6 +10,7 @@ enough, the gateway itself must refuse it.
 
 from __future__ import annotations
 
+import http.client
 import json
 import secrets
 import time
@@ -18,6 +19,7 @@ import urllib.parse
 import pytest
 
 from support import CLIENT_ID
+from support.envoy import Response
 from support.gate import gate_config, session_key, wait_for_pass
 from support.login import Browser
 from support.processes import free_port, parallel, wait_until
@@ -302,6 +304,7 @@ def test_the_idp_ends_a_session_over_the_back_channel(bc_gate, logout_idp):
     delivery = logout_idp.backchannel_logout("alice", sid)
     assert delivery["status"] == 200, delivery
     assert delivery["claims"]["sid"] == sid and delivery["claims"]["sub"] == "alice"
+    assert [h.status for h in parallel(lambda i: api(bc_gate, copy, f"/after{i}"), 16)] == [401] * 16
     assert_signed_out(bc_gate, copy, logout_idp)
     assert_signed_in(bc_gate, bob, "bob")
     assert_signed_in(bc_gate, alice_elsewhere)  # a logout by sid ends that IdP session only
@@ -343,6 +346,33 @@ def test_valid_logout_tokens_end_the_session(bc_gate, logout_idp, echo, keys, va
     assert stat(bc_gate, "backchannel_logout.accepted") == accepted + 1
     assert not [r for r in echo.requests() if r["path"].startswith(BACKCHANNEL) and r["body_len"]], \
         "the logout token never reaches the app"
+
+
+def post_chunked(envoy, body: bytes, content_type: str = FORM):
+    """A POST whose body comes in two chunks (Transfer-Encoding: chunked, no Content-Length)."""
+    conn = http.client.HTTPConnection("127.0.0.1", envoy.port, timeout=3)
+    try:
+        half = len(body) // 2
+        conn.request("POST", BACKCHANNEL, body=iter([body[:half], body[half:]]),
+                     headers={"Content-Type": content_type}, encode_chunked=True)
+        resp = conn.getresponse()
+        return Response(resp.status, resp.getheaders(), resp.read())
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("spelling", ["charset", "upper_case", "chunked"])
+def test_a_logout_token_in_other_form_spellings_is_accepted(bc_gate, logout_idp, keys, spelling):
+    browser = logged_in(bc_gate)
+    body = form(logout_token(keys, logout_claims(logout_idp, sid=newest_sid(logout_idp)))).encode()
+    if spelling == "chunked":
+        resp = post_chunked(bc_gate, body)
+    else:
+        content_type = {"charset": f"{FORM}; charset=UTF-8",
+                        "upper_case": "Application/X-WWW-Form-URLEncoded"}[spelling]
+        resp = post_logout_token(bc_gate, body, content_type)
+    assert_accepted(resp)
+    assert_signed_out(bc_gate, session_of(browser), logout_idp)
 
 
 def test_a_logout_token_without_typ_is_accepted(bc_gate, logout_idp, keys):
@@ -478,6 +508,7 @@ def valid_token_for_newest_session(logout_idp, keys) -> str:
     "json_body",
     "in_the_query",
     "text_plain",
+    "over_16_kib",
 ])
 def test_malformed_logout_requests_are_refused(bc_gate, logout_idp, keys, shape):
     victim = session_of(logged_in(bc_gate))
@@ -491,6 +522,7 @@ def test_malformed_logout_requests_are_refused(bc_gate, logout_idp, keys, shape)
         "json_body": (json.dumps({"logout_token": token}), "application/json", BACKCHANNEL),
         "in_the_query": ("", FORM, f"{BACKCHANNEL}?{form(token)}"),
         "text_plain": (form(token), "text/plain", BACKCHANNEL),
+        "over_16_kib": (f"{form(token)}&padding={'x' * 17000}", FORM, BACKCHANNEL),  # the README's cap
     }[shape]
     assert_refused(post_logout_token(bc_gate, body, content_type, path))
     assert_signed_in(bc_gate, victim)
