@@ -18,7 +18,7 @@ import urllib.parse
 
 import pytest
 
-from support import CLIENT_ID
+from support import CLIENT_ID, CLIENT_SECRET
 from support.envoy import Response
 from support.gate import gate_config, session_key, wait_for_pass
 from support.login import Browser
@@ -143,6 +143,7 @@ def test_a_copied_cookie_is_refused_on_every_worker_after_logout(gate, logout_id
     browser = logged_in(gate)
     copy = session_of(browser)
     bob = session_of(logged_in(gate, "bob"))
+    alice_elsewhere = session_of(logged_in(gate))  # her session in another browser
     assert [h.status for h in parallel(lambda i: api(gate, copy, f"/before{i}"), 16)] == [200] * 16
     added = stat(gate, "revocation.added")
     log_out(browser, gate, style)
@@ -154,6 +155,7 @@ def test_a_copied_cookie_is_refused_on_every_worker_after_logout(gate, logout_id
     assert all(p.status == 302 and p.location.startswith(f"{logout_idp.issuer}/auth?") for p in pages), \
         [(p.status, p.location) for p in pages]
     assert_signed_in(gate, bob, "bob")  # that session only
+    assert_signed_in(gate, alice_elsewhere)
 
 
 def test_a_new_login_after_logout_works(gate):
@@ -607,12 +609,15 @@ def test_revalidation_during_an_idp_outage_keeps_the_session(lab, keys, echo, pl
         idp.fault("token", outage)
     try:
         time.sleep(2.2)
+        before = 0 if outage == "down" else idp.hit("token")
         started = time.monotonic()
         assert_signed_in(envoy, session)
         assert time.monotonic() - started < IDP_TIMEOUT_S + 1.5, "no wait past idp_timeout_ms"
         page = navigate(envoy, session)
         assert page.status == 200, "no trip to a dead login"
         assert not [c for c in page.set_cookies() if c.startswith(COOKIE)], "the cookie is kept"
+        if outage != "down":
+            assert idp.hit("token") == before + 1, "retried after a backoff, not on every request"
     finally:
         if outage == "down":
             idp.start()
@@ -628,6 +633,20 @@ def test_revalidation_during_an_idp_outage_keeps_the_session(lab, keys, echo, pl
     wait_until(revalidated, 10, "the session to be revalidated once the IdP answers", interval=0.3)
     assert set(statuses) == {200}, statuses
     assert_signed_in(envoy, session_of(browser))
+
+
+def test_revalidation_ends_a_session_without_a_refresh_token(lab, keys, echo, plugin_wasm):
+    # An IdP that issues no refresh token (a client without the refresh_token grant): the
+    # session cannot be confirmed, so it ends when due (the README's rule).
+    client = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "application_type": "native",
+              "token_endpoint_auth_method": "client_secret_basic", "grant_types": ["authorization_code"],
+              "response_types": ["code"], "redirect_uris": ["http://127.0.0.1/authservice/oidc/callback"]}
+    idp = lab.idp(keys, config={"users": USERS, "clients": [client]})
+    envoy = start_gate(lab, idp, echo, plugin_wasm, keys, session_revalidate_seconds=2)
+    session = session_of(logged_in(envoy))
+    assert_signed_in(envoy, session)
+    time.sleep(2.2)
+    assert_signed_out(envoy, session, idp)
 
 
 def test_parallel_requests_due_for_revalidation_share_one_refresh(lab, keys, echo, plugin_wasm):
