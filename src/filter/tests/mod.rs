@@ -383,20 +383,7 @@ fn due_session_cookie() -> String {
         idp_sid: None,
         validated_at: 0,
     };
-    let key = {
-        use base64::Engine;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(KEY)
-            .unwrap();
-        <[u8; 32]>::try_from(bytes).unwrap()
-    };
-    let pairs =
-        session::session_cookies(&session, &key, "authservice_session", ISS, &[9; 24]).unwrap();
-    pairs
-        .iter()
-        .map(|(n, v)| format!("{n}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ")
+    session_cookie_for(&session)
 }
 
 fn refreshed_tokens() -> CallResponse {
