@@ -147,6 +147,8 @@ pub struct Config {
     /// `None` means every authenticated user is allowed (`["*"]`).
     pub groups_allowlist: Option<Vec<String>>,
     pub skip_auth_paths: Vec<String>,
+    /// CORS preflights without credentials pass to the upstream.
+    pub allow_cors_preflight: bool,
     pub logout: LogoutConfig,
     pub jwks_refresh_seconds: u64,
     pub clock_skew_seconds: u64,
@@ -213,6 +215,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "userid_transformers",
     "groups_allowlist",
     "skip_auth_paths",
+    "allow_cors_preflight",
     "logout_path",
     "after_logout_url",
     "backchannel_logout_path",
@@ -264,6 +267,7 @@ fn compile(mut f: Fields, env: &dyn Environment) -> Result<Config, ConfigError> 
         userid_transformers: identity.userid_transformers,
         groups_allowlist: identity.groups_allowlist,
         skip_auth_paths,
+        allow_cors_preflight: f.bool_or("allow_cors_preflight", false)?,
         logout,
         jwks_refresh_seconds: f.u64_in("jwks_refresh_seconds", 600, 10..=86_400)?,
         clock_skew_seconds: f.u64_in("clock_skew_seconds", 60, 0..=600)?,

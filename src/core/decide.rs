@@ -40,6 +40,8 @@ pub struct Request {
     pub cross_site: bool,
     /// The body is a form (`Content-Type: application/x-www-form-urlencoded`).
     pub form_body: bool,
+    /// A CORS preflight: `OPTIONS` with `Origin` and `Access-Control-Request-Method`.
+    pub cors_preflight: bool,
 }
 
 /// Browser hints the navigation test reads.
@@ -48,6 +50,8 @@ struct FetchHints<'a> {
     mode: Option<&'a [u8]>,
     accept: Option<&'a [u8]>,
     requested_with: bool,
+    origin: bool,
+    preflight_method: bool,
 }
 
 impl FetchHints<'_> {
@@ -106,10 +110,14 @@ impl Request {
                 "accept" => hints.accept = Some(value),
                 "x-requested-with" => hints.requested_with = true,
                 "content-type" => request.form_body = is_form(value),
+                "origin" => hints.origin = true,
+                "access-control-request-method" => hints.preflight_method = true,
                 _ => {}
             }
         }
         request.navigation = hints.is_navigation(&request.method);
+        request.cors_preflight =
+            request.method == b"OPTIONS" && hints.origin && hints.preflight_method;
         request
     }
 
@@ -139,6 +147,7 @@ pub enum AllowReason {
     Bearer,
     Session,
     Skipped,
+    CorsPreflight,
 }
 
 impl AllowReason {
@@ -147,6 +156,7 @@ impl AllowReason {
             AllowReason::Bearer => "bearer",
             AllowReason::Session => "session",
             AllowReason::Skipped => "skipped",
+            AllowReason::CorsPreflight => "cors_preflight",
         }
     }
 }
@@ -316,6 +326,12 @@ pub fn decide(
             reason: AllowReason::Skipped,
         };
     }
+    if config.allow_cors_preflight && is_bare_preflight(request) {
+        return Decision::Allow {
+            identity: None,
+            reason: AllowReason::CorsPreflight,
+        };
+    }
     if has_query_token(&request.path) {
         // RFC 6750 2.3 is not supported, and a second credential channel is ambiguous.
         return Deny::invalid_token("token_in_query");
@@ -405,6 +421,14 @@ fn check_session(config: &Config, request: &Request, session: Session, now_s: u6
         None if unconfirmed => no_credential(request, "session_not_revalidated"),
         _ => Decision::allow_session(session),
     }
+}
+
+/// A CORS preflight without a credential (browsers never send one with it): the upstream owns
+/// its CORS policy and answers it. One that carries a credential is checked as usual.
+fn is_bare_preflight(request: &Request) -> bool {
+    request.cors_preflight
+        && request.authorization == Authorization::Absent
+        && request.cookie_headers.is_empty()
 }
 
 /// The IdP's back-channel logout: a `POST` whose body is read next.

@@ -695,3 +695,55 @@ fn header_list_parsing_keeps_repeated_authorization_apart() {
     assert_eq!(req.authorization, Authorization::Several);
     assert_eq!(req.path, b"/a?b");
 }
+
+#[test]
+fn a_bare_cors_preflight_passes_only_when_allowed() {
+    let preflight = |extra: &[(&str, &str)]| {
+        let base = [
+            ("origin", "https://other.example.com"),
+            ("access-control-request-method", "POST"),
+        ];
+        fetch("OPTIONS", "/api/x", &[&base[..], extra].concat())
+    };
+    let allowed = config(json!({"allow_cors_preflight": true}));
+    assert_eq!(
+        run(&allowed, &preflight(&[])),
+        Decision::Allow {
+            identity: None,
+            reason: AllowReason::CorsPreflight
+        }
+    );
+    // Off by default: a preflight is a request without a credential.
+    assert_eq!(
+        denied(&run(&config(json!({})), &preflight(&[]))),
+        (401, "no_credential")
+    );
+    // Not a preflight: no Origin, no Access-Control-Request-Method, another method.
+    for request in [
+        fetch(
+            "OPTIONS",
+            "/api/x",
+            &[("access-control-request-method", "POST")],
+        ),
+        fetch(
+            "OPTIONS",
+            "/api/x",
+            &[("origin", "https://other.example.com")],
+        ),
+        fetch(
+            "POST",
+            "/api/x",
+            &[
+                ("origin", "https://o.example.com"),
+                ("access-control-request-method", "POST"),
+            ],
+        ),
+    ] {
+        assert_eq!(denied(&run(&allowed, &request)).0, 401, "{request:?}");
+    }
+    // One carrying a credential is checked as usual.
+    let bad_token = preflight(&[("authorization", "Bearer not.a.jwt")]);
+    assert_eq!(denied(&run(&allowed, &bad_token)).0, 401);
+    let forged = preflight(&[("cookie", "authservice_session=forged")]);
+    assert_eq!(denied(&run(&allowed, &forged)), (401, "session_invalid"));
+}
