@@ -5,8 +5,8 @@
 //!
 //! The flows: a final decision answered at once (`answer`), waiting for keys or for another
 //! request's session refresh (`key_wait`), the redirect to the IdP (`login_start`), the
-//! callback and its code exchange (`callback`), a session refresh (`session_refresh`), and
-//! logout (`logout`).
+//! callback and its code exchange (`callback`), a session refresh (`session_refresh`),
+//! logout (`logout`), and the IdP's back-channel logout (`backchannel`).
 
 pub mod answer;
 pub mod backchannel;
