@@ -317,4 +317,41 @@ xa 5"#,
             browser("GET", "/authservice/oidc/callback?code=c&state=s", &[]),
         ],
     );
+
+    let logout = |claims: Value| {
+        let header = json!({"alg": "EdDSA", "kid": "ed", "typ": "logout+jwt"});
+        mint(header.to_string().as_bytes(), claims.to_string().as_bytes())
+    };
+    let event = json!({"http://schemas.openid.net/event/backchannel-logout": {}});
+    let by_sid = json!({"iss": ISS, "aud": CLIENT_ID, "iat": NOW, "exp": NOW + 120, "jti": "j1",
+                        "sid": "idp-1", "events": event});
+    write(
+        "logout_token",
+        vec![
+            format!("flogout_token={}", logout(by_sid.clone())).into_bytes(),
+            format!("flogout_token={}&logout_token=x", logout(by_sid.clone())).into_bytes(),
+            format!(
+                "s{}\n{}",
+                json!({"alg": "EdDSA", "kid": "ed", "typ": "logout+jwt"}),
+                by_sid
+            )
+            .into_bytes(),
+            format!(
+                "s{}\n{}",
+                json!({"alg": "EdDSA", "kid": "ed"}),
+                json!({"iss": ISS, "aud": [CLIENT_ID], "iat": NOW, "exp": NOW + 60, "jti": "j2",
+                       "sub": "u1", "events": event})
+            )
+            .into_bytes(),
+        ],
+    );
+
+    write(
+        "revocation",
+        text(&[
+            "{}\na100 150\nb120 160\nc90 170",
+            "{\"e\":[],\"f\":5}\na1 10\na1 20\nb2 1500",
+            "garbage\nz0 0\nz18446744073709551615 18446744073709551615",
+        ]),
+    );
 }

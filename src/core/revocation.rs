@@ -123,8 +123,13 @@ impl Slot {
 
     /// This slot with `entry` added, expired entries dropped; `dropped` tells whether a live
     /// entry had to go (the floor rose).
-    pub fn with(&self, entry: Entry, now: u64) -> (Slot, bool) {
+    pub fn with(&self, mut entry: Entry, now: u64) -> (Slot, bool) {
         let mut next = self.clone();
+        // The same revocation again covers what both did.
+        for same in next.entries.iter().filter(|e| e.revoked == entry.revoked) {
+            entry.covers = entry.covers.max(same.covers);
+            entry.until = entry.until.max(same.until);
+        }
         next.entries
             .retain(|e| e.until > now && e.revoked != entry.revoked);
         let mut dropped = false;

@@ -147,3 +147,20 @@ fn a_slot_survives_encoding_and_garbage_reads_as_empty() {
     assert_eq!(Slot::decode(Some(b"\xff{")), Slot::default());
     assert_eq!(Slot::decode(None), Slot::default());
 }
+
+#[test]
+fn the_same_revocation_again_covers_what_both_did() {
+    let mut list = List::default();
+    let long = session("s1", "alice", 100);
+    list.add(Entry::session(&long), "alice", 150);
+    let short = Session {
+        expires_at: 200,
+        ..long.clone()
+    };
+    list.add(Entry::session(&short), "alice", 160);
+    list.add(Entry::session(&session("s2", "alice", 300)), "alice", 500);
+    assert!(
+        is_revoked(&list, &long),
+        "still refused after the shorter entry expired"
+    );
+}
