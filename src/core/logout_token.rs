@@ -5,6 +5,8 @@ use std::hash::{Hash, Hasher};
 
 use rustc_hash::FxHasher;
 use serde::{Deserialize, Serialize};
+
+use crate::core::stored;
 use serde_json::Value;
 
 use crate::config::Config;
@@ -149,13 +151,11 @@ pub struct JtiSlot {
 
 impl JtiSlot {
     pub fn decode(bytes: Option<&[u8]>) -> JtiSlot {
-        bytes
-            .and_then(|b| serde_json::from_slice(b).ok())
-            .unwrap_or_default()
+        stored::decode(bytes)
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
+        stored::encode(self)
     }
 
     /// The slot with `jti` recorded until `until`; `None` when it was seen already.

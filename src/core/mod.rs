@@ -19,6 +19,7 @@ pub mod refresh_board;
 pub mod revocation;
 pub mod rsa;
 pub mod session;
+pub mod stored;
 #[cfg(test)]
 pub(crate) mod test_keys;
 pub mod token_cache;

@@ -22,6 +22,8 @@ use std::hash::{Hash, Hasher};
 use rustc_hash::FxHasher;
 use serde::{Deserialize, Serialize};
 
+use crate::core::stored;
+
 use crate::core::identity::Identity;
 use crate::core::key_fetch::backoff_ms;
 use crate::core::session::Session;
@@ -86,13 +88,11 @@ pub fn slot_of(sid: &str) -> u64 {
 
 impl Slot {
     pub fn decode(bytes: Option<&[u8]>) -> Slot {
-        bytes
-            .and_then(|b| serde_json::from_slice(b).ok())
-            .unwrap_or_default()
+        stored::decode(bytes)
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
+        stored::encode(self)
     }
 
     /// The live outcome recorded for `sid`, if any.

@@ -15,6 +15,8 @@ use std::hash::{Hash, Hasher};
 use rustc_hash::FxHasher;
 use serde::{Deserialize, Serialize};
 
+use crate::core::stored;
+
 use crate::core::session::Session;
 
 /// Slots of the list; with [`ENTRIES_PER_SLOT`], the list holds 8192 entries before a full
@@ -107,13 +109,11 @@ pub struct Slot {
 impl Slot {
     /// Unreadable bytes (another plugin version, or nothing yet) read as an empty slot.
     pub fn decode(bytes: Option<&[u8]>) -> Slot {
-        bytes
-            .and_then(|b| serde_json::from_slice(b).ok())
-            .unwrap_or_default()
+        stored::decode(bytes)
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
+        stored::encode(self)
     }
 
     pub fn refuses(&self, session: &Session) -> bool {

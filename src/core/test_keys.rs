@@ -119,3 +119,24 @@ pub fn mint(alg: Alg, header: &Value, payload: &Value) -> String {
     let signature = sign(alg, signing_input.as_bytes());
     format!("{signing_input}.{}", b64(&signature))
 }
+
+/// The `Cookie` header of a browser holding `session`, sealed for `config` and `issuer`.
+pub fn session_cookie_header(
+    config: &crate::config::Config,
+    issuer: &str,
+    session: &crate::core::session::Session,
+) -> String {
+    let pairs = crate::core::session::session_cookies(
+        session,
+        &config.session.keys[0],
+        &config.session.cookie_name,
+        issuer,
+        &[7; 24],
+    )
+    .unwrap();
+    pairs
+        .iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -370,19 +370,7 @@ fn session(refresh_token: Option<&str>, tokens_expire_at: u64) -> Session {
 }
 
 fn session_cookie(cfg: &Config, session: &Session) -> String {
-    let pairs = session::session_cookies(
-        session,
-        &cfg.session.keys[0],
-        &cfg.session.cookie_name,
-        ISS,
-        &[7; 24],
-    )
-    .unwrap();
-    pairs
-        .iter()
-        .map(|(n, v)| format!("{n}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ")
+    crate::core::test_keys::session_cookie_header(cfg, ISS, session)
 }
 
 fn browser(method: &str, path: &str, extra: &[(&str, &str)]) -> Request {

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::core::flow::{CallResponse, Level};
 use crate::core::jwks::Alg;
-use crate::core::session::{self, Session};
+use crate::core::session::Session;
 use crate::core::test_keys::{all_jwks, jwks_body, mint};
 use crate::filter::executor::Verdict;
 use crate::filter::root::Root;
@@ -480,20 +480,9 @@ fn a_bad_configuration_is_refused_with_one_log_line_naming_the_field() {
 }
 
 fn session_cookie_for(session: &Session) -> String {
-    let key = {
-        use base64::Engine;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(KEY)
-            .unwrap();
-        <[u8; 32]>::try_from(bytes).unwrap()
-    };
-    let pairs =
-        session::session_cookies(session, &key, "authservice_session", ISS, &[9; 24]).unwrap();
-    pairs
-        .iter()
-        .map(|(n, v)| format!("{n}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ")
+    let raw = plugin_config().to_string();
+    let config = crate::config::Config::from_json(raw.as_bytes(), &|_: &str| None).unwrap();
+    crate::core::test_keys::session_cookie_header(&config, ISS, session)
 }
 
 fn live_session() -> Session {

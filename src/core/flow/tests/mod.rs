@@ -16,7 +16,7 @@ use crate::core::discovery::Discovery;
 use crate::core::jwks::{Alg, KeySet};
 use crate::core::login::Random;
 use crate::core::revocation::{self, Revocations, Slot};
-use crate::core::session::{self, Session};
+use crate::core::session::Session;
 use crate::core::test_keys::{all_jwks, jwks_body, mint};
 
 pub const ISS: &str = "https://idp.example.com";
@@ -205,19 +205,7 @@ pub fn session(tokens_expire_at: u64) -> Session {
 
 /// The `Cookie` header a browser holding `session` sends.
 pub fn session_cookie(config: &Config, session: &Session) -> String {
-    let pairs = session::session_cookies(
-        session,
-        &config.session.keys[0],
-        &config.session.cookie_name,
-        ISS,
-        &[7; 24],
-    )
-    .unwrap();
-    pairs
-        .iter()
-        .map(|(n, v)| format!("{n}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ")
+    crate::core::test_keys::session_cookie_header(config, ISS, session)
 }
 
 /// A signed id_token from the test IdP.

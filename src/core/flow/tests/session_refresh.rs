@@ -27,6 +27,18 @@ fn refreshing(world: &World, navigation_request: bool) -> Step {
     step
 }
 
+/// The session a passed request's `Set-Cookie`s carry.
+fn renewed_session(world: &World, pass: &Pass) -> Session {
+    let cookie = pass
+        .set_cookies
+        .iter()
+        .map(|c| c.split(';').next().unwrap())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let cookies = crate::core::cookies::parse_cookies([cookie.as_bytes()]);
+    crate::core::decide::read_session(&world.config, &cookies, NOW).unwrap()
+}
+
 fn claimed(claim: Option<Claim>) -> Event {
     Event::Claimed { claim, holder: 42 }
 }
@@ -94,18 +106,7 @@ fn a_refreshed_session_passes_with_new_cookies_and_tells_the_board() {
     let pass = pass(&done);
     assert_eq!(pass.identity.as_ref().unwrap().groups, ["admins"]);
     assert!(!pass.set_cookies.is_empty());
-    let cookie = pass
-        .set_cookies
-        .iter()
-        .map(|c| c.split(';').next().unwrap())
-        .collect::<Vec<_>>()
-        .join("; ");
-    let renewed = crate::core::decide::read_session(
-        &world.config,
-        &crate::core::cookies::parse_cookies([cookie.as_bytes()]),
-        NOW,
-    )
-    .unwrap();
+    let renewed = renewed_session(&world, pass);
     assert_eq!(
         (renewed.sid.as_str(), renewed.refresh_token.as_deref()),
         ("sid-1", Some("rt-2"))
@@ -278,18 +279,7 @@ fn a_session_unconfirmed_for_session_revalidate_seconds_is_refreshed_first() {
     // Refreshed: confirmed now.
     let step = world.step(step.flow, claimed(Some(Claim::Mine(Slot::default()))));
     let done = world.step(step.flow, refreshed_tokens());
-    let cookie = pass(&done)
-        .set_cookies
-        .iter()
-        .map(|c| c.split(';').next().unwrap())
-        .collect::<Vec<_>>()
-        .join("; ");
-    let renewed = crate::core::decide::read_session(
-        &world.config,
-        &crate::core::cookies::parse_cookies([cookie.as_bytes()]),
-        NOW,
-    )
-    .unwrap();
+    let renewed = renewed_session(&world, pass(&done));
     assert_eq!(renewed.validated_at, NOW);
 }
 
