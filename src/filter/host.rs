@@ -44,9 +44,12 @@ pub trait Host {
 
     /// A shared-data value and its compare-and-swap token.
     fn shared_get(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>);
-    /// Writes a shared-data value if `cas` is still current (`None`: unconditionally);
-    /// `false` when another writer came first.
+    /// Writes a shared-data value if it is unchanged since `shared_get` answered `cas`
+    /// (`None`: the key was absent, and must still be); `false` when another writer came
+    /// first.
     fn shared_set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> bool;
+    /// Writes a shared-data value whatever is there.
+    fn shared_put(&mut self, key: &str, value: &[u8]);
 
     /// Counter `<prefix>.<label>` (`<prefix>` alone when the label is empty) += 1.
     fn increment(&mut self, prefix: &'static str, label: &'static str);

@@ -119,13 +119,13 @@ impl KeyFetcher {
                 let issuer_url = &worker.config.issuers[issuer].issuer;
                 let doc =
                     discovery::parse(body, issuer_url).map_err(|e| format!("discovery: {e}"))?;
-                host.shared_set(&names.discovery, body, None);
+                host.shared_put(&names.discovery, body);
                 self.fetch(host, worker, issuer, Step::Jwks, doc.jwks_uri)?;
                 Ok(true)
             }
             Step::Jwks => {
                 let set = KeySet::parse(body).map_err(|e| format!("JWKS: {e}"))?;
-                host.shared_set(&names.jwks, body, None);
+                host.shared_put(&names.jwks, body);
                 host.set_gauge(&format!("issuer{issuer}.jwks_keys"), set.len() as u64);
                 Ok(false)
             }

@@ -13,6 +13,14 @@ use rustc_hash::FxHashMap;
 use crate::core::flow::{CallResponse, Level, Reply};
 use crate::filter::executor::Verdict;
 use crate::filter::host::{Host, MAX_CALL_BODY_BYTES};
+
+/// The compare-and-swap token a write passes when it read the key as absent. The host inserts
+/// an absent key whatever the token, but checks it against a present one, and a token of 0
+/// would mean "unconditionally": so two workers that both read a key as absent would both
+/// win. The host numbers writes from 1 with one process-wide counter, so this token matches a
+/// present key only after four billion writes, and then only the key written last at that
+/// moment.
+const ABSENT_CAS: u32 = u32::MAX;
 use crate::filter::root::Root;
 use crate::filter::stream::Stream;
 
@@ -157,7 +165,12 @@ impl Host for ProxyHost {
     }
 
     fn shared_set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> bool {
-        hostcalls::set_shared_data(key, Some(value), cas).is_ok()
+        let cas = cas.unwrap_or(ABSENT_CAS);
+        hostcalls::set_shared_data(key, Some(value), Some(cas)).is_ok()
+    }
+
+    fn shared_put(&mut self, key: &str, value: &[u8]) {
+        let _ = hostcalls::set_shared_data(key, Some(value), None);
     }
 
     fn increment(&mut self, prefix: &'static str, label: &'static str) {

@@ -46,6 +46,8 @@ pub struct FakeHost {
     /// The answer `call_response` reads next.
     pub answer: Option<CallResponse>,
     shared: HashMap<String, (Vec<u8>, u32)>,
+    /// Another worker's write that lands between this worker's next read and its write.
+    pub write_in_between: Option<(String, Vec<u8>)>,
     pub counters: HashMap<String, u64>,
     pub gauges: HashMap<String, u64>,
     pub tick_ms: u64,
@@ -57,6 +59,14 @@ impl FakeHost {
             now_ms,
             ..FakeHost::default()
         }
+    }
+
+    /// The shared-data key containing `part`, and its value.
+    pub fn shared_entry(&self, part: &str) -> Option<(String, Vec<u8>)> {
+        self.shared
+            .iter()
+            .find(|(key, _)| key.contains(part))
+            .map(|(key, (value, _))| (key.clone(), value.clone()))
     }
 
     /// A request arrives on `context` with these headers.
@@ -193,13 +203,20 @@ impl Host for FakeHost {
     }
 
     fn shared_set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> bool {
+        if let Some((other_key, other_value)) = self.write_in_between.take() {
+            self.shared_put(&other_key, &other_value);
+        }
         let current = self.shared.get(key).map(|(_, c)| *c);
-        if cas.is_some() && cas != current {
+        if cas != current {
             return false;
         }
-        let next = current.unwrap_or(0) + 1;
-        self.shared.insert(key.to_string(), (value.to_vec(), next));
+        self.shared_put(key, value);
         true
+    }
+
+    fn shared_put(&mut self, key: &str, value: &[u8]) {
+        let next = self.shared.get(key).map_or(1, |(_, c)| c + 1);
+        self.shared.insert(key.to_string(), (value.to_vec(), next));
     }
 
     fn increment(&mut self, prefix: &'static str, label: &'static str) {

@@ -427,6 +427,29 @@ fn one_request_refreshes_a_due_session_and_the_others_wait_for_its_cookies() {
 }
 
 #[test]
+fn two_workers_that_find_no_refresh_entry_at_the_same_moment_do_not_both_refresh() {
+    // A refresh token works once under rotation: of two claims on an empty board slot, the
+    // one written second must see the first and wait for it.
+    let cookie = due_session_cookie();
+    let request = [(":path", "/api"), ("cookie", cookie.as_str())];
+    let mut other_worker = Envoy::new(1);
+    other_worker.fetch_keys(0);
+    assert_eq!(other_worker.send(0, 2, &request), Verdict::Pause);
+    let its_claim = other_worker.host.shared_entry("|refresh|").unwrap();
+
+    let mut envoy = Envoy::new(1);
+    envoy.fetch_keys(0);
+    let calls = envoy.host.calls.len();
+    envoy.host.write_in_between = Some(its_claim);
+    assert_eq!(envoy.send(0, 2, &request), Verdict::Pause);
+    assert_eq!(
+        envoy.host.calls.len(),
+        calls,
+        "it waits instead of refreshing"
+    );
+}
+
+#[test]
 fn a_refresh_whose_client_goes_away_holds_no_one_up() {
     let mut envoy = Envoy::new(1);
     envoy.fetch_keys(0);
