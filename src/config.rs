@@ -6,6 +6,7 @@
 //! Unknown keys are errors too: a typo (`isuer`) must not silently fall back to a default.
 
 mod fields;
+mod rules;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -14,7 +15,8 @@ use base64::Engine;
 use regex_lite::Regex;
 use serde_json::Value;
 
-use crate::core::{header_names, paths};
+use crate::core::header_names;
+use crate::core::policy::Rules;
 use fields::Fields;
 
 /// A configuration error: which field, and what is wrong with it.
@@ -146,7 +148,8 @@ pub struct Config {
     pub userid_transformers: Vec<UseridTransformer>,
     /// `None` means every authenticated user is allowed (`["*"]`).
     pub groups_allowlist: Option<Vec<String>>,
-    pub skip_auth_paths: Vec<String>,
+    /// `skip_auth_paths` and `rules`, compiled.
+    pub rules: Rules,
     /// CORS preflights without credentials pass to the upstream.
     pub allow_cors_preflight: bool,
     pub logout: LogoutConfig,
@@ -215,6 +218,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "userid_transformers",
     "groups_allowlist",
     "skip_auth_paths",
+    "rules",
     "allow_cors_preflight",
     "logout_path",
     "after_logout_url",
@@ -249,7 +253,7 @@ fn compile(mut f: Fields, env: &dyn Environment) -> Result<Config, ConfigError> 
     let login = login_endpoints(&mut f)?;
     let session = session_config(&mut f, env)?;
     let identity = identity_rules(&mut f)?;
-    let skip_auth_paths = skip_auth_paths(&mut f)?;
+    let rules = rules::rules(&mut f)?;
     let logout = logout_config(&mut f)?;
     Ok(Config {
         issuers,
@@ -266,7 +270,7 @@ fn compile(mut f: Fields, env: &dyn Environment) -> Result<Config, ConfigError> 
         groups_header: identity.groups_header,
         userid_transformers: identity.userid_transformers,
         groups_allowlist: identity.groups_allowlist,
-        skip_auth_paths,
+        rules,
         allow_cors_preflight: f.bool_or("allow_cors_preflight", false)?,
         logout,
         jwks_refresh_seconds: f.u64_in("jwks_refresh_seconds", 600, 10..=86_400)?,
@@ -637,41 +641,22 @@ fn transformers(f: &mut Fields) -> Result<Vec<UseridTransformer>, ConfigError> {
 
 fn groups_allowlist(f: &mut Fields) -> Result<Option<Vec<String>>, ConfigError> {
     let list = f.string_list_or("groups_allowlist", vec!["*".to_string()])?;
-    check_list_not_empty("groups_allowlist", &list)?;
+    groups_allowlist_of("groups_allowlist", list)
+}
+
+/// An allowlist of groups; `None` when it holds `*` (everyone).
+fn groups_allowlist_of(field: &str, list: Vec<String>) -> Result<Option<Vec<String>>, ConfigError> {
+    check_list_not_empty(field, &list)?;
     if list.iter().any(|g| g == "*") {
         return Ok(None);
     }
     if let Some(bad) = list.iter().find(|g| g.is_empty() || g.contains(',')) {
         return Err(error(
-            "groups_allowlist",
+            field,
             format!("{bad:?}: group names must be non-empty and contain no ','"),
         ));
     }
     Ok(Some(list))
-}
-
-fn skip_auth_paths(f: &mut Fields) -> Result<Vec<String>, ConfigError> {
-    let list = f.string_list_or("skip_auth_paths", Vec::new())?;
-    list.into_iter()
-        .enumerate()
-        .map(|(i, prefix)| {
-            let field = format!("skip_auth_paths[{i}]");
-            check_path(&field, &prefix)?;
-            if prefix == "/" {
-                return Err(error(
-                    field,
-                    "\"/\" would switch authentication off everywhere",
-                ));
-            }
-            paths::canonical_prefix(&prefix).ok_or_else(|| {
-                error(
-                    field,
-                    "must be a plain path prefix: printable ASCII without '%', '\\', ';', '?' \
-                     or '#', no empty segment, no segment ending in '.'",
-                )
-            })
-        })
-        .collect()
 }
 
 fn is_token_char(b: u8) -> bool {

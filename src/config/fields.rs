@@ -170,6 +170,41 @@ impl Fields {
             .collect()
     }
 
+    /// An object whose values are strings or lists of strings (one string: a list of one).
+    pub(super) fn string_list_map(
+        &mut self,
+        key: &str,
+    ) -> Result<Vec<(String, Vec<String>)>, ConfigError> {
+        let Some(value) = self.take(key) else {
+            return Ok(Vec::new());
+        };
+        let Value::Object(map) = value else {
+            return Err(error(
+                self.path(key),
+                format!("must be an object, got {}", kind(&value)),
+            ));
+        };
+        map.into_iter()
+            .map(|(name, value)| {
+                let strings = match value {
+                    Value::String(s) => Some(vec![s]),
+                    Value::Array(items) => items
+                        .into_iter()
+                        .map(|i| i.as_str().map(str::to_string))
+                        .collect(),
+                    _ => None,
+                };
+                match strings {
+                    Some(list) if !list.is_empty() => Ok((name, list)),
+                    _ => Err(error(
+                        format!("{}.{name}", self.path(key)),
+                        "must be a string or a non-empty list of strings",
+                    )),
+                }
+            })
+            .collect()
+    }
+
     pub(super) fn object_list(
         &mut self,
         key: &str,

@@ -1,4 +1,5 @@
 use super::*;
+use crate::core::policy::{Action, HostPattern, PathPattern, Unauthenticated};
 use serde_json::json;
 
 const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
@@ -358,7 +359,89 @@ fn skip_paths_must_be_plain_prefixes() {
         "skip_auth_paths[0]"
     );
     let c = load(&with(json!({"skip_auth_paths": ["/public/"]}))).unwrap();
-    assert_eq!(c.skip_auth_paths, vec!["/public"]);
+    assert_eq!(
+        c.rules.rules[0].path,
+        Some(PathPattern::Prefix("/public".into()))
+    );
+    assert_eq!(c.rules.rules[0].label, "skip_auth_paths[0]");
+}
+
+#[test]
+fn rules_compile_after_the_skip_paths_and_errors_name_the_rule_and_field() {
+    let c = load(&with(json!({
+        "skip_auth_paths": ["/healthz"],
+        "rules": [
+            {"hosts": ["*.Example.com", "api.example.org."], "path_glob": "/a/**/*.js",
+             "methods": ["get"], "action": "allow"},
+            {"path_prefix": "/admin", "groups_allowlist": ["ops"], "required_scopes": ["admin"],
+             "required_claims": {"realm_access.roles": "admin"}, "unauthenticated": "401"},
+            {"path_exact": "/metrics", "action": "deny"}
+        ]
+    })))
+    .unwrap();
+    let rules = &c.rules.rules;
+    assert_eq!(rules.len(), 4);
+    assert_eq!(rules[1].label, "rules[0]");
+    assert_eq!(
+        rules[1].hosts,
+        [
+            HostPattern::Subdomains(".example.com".into()),
+            HostPattern::Exact("api.example.org".into())
+        ]
+    );
+    assert_eq!(rules[1].methods, ["GET"]);
+    assert_eq!(
+        rules[1].path,
+        Some(PathPattern::Glob(vec![
+            "a".into(),
+            "**".into(),
+            "*.js".into()
+        ]))
+    );
+    let Action::Authenticate(requirements) = &rules[2].action else {
+        panic!("{:?}", rules[2].action)
+    };
+    assert_eq!(requirements.unauthenticated, Unauthenticated::Refuse);
+    assert_eq!(requirements.required_claims[0].accepted, ["admin"]);
+    assert_eq!(rules[3].action, Action::Deny);
+
+    for (rule, field) in [
+        (
+            json!({"path_prefix": "/a", "path_exact": "/b"}),
+            "rules[0].path_exact",
+        ),
+        (json!({"path_glob": "/a**"}), "rules[0].path_glob"),
+        (json!({"path_glob": "/**/a/**/b/**"}), "rules[0].path_glob"),
+        (json!({"path_prefix": "/a/../b"}), "rules[0].path_prefix"),
+        (json!({"path_prefix": "/"}), "rules[0].path_prefix"),
+        (json!({"path_exact": "/a%2fb"}), "rules[0].path_exact"),
+        (json!({"hosts": ["a.*.com"]}), "rules[0].hosts"),
+        (json!({"hosts": ["a.com:8080"]}), "rules[0].hosts"),
+        (json!({"methods": ["GE T"]}), "rules[0].methods"),
+        (json!({"action": "permit"}), "rules[0].action"),
+        (json!({"action": "allow"}), "rules[0].action"),
+        (
+            json!({"path_prefix": "/a", "action": "deny", "groups_allowlist": ["x"]}),
+            "rules[0].action",
+        ),
+        (
+            json!({"unauthenticated": "login"}),
+            "rules[0].unauthenticated",
+        ),
+        (
+            json!({"required_claims": {"x": []}}),
+            "rules[0].required_claims.x",
+        ),
+        (
+            json!({"required_scopes": ["a b"]}),
+            "rules[0].required_scopes",
+        ),
+        (json!({"groups_allowlist": []}), "rules[0].groups_allowlist"),
+        (json!({"path_prefx": "/a"}), "rules[0].path_prefx"),
+    ] {
+        let config = json!({"rules": [rule]});
+        assert_eq!(failing_field(config.clone()), field, "{config}");
+    }
 }
 
 #[test]

@@ -3,11 +3,12 @@
 use std::rc::Rc;
 
 use crate::config::Config;
+use crate::core::claims::Grants;
 use crate::core::cookies;
 use crate::core::identity::{identify, Identity, IdentityError};
 use crate::core::jwks::KeySet;
 use crate::core::jwt::{self, ClaimRules, JwtError};
-use crate::core::paths;
+use crate::core::policy::{Picked, Policy, Shortfall, Unauthenticated};
 use crate::core::revocation::{self, Revocations};
 use crate::core::session::{self, Session, SessionError};
 use crate::core::token_cache::{TokenCache, Verdict};
@@ -179,6 +180,27 @@ impl Deny {
         })
     }
 
+    fn forbidden(reason: &'static str) -> Decision {
+        Decision::Deny(Deny {
+            status: 403,
+            reason,
+            www_authenticate: None,
+        })
+    }
+
+    /// An authenticated request that falls short of a rule it matched.
+    fn short_of_rule(shortfall: Shortfall) -> Decision {
+        match shortfall {
+            Shortfall::Group => Deny::forbidden(IdentityError::NotInAllowedGroups.reason()),
+            Shortfall::Claim => Deny::forbidden("claim_not_accepted"),
+            Shortfall::Scope => Decision::Deny(Deny {
+                status: 403,
+                reason: "insufficient_scope",
+                www_authenticate: Some("Bearer error=\"insufficient_scope\""),
+            }),
+        }
+    }
+
     pub fn refresh_failed() -> Deny {
         Deny {
             status: 401,
@@ -320,12 +342,21 @@ pub fn decide(
     if config.logout.backchannel_path.as_deref().map(str::as_bytes) == Some(path) {
         return backchannel_logout(request);
     }
-    if paths::is_skipped(&request.path, &config.skip_auth_paths) {
-        return Decision::Allow {
-            identity: None,
-            reason: AllowReason::Skipped,
-        };
-    }
+    let mut picked = Picked::new();
+    let picked = match config.rules.evaluate(request, &mut picked) {
+        Policy::Allow { .. } => {
+            return Decision::Allow {
+                identity: None,
+                reason: AllowReason::Skipped,
+            }
+        }
+        Policy::Deny { .. } => return Deny::forbidden("denied_by_rule"),
+        Policy::Authenticate { rules } => Applied {
+            config,
+            picked: rules,
+            redirect: redirects(config, rules, request),
+        },
+    };
     if config.allow_cors_preflight && is_bare_preflight(request) {
         return Decision::Allow {
             identity: None,
@@ -339,20 +370,50 @@ pub fn decide(
     match &request.authorization {
         Authorization::Several => return Deny::invalid_token("several_authorization_headers"),
         Authorization::One(value) => match bearer_token(value) {
-            Ok(Some(token)) => return check_bearer(config, token, verifier, now_s, on_unknown_kid),
+            Ok(Some(token)) => {
+                return check_bearer(&picked, token, verifier, now_s, on_unknown_kid)
+            }
             Ok(None) => {}
             Err(reason) => return Deny::invalid_token(reason),
         },
         Authorization::Absent => {}
     }
+    let redirect = picked.redirect;
     match cached_session(config, request, &mut verifier.sessions, now_s) {
         Ok(session) if revocation::is_revoked(revocations, &session) => {
-            no_credential(request, "session_revoked")
+            no_credential(redirect, "session_revoked")
         }
-        Ok(session) => check_session(config, request, session, now_s),
-        Err(SessionError::Absent) => no_credential(request, "no_credential"),
-        Err(SessionError::Expired) => no_credential(request, "session_expired"),
-        Err(SessionError::Invalid) => no_credential(request, "session_invalid"),
+        Ok(session) => check_session(&picked, session, now_s),
+        Err(SessionError::Absent) => no_credential(redirect, "no_credential"),
+        Err(SessionError::Expired) => no_credential(redirect, "session_expired"),
+        Err(SessionError::Invalid) => no_credential(redirect, "session_invalid"),
+    }
+}
+
+/// The rules a request picked, with the configuration they belong to.
+struct Applied<'a> {
+    config: &'a Config,
+    picked: &'a [usize],
+    /// A request without a credential is sent to the IdP (else it gets 401).
+    redirect: bool,
+}
+
+impl Applied<'_> {
+    fn check(&self, groups: &[String], grants: &Grants) -> Result<(), Decision> {
+        let rules = &self.config.rules;
+        rules
+            .check(self.picked, groups, grants)
+            .map_err(Deny::short_of_rule)
+    }
+}
+
+/// Whether a request without a credential goes to the IdP: browsers' navigations do, unless
+/// a rule it picked says `redirect` (any GET or HEAD does) or `401` (none does).
+fn redirects(config: &Config, picked: &[usize], request: &Request) -> bool {
+    match config.rules.unauthenticated(picked) {
+        Unauthenticated::Heuristic => request.navigation,
+        Unauthenticated::Redirect => matches!(request.method.as_slice(), b"GET" | b"HEAD"),
+        Unauthenticated::Refuse => false,
     }
 }
 
@@ -397,17 +458,17 @@ pub fn read_session(
     )
 }
 
-/// A valid session passes with its identity, unless the allowlist changed since login or its
-/// tokens are due for a refresh.
-fn check_session(config: &Config, request: &Request, session: Session, now_s: u64) -> Decision {
+/// A valid session passes with its identity, unless the allowlist changed since login, it
+/// falls short of a rule, or its tokens are due for a refresh.
+fn check_session(applied: &Applied, session: Session, now_s: u64) -> Decision {
+    let config = applied.config;
     if let Some(allowed) = &config.groups_allowlist {
         if !session.groups.iter().any(|g| allowed.contains(g)) {
-            return Decision::Deny(Deny {
-                status: 403,
-                reason: IdentityError::NotInAllowedGroups.reason(),
-                www_authenticate: None,
-            });
+            return Deny::forbidden(IdentityError::NotInAllowedGroups.reason());
         }
+    }
+    if let Err(refused) = applied.check(&session.groups, &session.grants) {
+        return refused;
     }
     let refresh_from = session
         .tokens_expire_at
@@ -418,7 +479,7 @@ fn check_session(config: &Config, request: &Request, session: Session, now_s: u6
     match session.refresh_token {
         Some(_) if unconfirmed || now_s >= refresh_from => Decision::Refresh(Box::new(session)),
         // Without a refresh token the IdP cannot confirm it: it ends.
-        None if unconfirmed => no_credential(request, "session_not_revalidated"),
+        None if unconfirmed => no_credential(applied.redirect, "session_not_revalidated"),
         _ => Decision::allow_session(session),
     }
 }
@@ -498,9 +559,9 @@ fn has_query_token(path: &[u8]) -> bool {
     })
 }
 
-/// Browsers go to the IdP; everything else gets 401 (never a redirect to a login page).
-fn no_credential(request: &Request, reason: &'static str) -> Decision {
-    if request.navigation {
+/// Browsers go to the IdP (`redirect`); everything else gets 401, never a login page.
+fn no_credential(redirect: bool, reason: &'static str) -> Decision {
+    if redirect {
         return Decision::StartLogin;
     }
     Decision::Deny(Deny {
@@ -529,14 +590,15 @@ fn bearer_token(value: &[u8]) -> Result<Option<&str>, &'static str> {
 }
 
 fn check_bearer(
-    config: &Config,
+    applied: &Applied,
     token: &str,
     verifier: &mut Verifier,
     now_s: u64,
     on_unknown_kid: OnUnknownKid,
 ) -> Decision {
+    let config = applied.config;
     if let Some(verdict) = verifier.cache.get(token, now_s) {
-        return bearer_decision(verdict);
+        return bearer_decision(verdict, applied);
     }
     let parsed = match jwt::parse(token) {
         Ok(parsed) => parsed,
@@ -570,6 +632,7 @@ fn check_bearer(
     let verdict = Verdict {
         issuer: index,
         identity: identify(&verified.claims, issuer, config),
+        grants: Grants::of(&verified.claims, &config.rules.claim_names()),
     };
     let skew = config.clock_skew_seconds;
     let not_before = verified
@@ -583,14 +646,17 @@ fn check_bearer(
         valid_from,
         verified.exp.saturating_add(skew),
     );
-    bearer_decision(verdict)
+    bearer_decision(verdict, applied)
 }
 
-fn bearer_decision(verdict: Verdict) -> Decision {
+fn bearer_decision(verdict: Verdict, applied: &Applied) -> Decision {
     match verdict.identity {
-        Ok(identity) => Decision::Allow {
-            identity: Some(identity),
-            reason: AllowReason::Bearer,
+        Ok(identity) => match applied.check(&identity.groups, &verdict.grants) {
+            Ok(()) => Decision::Allow {
+                identity: Some(identity),
+                reason: AllowReason::Bearer,
+            },
+            Err(refused) => refused,
         },
         Err(e @ (IdentityError::NotInAllowedGroups | IdentityError::GroupsNotAList)) => {
             Decision::Deny(Deny {

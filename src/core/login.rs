@@ -298,6 +298,8 @@ pub struct TokenResponse {
     pub access_token: String,
     pub refresh_token: Option<String>,
     pub expires_in: Option<u64>,
+    /// The granted scopes, when the IdP says (RFC 6749 5.1: absent means as requested).
+    pub scope: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -418,6 +420,7 @@ pub fn parse_token_response(
             .get("expires_in")
             .and_then(Value::as_u64)
             .map(|s| s.min(MAX_EXPIRES_IN_SECONDS)),
+        scope: text("scope").map(|s| s.split_ascii_whitespace().map(String::from).collect()),
     })
 }
 

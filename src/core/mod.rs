@@ -1,6 +1,7 @@
 //! Pure logic: no host calls, no `proxy_wasm` import; time and keys are passed in.
 
 pub mod callout;
+pub mod claims;
 pub mod cookies;
 pub mod decide;
 pub mod discovery;
@@ -15,6 +16,7 @@ pub mod key_fetch;
 pub mod login;
 pub mod logout_token;
 pub mod paths;
+pub mod policy;
 pub mod refresh_board;
 pub mod revocation;
 pub mod rsa;

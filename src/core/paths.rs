@@ -1,17 +1,20 @@
-//! Path matching for `skip_auth_paths`.
+//! Path matching for `skip_auth_paths` and the `rules`.
 //!
-//! A request skips authentication only when every way a common upstream resolves its path
-//! lies under a configured prefix. Upstreams disagree: some decode `%XX` before routing, some
-//! do not; Java servlet containers (Tomcat, Jetty, Spring) cut a `;parameter` off every
-//! segment before resolving `.` and `..` (so `/public/..;/admin` is `/admin` to them), other
-//! servers keep it as part of the name; Windows servers drop trailing dots and read `\` as `/`;
-//! some merge `//`. So the path is read four ways — as sent or decoded, with or without
-//! `;` parameters — and each reading must resolve under the prefix. What those readings cannot
-//! settle is refused outright, whatever the prefix: a path that escapes `/`, `\`, `.`, `%`,
-//! `;`, `?` or `#`, or any byte outside printable ASCII (control bytes, NUL, space, overlong
-//! UTF-8 such as `%c0%ae`, any non-ASCII); a raw `\` or `#`; an empty segment (`//`) before the
-//! last one; a segment that ends in `.` other than `.` and `..`. Envoy may normalise or refuse
-//! some of these first; this rule does not rely on it.
+//! A path decision holds only when every way a common upstream resolves the path agrees.
+//! Upstreams disagree: some decode `%XX` before routing, some do not; Java servlet containers
+//! (Tomcat, Jetty, Spring) cut a `;parameter` off every segment before resolving `.` and `..`
+//! (so `/public/..;/admin` is `/admin` to them), other servers keep it as part of the name;
+//! Windows servers drop trailing dots and spaces and read `\` as `/`; some merge `//`. So the
+//! path is read four ways — as sent or decoded, with or without `;` parameters — the
+//! [`readings`]. What those readings cannot settle makes the path unreadable: a path that
+//! escapes `/`, `\`, `.`, `%`, `;`, `?` or `#`; a raw byte outside printable ASCII; an escaped
+//! control byte, NUL or DEL; escaped bytes that are not UTF-8 (overlong forms such as
+//! `%c0%ae`) or that spell a character other than a letter or digit (fullwidth `．`, `∕`,
+//! which some servers fold into ASCII); a raw `\` or `#`; an empty segment (`//`) before the
+//! last one; a segment that starts or ends with a space, or ends in `.` other than `.` and
+//! `..`. An escaped space inside a segment (`Untitled%20Folder`) and escaped letters of any
+//! script (`caf%c3%a9`) read as themselves. Envoy may normalise or refuse some of these
+//! first; these rules do not rely on it.
 
 /// Normalises a configured prefix; `None` when it is not a plain path.
 pub fn canonical_prefix(prefix: &str) -> Option<String> {
@@ -44,7 +47,7 @@ pub fn is_skipped(raw_path: &[u8], prefixes: &[String]) -> bool {
 
 /// The resolved path as each kind of upstream reads it; `None` when they could disagree in a
 /// way the readings do not cover.
-fn readings(raw_path: &[u8]) -> Option<Vec<Vec<u8>>> {
+pub fn readings(raw_path: &[u8]) -> Option<Vec<Vec<u8>>> {
     if raw_path.contains(&b'#') {
         return None;
     }
@@ -93,8 +96,9 @@ fn resolve(path: &[u8], strip_params: bool) -> Option<Vec<u8>> {
             }
             // Merged by some servers, kept by others.
             b"" if i != last => return None,
-            // Dropped by Windows servers: `..` to them.
-            _ if segment.ends_with(b".") => return None,
+            // Dropped by Windows servers (`..` to them), or trimmed by some.
+            _ if segment.ends_with(b".") || segment.ends_with(b" ") => return None,
+            _ if segment.starts_with(b" ") => return None,
             _ => segments.push(segment),
         }
     }
@@ -109,8 +113,9 @@ fn resolve(path: &[u8], strip_params: bool) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Decodes every `%XX`; `None` on a malformed escape or one that stands for a byte with a
-/// meaning in a path, or for a byte outside printable ASCII.
+/// Decodes every `%XX`; `None` on a malformed escape, one that stands for a byte with a
+/// meaning in a path or a control byte, or escapes that spell anything but UTF-8 letters and
+/// digits outside ASCII.
 fn percent_decode(path: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(path.len());
     let mut i = 0;
@@ -121,7 +126,8 @@ fn percent_decode(path: &[u8]) -> Option<Vec<u8>> {
                 return None;
             }
             let byte = u8::from_str_radix(hex, 16).ok()?;
-            if !is_printable(byte) || b"/\\.%;?#".contains(&byte) {
+            let allowed = is_printable(byte) || byte == b' ' || !byte.is_ascii();
+            if !allowed || b"/\\.%;?#".contains(&byte) {
                 return None;
             }
             out.push(byte);
@@ -131,7 +137,10 @@ fn percent_decode(path: &[u8]) -> Option<Vec<u8>> {
             i += 1;
         }
     }
-    Some(out)
+    let text = std::str::from_utf8(&out).ok()?;
+    text.chars()
+        .all(|c| c.is_ascii() || c.is_alphanumeric())
+        .then_some(out)
 }
 
 #[cfg(test)]

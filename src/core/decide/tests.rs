@@ -366,6 +366,7 @@ fn session(refresh_token: Option<&str>, tokens_expire_at: u64) -> Session {
         tokens_expire_at,
         idp_sid: None,
         validated_at: 0,
+        grants: Default::default(),
     }
 }
 
@@ -665,6 +666,7 @@ fn verified_tokens_are_cached_until_expiry_and_dropped_with_new_keys() {
         Verdict {
             issuer: 0,
             identity: Err(IdentityError::MissingUserid),
+            grants: Default::default(),
         },
         0,
         u64::MAX,
@@ -734,4 +736,113 @@ fn a_bare_cors_preflight_passes_only_when_allowed() {
     assert_eq!(denied(&run(&allowed, &bad_token)).0, 401);
     let forged = preflight(&[("cookie", "authservice_session=forged")]);
     assert_eq!(denied(&run(&allowed, &forged)), (401, "session_invalid"));
+}
+
+fn policy_config() -> Config {
+    config(json!({"rules": [
+        {"path_prefix": "/docs/secret", "action": "deny"},
+        {"path_prefix": "/docs", "action": "allow"},
+        {"path_prefix": "/pipeline", "groups_allowlist": ["ml-admin"], "required_scopes": ["pipelines"]},
+        {"path_prefix": "/admin", "required_claims": {"realm_access.roles": ["admin"]}},
+        {"hosts": ["api.example.com"], "unauthenticated": "401"},
+        {"path_prefix": "/login-only", "unauthenticated": "redirect"}
+    ]}))
+}
+
+#[test]
+fn rules_deny_allow_and_add_requirements_to_bearer_tokens() {
+    let cfg = policy_config();
+    let bad = "Bearer not-a-token";
+    assert_eq!(
+        denied(&run(&cfg, &request("/docs/secret/x", &[bad]))),
+        (403, "denied_by_rule")
+    );
+    assert!(matches!(
+        run(&cfg, &request("/docs/x", &[bad])),
+        Decision::Allow {
+            identity: None,
+            reason: AllowReason::Skipped
+        }
+    ));
+
+    let mut claims = alice();
+    claims["scope"] = json!("openid pipelines");
+    claims["realm_access"] = json!({"roles": ["admin"]});
+    let full = format!("Bearer {}", token(claims));
+    for path in ["/pipeline/runs", "/admin/x", "/other"] {
+        assert!(
+            matches!(run(&cfg, &request(path, &[&full])), Decision::Allow { .. }),
+            "{path}"
+        );
+    }
+    let plain = format!("Bearer {}", token(alice()));
+    match run(&cfg, &request("/pipeline/runs", &[&plain])) {
+        Decision::Deny(d) => {
+            assert_eq!((d.status, d.reason), (403, "insufficient_scope"));
+            assert_eq!(
+                d.www_authenticate,
+                Some("Bearer error=\"insufficient_scope\"")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        denied(&run(&cfg, &request("/admin/x", &[&plain]))),
+        (403, "claim_not_accepted")
+    );
+    let mut outsider = alice();
+    outsider["groups"] = json!(["dev"]);
+    outsider["scope"] = json!("pipelines");
+    let outsider = format!("Bearer {}", token(outsider));
+    assert_eq!(
+        denied(&run(&cfg, &request("/pipeline/runs", &[&outsider]))),
+        (403, "group_not_allowed")
+    );
+}
+
+#[test]
+fn rules_apply_to_sessions_with_their_granted_scopes_and_claims() {
+    let cfg = policy_config();
+    let mut granted = session(Some("rt"), NOW + 3600);
+    granted.groups = vec!["ml-admin".into()];
+    granted.grants = Grants {
+        scopes: vec!["openid".into(), "pipelines".into()],
+        claims: vec![("realm_access.roles".into(), vec!["admin".into()])],
+    };
+    let mut plain = granted.clone();
+    plain.grants = Grants::default();
+    let cookie = |s: &Session| session_cookie(&cfg, s);
+    let get = |path: &str, s: &Session| fetch("GET", path, &[("cookie", &cookie(s))]);
+    assert!(matches!(
+        run(&cfg, &get("/pipeline/x", &granted)),
+        Decision::Allow { .. }
+    ));
+    assert!(matches!(
+        run(&cfg, &get("/admin", &granted)),
+        Decision::Allow { .. }
+    ));
+    assert_eq!(
+        denied(&run(&cfg, &get("/pipeline/x", &plain))),
+        (403, "insufficient_scope")
+    );
+    assert_eq!(
+        denied(&run(&cfg, &get("/admin", &plain))),
+        (403, "claim_not_accepted")
+    );
+}
+
+#[test]
+fn a_rule_can_override_how_requests_without_credentials_are_answered() {
+    let cfg = policy_config();
+    let mut on_api = browser("GET", "/x", &[]);
+    on_api.authority = b"api.example.com".to_vec();
+    assert_eq!(denied(&run(&cfg, &on_api)), (401, "no_credential"));
+    let xhr = fetch("GET", "/login-only/x", &[]);
+    assert_eq!(run(&cfg, &xhr), Decision::StartLogin);
+    let post = fetch("POST", "/login-only/x", &[]);
+    assert_eq!(denied(&run(&cfg, &post)), (401, "no_credential"));
+    assert_eq!(
+        run(&cfg, &browser("GET", "/elsewhere", &[])),
+        Decision::StartLogin
+    );
 }

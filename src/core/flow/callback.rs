@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::config::Config;
+use crate::core::claims::Grants;
 use crate::core::decide::{read_session, Request};
 use crate::core::discovery::Discovery;
 use crate::core::identity::{identify, IdentityError};
@@ -395,5 +396,21 @@ fn new_session(
             .map_or(id_token_exp, |s| now_s.saturating_add(s)),
         idp_sid: claim("sid").and_then(Value::as_str).map(str::to_string),
         validated_at: now_s,
+        grants: session_grants(inputs.config, &pending.claims, tokens),
     })
+}
+
+/// A session's grants: the scopes the IdP granted (those asked for, when it does not say)
+/// and the claims the rules name, from the id_token and userinfo.
+pub fn session_grants(
+    config: &Config,
+    claims: &Map<String, Value>,
+    tokens: &TokenResponse,
+) -> Grants {
+    let mut grants = Grants::of(claims, &config.rules.claim_names());
+    grants.scopes = tokens
+        .scope
+        .clone()
+        .unwrap_or_else(|| config.scopes.clone());
+    grants
 }

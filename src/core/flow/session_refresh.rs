@@ -5,6 +5,7 @@
 //! IdP refusing the grant ends it.
 
 use crate::config::Config;
+use crate::core::claims::Grants;
 use crate::core::decide::{Decision, Deny, Request};
 use crate::core::identity::identify;
 use crate::core::jwt::JwtError;
@@ -258,8 +259,15 @@ fn refreshed_session(
                 .map_err(|_| TokenError::MissingIdToken)?;
             session.groups = identity.groups;
         }
+        let names = config.rules.claim_names();
+        session
+            .grants
+            .update_claims(Grants::of(&verified.claims, &names));
         session.id_token = Some(id_token.clone());
         session.tokens_expire_at = verified.exp;
+    }
+    if let Some(scope) = tokens.scope {
+        session.grants.scopes = scope;
     }
     if let Some(expires_in) = tokens.expires_in {
         session.tokens_expire_at = inputs.now_s().saturating_add(expires_in);

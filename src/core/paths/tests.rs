@@ -154,9 +154,28 @@ const CORPUS: &[(&str, bool, &[&str])] = &[
             "/public/%c0%ae%c0%ae/admin",
             "/public/%c0%af",
             "/public/%e0%80%ae",
-            "/public/caf%c3%a9",
             "/public/caf\u{e9}",
             "/public/%ef%bc%8e%ef%bc%8e/admin",
+            "/public/%e2%88%95admin",
+            "/public/%c3",
+        ],
+    ),
+    (
+        "spaces at a segment's edge, which some servers trim",
+        false,
+        &[
+            "/public/..%20/admin",
+            "/public/%20../admin",
+            "/public/a%20/x",
+        ],
+    ),
+    (
+        "escaped spaces inside a segment and escaped letters of any script",
+        true,
+        &[
+            "/public/Untitled%20Folder",
+            "/public/caf%c3%a9",
+            "/public/%e6%97%a5%e6%9c%ac",
         ],
     ),
     (

@@ -13,6 +13,7 @@ fn session(sid: &str, sub: &str, issued_at: u64) -> Session {
         tokens_expire_at: issued_at + 300,
         idp_sid: Some(format!("idp-{sid}")),
         validated_at: issued_at,
+        grants: Default::default(),
     }
 }
 

@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::claims::Grants;
+
 use super::seal::{open, seal, sealed_len, Purpose, SealContext, VERSION_PREFIX};
 use super::{MAX_COOKIE_VALUE_BYTES, MAX_SEALED_BYTES, MAX_SESSION_CHUNKS};
 
@@ -49,6 +51,9 @@ pub struct Session {
     /// before this field existed read 0, and count from `issued_at`.
     #[serde(rename = "va", default)]
     pub validated_at: u64,
+    /// Granted scopes and the claims the rules named at login.
+    #[serde(rename = "gr", default, skip_serializing_if = "Grants::is_empty")]
+    pub grants: Grants,
 }
 
 impl Session {
@@ -77,6 +82,7 @@ impl fmt::Debug for Session {
             .field("tokens_expire_at", &self.tokens_expire_at)
             .field("idp_sid", &self.idp_sid)
             .field("validated_at", &self.validated_at)
+            .field("grants", &self.grants)
             .finish()
     }
 }

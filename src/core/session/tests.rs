@@ -275,6 +275,7 @@ fn session(groups: usize, group_len: usize) -> Session {
         tokens_expire_at: NOW + 300,
         idp_sid: None,
         validated_at: 0,
+        grants: Default::default(),
     }
 }
 

@@ -382,6 +382,7 @@ fn due_session_cookie() -> String {
         tokens_expire_at: NOW + 30,
         idp_sid: None,
         validated_at: 0,
+        grants: Default::default(),
     };
     session_cookie_for(&session)
 }
@@ -521,6 +522,7 @@ fn live_session() -> Session {
         tokens_expire_at: NOW + 3_600,
         idp_sid: Some("idp-9".into()),
         validated_at: NOW - 100,
+        grants: Default::default(),
     }
 }
 

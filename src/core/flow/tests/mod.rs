@@ -200,6 +200,7 @@ pub fn session(tokens_expire_at: u64) -> Session {
         tokens_expire_at,
         idp_sid: None,
         validated_at: 0,
+        grants: Default::default(),
     }
 }
 
