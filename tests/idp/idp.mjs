@@ -42,7 +42,8 @@
 //                                         token is still known and unspent once the IdP answered
 //   --config FILE     optional JSON:
 //                       {"clients": [<oidc-provider client metadata>...],
-//                        "users": {"alice": {"groups": ["ml-admin","dev"], "email": "...", "name": "..."}},
+//                        "users": {"alice": {"groups": ["ml-admin","dev"], "email": "...", "name": "...",
+//                                           "roles": ["admin"]}},  (realm_access.roles, scope roles)
 //                        "pkce_required": true, "access_token_ttl": 3600, "id_token_ttl": 3600,
 //                        "conform_id_token_claims": false,  (true: scope claims only via userinfo)
 //                        "rotate_refresh_tokens": true,  (false: a refresh token lives its full TTL)
@@ -129,6 +130,8 @@ function accountFor(users, id) {
         email_verified: user.email_verified ?? true,
         groups: user.groups ?? [],
         name: user.name ?? id,
+        // Keycloak-style realm roles, released with the `roles` scope.
+        realm_access: { roles: user.roles ?? [] },
       };
     },
   };
@@ -207,8 +210,9 @@ function buildProvider(jwks, config) {
       email: ['email', 'email_verified'],
       profile: ['name'],
       groups: ['groups'],
+      roles: ['realm_access'],
     },
-    scopes: ['openid', 'offline_access', 'email', 'profile', 'groups'],
+    scopes: ['openid', 'offline_access', 'email', 'profile', 'groups', 'roles'],
     // The id_token carries the claims of the granted scopes (the filter reads email/groups
     // from it without calling userinfo).
     conformIdTokenClaims: config.conform_id_token_claims ?? false,
