@@ -128,6 +128,14 @@ pub struct LogoutConfig {
     pub revoke_tokens: bool,
 }
 
+/// `enforce` carries decisions out; `audit` computes, counts and logs them, but lets what
+/// enforce mode would refuse or send to the IdP pass without identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Enforce,
+    Audit,
+}
+
 /// The compiled configuration, shared by every request of a worker.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -152,6 +160,9 @@ pub struct Config {
     pub rules: Rules,
     /// CORS preflights without credentials pass to the upstream.
     pub allow_cors_preflight: bool,
+    /// A navigation here starts a login, returning to its `rd` parameter.
+    pub login_path: String,
+    pub mode: Mode,
     pub logout: LogoutConfig,
     pub jwks_refresh_seconds: u64,
     pub clock_skew_seconds: u64,
@@ -221,6 +232,8 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "rules",
     "allow_cors_preflight",
     "logout_path",
+    "login_path",
+    "mode",
     "after_logout_url",
     "backchannel_logout_path",
     "revoke_tokens_on_logout",
@@ -255,6 +268,7 @@ fn compile(mut f: Fields, env: &dyn Environment) -> Result<Config, ConfigError> 
     let identity = identity_rules(&mut f)?;
     let rules = rules::rules(&mut f)?;
     let logout = logout_config(&mut f)?;
+    let login_path = login_path(&mut f, &login.callback_path, &logout)?;
     Ok(Config {
         issuers,
         idp_clusters,
@@ -272,6 +286,8 @@ fn compile(mut f: Fields, env: &dyn Environment) -> Result<Config, ConfigError> 
         groups_allowlist: identity.groups_allowlist,
         rules,
         allow_cors_preflight: f.bool_or("allow_cors_preflight", false)?,
+        login_path,
+        mode: mode(&mut f)?,
         logout,
         jwks_refresh_seconds: f.u64_in("jwks_refresh_seconds", 600, 10..=86_400)?,
         clock_skew_seconds: f.u64_in("clock_skew_seconds", 60, 0..=600)?,
@@ -483,6 +499,38 @@ fn logout_config(f: &mut Fields) -> Result<LogoutConfig, ConfigError> {
         backchannel_path,
         revoke_tokens: f.bool_or("revoke_tokens_on_logout", true)?,
     })
+}
+
+fn login_path(
+    f: &mut Fields,
+    callback_path: &str,
+    logout: &LogoutConfig,
+) -> Result<String, ConfigError> {
+    let path = f.str_or("login_path", "/authservice/login")?;
+    check_path("login_path", &path)?;
+    let taken = [
+        Some(callback_path),
+        Some(&logout.path),
+        logout.backchannel_path.as_deref(),
+    ];
+    if taken.contains(&Some(path.as_str())) {
+        return Err(error(
+            "login_path",
+            "must differ from the callback, logout and back-channel logout paths",
+        ));
+    }
+    Ok(path)
+}
+
+fn mode(f: &mut Fields) -> Result<Mode, ConfigError> {
+    match f.str_or("mode", "enforce")?.as_str() {
+        "enforce" => Ok(Mode::Enforce),
+        "audit" => Ok(Mode::Audit),
+        other => Err(error(
+            "mode",
+            format!("{other:?}: \"enforce\" or \"audit\""),
+        )),
+    }
 }
 
 fn session_config(f: &mut Fields, env: &dyn Environment) -> Result<SessionConfig, ConfigError> {

@@ -238,6 +238,8 @@ pub enum Decision {
     },
     /// A browser navigation without a valid credential: send it to the IdP.
     StartLogin,
+    /// The login path: send the browser to the IdP, to come back to its `rd` parameter.
+    SignIn,
     /// The exact callback path: finish a login.
     Callback,
     /// The session's tokens are due for a refresh, or the session for revalidation at the
@@ -341,6 +343,9 @@ pub fn decide(
     }
     if config.logout.backchannel_path.as_deref().map(str::as_bytes) == Some(path) {
         return backchannel_logout(request);
+    }
+    if path == config.login_path.as_bytes() {
+        return sign_in(request);
     }
     let mut picked = Picked::new();
     let picked = match config.rules.evaluate(request, &mut picked) {
@@ -490,6 +495,18 @@ fn is_bare_preflight(request: &Request) -> bool {
     request.cors_preflight
         && request.authorization == Authorization::Absent
         && request.cookie_headers.is_empty()
+}
+
+/// The login path starts a login on `GET` (a link or a redirect of the application's own).
+fn sign_in(request: &Request) -> Decision {
+    if !matches!(request.method.as_slice(), b"GET" | b"HEAD") {
+        return Decision::Deny(Deny {
+            status: 405,
+            reason: "login_not_get",
+            www_authenticate: None,
+        });
+    }
+    Decision::SignIn
 }
 
 /// The IdP's back-channel logout: a `POST` whose body is read next.

@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use crate::config::Config;
 use crate::core::flow::key_wait::{Held, Parked, Until};
-use crate::core::flow::{Effect, Event, Level, Pass, Reply};
+use crate::core::flow::{audit, Effect, Event, Level, Pass, Reply};
 use crate::core::header_map::Pairs;
 use crate::core::header_names;
 use crate::core::revocation::Entry;
@@ -154,9 +154,11 @@ fn pass_upstream(host: &mut impl Host, target: &Target, pass: Pass) {
         host.set_request_header(&config.userid_header, Some(identity.userid.as_bytes()));
         host.set_request_header(&config.groups_header, Some(groups.as_bytes()));
     }
-    if !pass.set_cookies.is_empty() {
-        let cookies = worker.response_cookies.entry(target.context_id);
-        cookies.or_default().extend(pass.set_cookies);
+    if !pass.set_cookies.is_empty() || pass.audit.is_some() {
+        let cookies = pass.set_cookies.into_iter().map(|c| ("set-cookie", c));
+        let note = pass.audit.map(|note| (audit::HEADER, note));
+        let headers = worker.response_headers.entry(target.context_id);
+        headers.or_default().extend(cookies.chain(note));
     }
 }
 

@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::collections::HashSet;
 use std::rc::Rc;
 
-use crate::config::{Config, Environment};
+use crate::config::{Config, Environment, Mode};
 use crate::core::flow::{CallResponse, Level};
 use crate::filter::callout;
 use crate::filter::executor::{self, Stage, Target};
@@ -51,6 +51,8 @@ impl Root {
     pub fn configure(&mut self, host: &mut impl Host, raw: &[u8], env: &dyn Environment) -> bool {
         match Config::from_json(raw, env) {
             Ok(config) => {
+                // Dashboards tell audit from enforce by this gauge: 1 in audit mode.
+                host.set_gauge("mode.audit", u64::from(config.mode == Mode::Audit));
                 self.worker = Some(Rc::new(RefCell::new(Worker::new(config))));
                 self.set_tick(host, EAGER_TICK_MS);
                 true

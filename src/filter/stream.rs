@@ -98,17 +98,18 @@ impl Stream {
         self.run(host, Event::CallAnswered(response), Stage::Paused);
     }
 
-    /// Adds the `Set-Cookie`s of a session refreshed on the way.
+    /// Adds the headers the request's flow left for its response: the `Set-Cookie`s of a
+    /// session refreshed on the way, audit mode's note.
     pub fn on_response_headers(&mut self, host: &mut impl Host) {
-        let cookies = {
+        let headers = {
             let mut worker = self.worker.borrow_mut();
-            if worker.response_cookies.is_empty() {
+            if worker.response_headers.is_empty() {
                 return;
             }
-            worker.response_cookies.remove(&self.context_id)
+            worker.response_headers.remove(&self.context_id)
         };
-        for cookie in cookies.unwrap_or_default() {
-            host.add_response_header("set-cookie", &cookie);
+        for (name, value) in headers.unwrap_or_default() {
+            host.add_response_header(name, &value);
         }
     }
 

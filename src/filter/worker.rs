@@ -60,8 +60,8 @@ pub struct Worker {
     pub prefix: String,
     /// Calls to the IdP the root context sends on its next tick (token revocations).
     pub idp_outbox: Vec<Call>,
-    /// `Set-Cookie` values for requests' responses, by context.
-    pub response_cookies: HashMap<u32, Vec<String>>,
+    /// Headers for requests' responses (`Set-Cookie`, audit notes), by context.
+    pub response_headers: HashMap<u32, Vec<(&'static str, String)>>,
 }
 
 impl Worker {
@@ -85,7 +85,7 @@ impl Worker {
             held: BTreeMap::new(),
             prefix,
             idp_outbox: Vec::new(),
-            response_cookies: HashMap::new(),
+            response_headers: HashMap::new(),
         }
     }
 
@@ -159,8 +159,8 @@ impl Worker {
     /// Forgets a request (its client went away): it must not be answered later.
     pub fn forget(&mut self, context_id: u32) {
         self.held.remove(&context_id);
-        if !self.response_cookies.is_empty() {
-            self.response_cookies.remove(&context_id);
+        if !self.response_headers.is_empty() {
+            self.response_headers.remove(&context_id);
         }
     }
 

@@ -21,6 +21,7 @@ pub fn of(decision: Decision, request: &Request, config: &Config) -> Vec<Effect>
                 identity,
                 cookie: upstream_cookie(config, request),
                 set_cookies: Vec::new(),
+                audit: None,
             }),
             Effect::count("allowed", reason.label()),
         ],
@@ -32,7 +33,7 @@ pub fn of(decision: Decision, request: &Request, config: &Config) -> Vec<Effect>
 /// The `Cookie` header the upstream gets instead of the request's, when the request carries
 /// cookies of the filter's own (session chunks, login flows): the others, joined into one
 /// header. `None` (most requests): the request's cookies go as they are.
-fn upstream_cookie(config: &Config, request: &Request) -> Option<Option<Vec<u8>>> {
+pub fn upstream_cookie(config: &Config, request: &Request) -> Option<Option<Vec<u8>>> {
     let headers = || request.cookie_headers.iter().map(Vec::as_slice);
     let base = &config.session.cookie_name;
     let is_own = |name: &str| session::is_own_cookie(name, base);

@@ -85,6 +85,8 @@ pub struct Pass {
     /// when it carried cookies of the filter's own.
     pub cookie: Option<Option<Vec<u8>>>,
     pub set_cookies: Vec<String>,
+    /// Audit mode: what enforce mode would have answered, for a response header.
+    pub audit: Option<String>,
 }
 
 /// A local reply. Header names are ours; values may be built from configuration.

@@ -8,7 +8,7 @@ use crate::core::refresh_board::Outcome;
 use crate::core::revocation::Revocations;
 use crate::core::session::Session;
 
-use super::{answer, login_start, session_refresh, Effect, Inputs};
+use super::{answer, audit, login_start, session_refresh, Effect, Inputs};
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Wait {
@@ -57,6 +57,18 @@ pub struct Progress {
 
 /// Decides a held request again: `None` while it should keep waiting, else what to do.
 pub fn resume(
+    held: &Held,
+    progress: Progress,
+    verifier: &mut Verifier,
+    revocations: &dyn Revocations,
+    inputs: &Inputs,
+    random: &mut dyn Random,
+) -> Option<Vec<Effect>> {
+    let effects = decide_again(held, progress, verifier, revocations, inputs, random)?;
+    Some(audit::carry_out(effects, &held.request, inputs.config))
+}
+
+fn decide_again(
     held: &Held,
     progress: Progress,
     verifier: &mut Verifier,

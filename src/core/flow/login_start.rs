@@ -9,7 +9,29 @@ use crate::core::session::{self, LoginState};
 use super::answer::{attributes, error_page, redirect, seal_nonce};
 use super::{Effect, Inputs};
 
+/// Sends the browser to the IdP, to come back to the page it asked for.
 pub fn start(inputs: &Inputs, request: &Request, random: &mut dyn Random) -> Vec<Effect> {
+    start_to(inputs, request, login::return_path(&request.path), random)
+}
+
+/// The login path: to the IdP, coming back to the `rd` parameter (a same-origin path; `/`
+/// when absent or anything else).
+pub fn sign_in(inputs: &Inputs, request: &Request, random: &mut dyn Random) -> Vec<Effect> {
+    let rd = request.query().and_then(|query| {
+        url::form_urlencoded::parse(query.as_bytes())
+            .find(|(name, _)| name == "rd")
+            .map(|(_, value)| value.into_owned())
+    });
+    let return_to = login::return_path(rd.as_deref().unwrap_or("/").as_bytes());
+    start_to(inputs, request, return_to, random)
+}
+
+fn start_to(
+    inputs: &Inputs,
+    request: &Request,
+    return_to: String,
+    random: &mut dyn Random,
+) -> Vec<Effect> {
     let config = inputs.config;
     let Some(origin) = Origin::from_request(&request.scheme, &request.authority) else {
         return error_page(400, "bad_host", "The request's host is not valid.", vec![]);
@@ -33,7 +55,7 @@ pub fn start(inputs: &Inputs, request: &Request, random: &mut dyn Random) -> Vec
         state: secrets.state,
         nonce: secrets.nonce,
         code_verifier: secrets.code_verifier,
-        return_to: login::return_path(&request.path),
+        return_to,
         expires_at: inputs.now_s().saturating_add(login::LOGIN_TTL_SECONDS),
     };
     let base = &config.session.cookie_name;

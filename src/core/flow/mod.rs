@@ -9,6 +9,7 @@
 //! logout (`logout`), and the IdP's back-channel logout (`backchannel`).
 
 pub mod answer;
+pub mod audit;
 pub mod backchannel;
 pub mod callback;
 mod effect;
@@ -22,7 +23,7 @@ mod tests;
 
 pub use effect::{Call, CallResponse, Effect, Level, Pass, Reply};
 
-use crate::config::{Config, IssuerConfig};
+use crate::config::{Config, IssuerConfig, Mode};
 use crate::core::decide::{Decision, Request};
 use crate::core::discovery::Discovery;
 use crate::core::jwks::KeySet;
@@ -131,7 +132,13 @@ impl Flow {
     pub fn step(self, event: Event, inputs: &Inputs, random: &mut dyn Random) -> Step {
         match (self, event) {
             (Flow::Idle, Event::Decided { decision, request }) => {
-                on_decision(decision, request, inputs, random)
+                // Only audit mode needs the request after the decision is carried out.
+                let audited = (inputs.config.mode == Mode::Audit).then(|| request.clone());
+                let mut step = on_decision(decision, request, inputs, random);
+                if let Some(request) = audited {
+                    step.effects = audit::carry_out(step.effects, &request, inputs.config);
+                }
+                step
             }
             (Flow::ClaimingRefresh(claiming), Event::Claimed { claim, holder }) => {
                 session_refresh::on_claim(*claiming, claim, holder, inputs, random)
@@ -210,6 +217,7 @@ fn on_decision(
             park(request, Wait::Keys, Until::IdpTimeout)
         }
         Decision::StartLogin => Step::done(login_start::start(inputs, &request, random)),
+        Decision::SignIn => Step::done(login_start::sign_in(inputs, &request, random)),
         Decision::Callback => callback::begin(&request, inputs),
         Decision::Logout(logout) => Step::done(logout::respond(inputs, &request, logout)),
         Decision::BackchannelLogout => backchannel::begin(&request),

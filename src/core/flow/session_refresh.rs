@@ -16,7 +16,7 @@ use crate::core::session::Session;
 use super::answer::{self, clear_session_cookies, session_set_cookies};
 use super::callback::token_call;
 use super::key_wait::{Until, Wait};
-use super::{login_start, Answer, CallResponse, Effect, Flow, Inputs, Level, Step};
+use super::{audit, login_start, Answer, CallResponse, Effect, Flow, Inputs, Level, Step};
 
 /// Waiting for the refresh board's answer to this request's claim.
 #[derive(Debug)]
@@ -132,13 +132,15 @@ pub fn take_outcome(
 /// The session is over: a navigation signs in again, anything else gets 401 and the session
 /// cookies cleared.
 pub fn signed_out(request: &Request, inputs: &Inputs, random: &mut dyn Random) -> Vec<Effect> {
-    if request.navigation {
-        return login_start::start(inputs, request, random);
-    }
-    answer::denied(
-        &Deny::refresh_failed(),
-        clear_session_cookies(inputs.config),
-    )
+    let effects = if request.navigation {
+        login_start::start(inputs, request, random)
+    } else {
+        answer::denied(
+            &Deny::refresh_failed(),
+            clear_session_cookies(inputs.config),
+        )
+    };
+    audit::carry_out(effects, request, inputs.config)
 }
 
 /// The request refreshing the session went away: the requests waiting for it pass on the
