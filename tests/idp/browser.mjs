@@ -6,13 +6,10 @@
 //   --other-tab  a second tab shows the app before the logout; after it, the session cookies
 //                the browser held before are put back (a copy kept elsewhere, or by a thief)
 //                and that tab is reloaded: what the gateway answers a logged-out session.
-//
-// Chromium runs headless with a fresh profile and without background networking (this
-// machine has no internet; those connections would only fail).
 
 import { parseArgs } from 'node:util';
 
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
 const { values: flags, positionals: [appUrl, user] } = parseArgs({
   allowPositionals: true,
@@ -23,13 +20,7 @@ if (!appUrl || !user) {
   process.exit(2);
 }
 
-const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
-const browser = await chromium.launch({
-  executablePath,
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launchChromium();
 
 try {
   const page = await (await browser.newContext()).newPage();

@@ -1,6 +1,6 @@
 """Echo upstream for the integration tests.
 
-    python -m support.echo_server --port P [--html]
+    python -m support.echo_server --port P [--html] [--cors-origin ORIGIN]
 
 Every request is answered 200 with JSON describing what arrived:
     {"method": ..., "path": ..., "headers": {lowercased name: value, or a list if repeated},
@@ -10,6 +10,9 @@ and counted. Control paths (queried directly by the tests, never through Envoy):
     GET  /__echo/requests  -> [<the echo bodies of every counted request>, ...]
     POST /__echo/reset     -> zero the count and forget the requests
 Header values are decoded as latin-1 (as http.server does), so raw non-UTF-8 bytes survive.
+--cors-origin: the upstream owns a CORS policy that lets pages of ORIGIN call it, as an API
+behind the gateway does: a preflight from ORIGIN (counted too) is answered 204 with the methods
+and headers it may use, and every answer to ORIGIN carries Access-Control-Allow-Origin.
 The standard library's server is used on purpose: a WSGI server would fold header names
 (`kubeflow_userid` into `HTTP_KUBEFLOW_USERID`) and join repeated headers, hiding exactly what
 the tests look for.
@@ -60,6 +63,7 @@ class EchoHandler(Handler):
     name = "echo"
     server_version = "echo"
     html = False  # --html: answer browsers with the demo's "who am I" page
+    cors_origin: str | None = None  # --cors-origin
 
     def _control(self) -> None:
         with _lock:
@@ -84,9 +88,32 @@ class EchoHandler(Handler):
         }
         with _lock:
             _requests.append(seen)
+        if self._allowed_origin() and self.command == "OPTIONS" \
+                and "access-control-request-method" in self.headers:
+            return self._preflight()
         if self.html and "text/html" in self.headers.get("accept", ""):
             return self._page(seen)
         self.send_json(200, seen)
+
+    def _allowed_origin(self) -> bool:
+        # No headers yet when the request line itself was refused (send_error).
+        headers = getattr(self, "headers", None)
+        return self.cors_origin is not None and headers is not None \
+            and headers.get("origin") == self.cors_origin
+
+    def _preflight(self) -> None:
+        self.send_response(204)
+        self.send_header("access-control-allow-methods", "GET, POST")
+        # Named explicitly: the wildcard "*" never covers Authorization.
+        self.send_header("access-control-allow-headers", "authorization, content-type")
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def end_headers(self) -> None:
+        if self._allowed_origin():
+            self.send_header("access-control-allow-origin", self.cors_origin)
+            self.send_header("vary", "Origin")
+        super().end_headers()
 
     def _page(self, seen: dict) -> None:
         """The demo's "who am I" page."""
@@ -106,8 +133,10 @@ class EchoHandler(Handler):
 def main() -> None:
     parser = command_line(__doc__)
     parser.add_argument("--html", action="store_true", help="answer browsers with a whoami page")
+    parser.add_argument("--cors-origin", help="the origin whose pages may call this upstream")
     args = parser.parse_args()
     EchoHandler.html = args.html
+    EchoHandler.cors_origin = args.cors_origin
     serve_threaded(EchoHandler, args.port)
 
 

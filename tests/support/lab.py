@@ -35,8 +35,8 @@ class Lab:
         idp = self.own(Idp(self.workdir, keyset, self.unique_name("idp"), config, port))
         return idp.start() if start else idp
 
-    def echo(self, html: bool = False) -> Echo:
-        return self.own(Echo(self.workdir, self.unique_name("echo"), html)).start()
+    def echo(self, html: bool = False, cors_origin: str | None = None) -> Echo:
+        return self.own(Echo(self.workdir, self.unique_name("echo"), html, cors_origin)).start()
 
     def static(self, routes: dict) -> StaticServer:
         return self.own(StaticServer(self.workdir, routes, self.unique_name("static"))).start()

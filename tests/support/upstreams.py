@@ -15,8 +15,10 @@ class Echo(ServerProcess):
     """The echo upstream: answers what it received, and counts it."""
     module = "support.echo_server"
 
-    def __init__(self, workdir: Path, name: str = "echo", html: bool = False):
-        super().__init__(workdir, name, *(["--html"] if html else []))
+    def __init__(self, workdir: Path, name: str = "echo", html: bool = False,
+                 cors_origin: str | None = None):
+        args = (["--html"] if html else []) + (["--cors-origin", cors_origin] if cors_origin else [])
+        super().__init__(workdir, name, *args)
 
     def ready(self) -> bool:
         return self.count() >= 0
