@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from support.deploy import check_config
 from support.gate import gate_config, wait_for_pass
 from support.login import Browser
 from support.upstreams import UpstreamWatch
@@ -182,3 +183,30 @@ def test_rules_apply_to_sessions_with_the_groups_scopes_and_claims_of_the_login(
     # The login never asked for the `pipelines` scope.
     assert status(alice, "/scoped/x") == 403
     assert status(alice, "/public/admin") == 403
+
+
+def test_the_config_checker_says_which_rule_sample_requests_hit(rules_idp, tmp_path):
+    config = gate_config(rules_idp, rules=RULES, skip_auth_paths=["/healthz"])
+    samples = tmp_path / "samples.txt"
+    samples.write_text("# one per line\nGET https://kubeflow.example.com/pipeline/runs\n"
+                       "DELETE kubeflow.example.com/models/m1\n")
+    ok, out = check_config(config, args=[
+        "--request", "GET kubeflow.example.com/healthz", "--request", "GET x.io/public/x/..;/admin",
+        "--request", "GET https://v1.api.example.org:443/scoped/x?a=1",
+        "--request", "GET x.io/pipeline/..;/admin/x", "--request", "GET x.io/nothing",
+        "--request", "GET x.io/authservice/oidc/callback?code=1", "--requests", str(samples)])
+    assert ok, out
+    assert out.splitlines() == [
+        "ok",
+        "GET kubeflow.example.com/healthz -> allow (skip_auth_paths[0])",
+        "GET x.io/public/x/..;/admin -> deny (rules[0])",
+        "GET https://v1.api.example.org:443/scoped/x?a=1 -> authenticate (rules[8])",
+        "GET x.io/pipeline/..;/admin/x -> authenticate (rules[6] and rules[7])",
+        "GET x.io/nothing -> authenticate (no rule)",
+        "GET x.io/authservice/oidc/callback?code=1 -> the filter's login callback",
+        "GET https://kubeflow.example.com/pipeline/runs -> authenticate (rules[6])",
+        "DELETE kubeflow.example.com/models/m1 -> deny (rules[12])",
+    ]
+    bad = dict(config, rules=[{"path_glob": "/a**"}])
+    ok, out = check_config(bad)
+    assert not ok and "rules[0].path_glob" in out, out

@@ -1,59 +1,143 @@
 //! `oidc-gate-check`: validates a plugin configuration exactly as the filter does when Envoy
-//! loads it (`Config::from_json`), without Envoy.
+//! loads it (`Config::from_json`), without Envoy, and shows which rule sample requests hit.
 //!
 //! ```text
 //! oidc-gate-check config.json        # or: oidc-gate-check < config.json, oidc-gate-check -
+//! oidc-gate-check config.json --request "GET https://kubeflow.example.com/pipeline/runs" \
+//!                             --requests samples.txt
 //! ```
 //!
 //! Prints `ok` and exits 0, or prints the filter's one-line error
 //! (`oidc-gate: invalid configuration: <field>: <reason>`) to stderr and exits 1; usage or I/O
-//! errors exit 2. Variables named by `client_secret_env` / `session_keys_env` are read from
-//! this process's environment, standing in for the Wasm VM's (`vm_config.environment_variables`,
-//! Istio `vmConfig.env`). Secrets are never printed.
+//! errors exit 2. Each sample request (`METHOD [scheme://]host/path`, one per line in a
+//! `--requests` file; `#` starts a comment) gets a line saying what the rules make of it:
+//! `GET kubeflow.example.com /pipeline/runs -> authenticate (rules[2])`. Variables named by
+//! `client_secret_env` / `session_keys_env` are read from this process's environment, standing
+//! in for the Wasm VM's (`vm_config.environment_variables`, Istio `vmConfig.env`). Secrets are
+//! never printed.
 
 use std::io::Read;
 use std::process::ExitCode;
 
 use oidc_gate::config::Config;
+use oidc_gate::core::decide::Request;
+use oidc_gate::core::policy::Picked;
 
-const USAGE: &str = "usage: oidc-gate-check [FILE | -]   (reads standard input without FILE)";
+const USAGE: &str = "usage: oidc-gate-check [FILE | -] [--request \"METHOD URL\"]... \
+                     [--requests FILE]   (reads standard input without FILE)";
 
-fn read_input(args: &[String]) -> Result<Vec<u8>, String> {
-    match args {
-        [] => read_stdin(),
-        [flag] if flag == "-h" || flag == "--help" => Err(USAGE.to_string()),
-        [dash] if dash == "-" => read_stdin(),
-        [path] => std::fs::read(path).map_err(|e| format!("oidc-gate-check: {path}: {e}")),
-        _ => Err(USAGE.to_string()),
+/// What the command line asks for.
+struct Args {
+    config: Option<String>,
+    samples: Vec<String>,
+}
+
+fn parse_args(args: &[String]) -> Result<Args, String> {
+    let mut parsed = Args {
+        config: None,
+        samples: Vec::new(),
+    };
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "-h" | "--help" => return Err(USAGE.to_string()),
+            "--request" => parsed.samples.push(rest.next().ok_or(USAGE)?.clone()),
+            "--requests" => {
+                let path = rest.next().ok_or(USAGE)?;
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("oidc-gate-check: {path}: {e}"))?;
+                let lines = text.lines().map(str::trim);
+                let samples = lines.filter(|l| !l.is_empty() && !l.starts_with('#'));
+                parsed.samples.extend(samples.map(str::to_string));
+            }
+            _ if parsed.config.is_none() => parsed.config = Some(arg.clone()),
+            _ => return Err(USAGE.to_string()),
+        }
+    }
+    Ok(parsed)
+}
+
+fn read_config(path: Option<&str>) -> Result<Vec<u8>, String> {
+    match path {
+        None | Some("-") => {
+            let mut raw = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut raw)
+                .map_err(|e| format!("oidc-gate-check: standard input: {e}"))?;
+            Ok(raw)
+        }
+        Some(path) => std::fs::read(path).map_err(|e| format!("oidc-gate-check: {path}: {e}")),
     }
 }
 
-fn read_stdin() -> Result<Vec<u8>, String> {
-    let mut raw = Vec::new();
-    std::io::stdin()
-        .read_to_end(&mut raw)
-        .map_err(|e| format!("oidc-gate-check: standard input: {e}"))?;
-    Ok(raw)
+/// A sample request from `METHOD [scheme://]host/path`.
+fn sample_request(sample: &str) -> Result<Request, String> {
+    let bad = || format!("oidc-gate-check: {sample:?}: expected \"METHOD [scheme://]host/path\"");
+    let (method, url) = sample.split_once(' ').ok_or_else(bad)?;
+    let url = url.trim();
+    let without_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let (host, path) = match without_scheme.find('/') {
+        Some(at) => without_scheme.split_at(at),
+        None => (without_scheme, "/"),
+    };
+    if method.is_empty() || host.is_empty() {
+        return Err(bad());
+    }
+    Ok(Request {
+        method: method.as_bytes().to_vec(),
+        authority: host.as_bytes().to_vec(),
+        path: path.as_bytes().to_vec(),
+        ..Request::default()
+    })
+}
+
+/// What the filter makes of a sample request: its own endpoints, or the rules' policy.
+fn describe(config: &Config, request: &Request) -> String {
+    let path = request.path_only();
+    let own = [
+        (Some(config.callback_path.as_str()), "login callback"),
+        (Some(config.logout.path.as_str()), "logout"),
+        (Some(config.login_path.as_str()), "login path"),
+        (
+            config.logout.backchannel_path.as_deref(),
+            "back-channel logout",
+        ),
+    ];
+    if let Some((_, name)) = own.iter().find(|(p, _)| p.map(str::as_bytes) == Some(path)) {
+        return format!("the filter's {name}");
+    }
+    let mut picked = Picked::new();
+    config
+        .rules
+        .evaluate(request, &mut picked)
+        .describe(&config.rules)
+}
+
+fn run(args: &[String]) -> Result<(), (String, u8)> {
+    let args = parse_args(args).map_err(|e| (e, 2))?;
+    let raw = read_config(args.config.as_deref()).map_err(|e| (e, 2))?;
+    let requests = args
+        .samples
+        .iter()
+        .map(|s| sample_request(s))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| (e, 2))?;
+    let env = |name: &str| std::env::var(name).ok();
+    let config = Config::from_json(&raw, &env).map_err(|e| (format!("oidc-gate: {e}"), 1))?;
+    println!("ok");
+    for (sample, request) in args.samples.iter().zip(&requests) {
+        println!("{sample} -> {}", describe(&config, request));
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let raw = match read_input(&args) {
-        Ok(raw) => raw,
-        Err(message) => {
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err((message, code)) => {
             eprintln!("{message}");
-            return ExitCode::from(2);
-        }
-    };
-    let env = |name: &str| std::env::var(name).ok();
-    match Config::from_json(&raw, &env) {
-        Ok(_) => {
-            println!("ok");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("oidc-gate: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(code)
         }
     }
 }

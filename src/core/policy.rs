@@ -245,6 +245,22 @@ impl Requirements {
     }
 }
 
+impl Policy<'_> {
+    /// What the policy says, naming the rules: `deny (rules[0])`, `authenticate (no rule)`.
+    pub fn describe(&self, rules: &Rules) -> String {
+        let label = |i: &usize| rules.rules[*i].label.as_str();
+        match self {
+            Policy::Allow { rule } => format!("allow ({})", label(rule)),
+            Policy::Deny { rule } => format!("deny ({})", label(rule)),
+            Policy::Authenticate { rules: [] } => "authenticate (no rule)".to_string(),
+            Policy::Authenticate { rules: picked } => {
+                let labels: Vec<&str> = picked.iter().map(label).collect();
+                format!("authenticate ({})", labels.join(" and "))
+            }
+        }
+    }
+}
+
 impl Rule {
     fn matches_host(&self, host: &str) -> bool {
         self.hosts.is_empty() || self.hosts.iter().any(|pattern| pattern.matches(host))

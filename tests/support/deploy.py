@@ -74,15 +74,16 @@ def check_binary() -> Path:
     return _CHECK_BIN
 
 
-def check_config(config: dict | str | bytes, env: dict | None = None) -> tuple[bool, str]:
-    """(ok, message) of the filter's configuration check on `config`, with only `env` as the
-    VM environment (plus PATH)."""
+def check_config(config: dict | str | bytes, env: dict | None = None,
+                 args: list[str] = ()) -> tuple[bool, str]:
+    """(ok, message) of the filter's configuration check on `config` (with `args`, e.g. sample
+    requests), with only `env` as the VM environment (plus PATH)."""
     if isinstance(config, dict):
         config = json.dumps(config)
     if isinstance(config, str):
         config = config.encode()
     proc_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **(env or {})}
-    out = subprocess.run([str(check_binary())], input=config, capture_output=True, env=proc_env,
+    out = subprocess.run([str(check_binary()), *args], input=config, capture_output=True, env=proc_env,
                          timeout=30)
     message = (out.stdout + out.stderr).decode(errors="replace").strip()
     return out.returncode == 0, message
