@@ -243,8 +243,12 @@ pub enum Decision {
     /// The exact callback path: finish a login.
     Callback,
     /// The session's tokens are due for a refresh, or the session for revalidation at the
-    /// IdP; it is still valid until then.
-    Refresh(Box<Session>),
+    /// IdP; it is still valid until then. `redirect`: whether the request, should the session
+    /// end, goes to the IdP (a navigation, or as its rules say).
+    Refresh {
+        session: Box<Session>,
+        redirect: bool,
+    },
     Logout(Logout),
     /// The IdP's back-channel logout: the request's body holds the logout token.
     BackchannelLogout,
@@ -482,7 +486,10 @@ fn check_session(applied: &Applied, session: Session, now_s: u64) -> Decision {
     let revalidate_from = session.validated_at().saturating_add(revalidate);
     let unconfirmed = revalidate > 0 && now_s >= revalidate_from;
     match session.refresh_token {
-        Some(_) if unconfirmed || now_s >= refresh_from => Decision::Refresh(Box::new(session)),
+        Some(_) if unconfirmed || now_s >= refresh_from => Decision::Refresh {
+            session: Box::new(session),
+            redirect: applied.redirect,
+        },
         // Without a refresh token the IdP cannot confirm it: it ends.
         None if unconfirmed => no_credential(applied.redirect, "session_not_revalidated"),
         _ => Decision::allow_session(session),

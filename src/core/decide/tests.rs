@@ -449,7 +449,13 @@ fn sessions_pass_refresh_or_expire() {
         &cfg,
         &browser("GET", "/x", &[("cookie", &session_cookie(&cfg, &due))]),
     );
-    assert_eq!(d, Decision::Refresh(Box::new(due)));
+    assert_eq!(
+        d,
+        Decision::Refresh {
+            session: Box::new(due),
+            redirect: true
+        }
+    );
     let no_refresh_token = session_cookie(&cfg, &session(None, NOW - 30));
     assert!(matches!(
         run(
@@ -489,7 +495,7 @@ fn session_times_at_the_end_of_the_clock_do_not_overflow() {
             u64::MAX - 1,
             OnUnknownKid::AwaitRefetch
         ),
-        Decision::Refresh(_)
+        Decision::Refresh { .. }
     ));
     assert!(matches!(
         decide(

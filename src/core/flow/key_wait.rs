@@ -104,7 +104,7 @@ fn decide_again(
         }
         Decision::StartLogin => Some(login_start::start(inputs, request, random)),
         // Its tokens fell due while it waited: it passes, and a later request refreshes.
-        Decision::Refresh(session) => Some(answer::of(
+        Decision::Refresh { session, .. } => Some(answer::of(
             Decision::allow_session(*session),
             request,
             config,

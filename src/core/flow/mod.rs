@@ -221,7 +221,14 @@ fn on_decision(
         Decision::Callback => callback::begin(&request, inputs),
         Decision::Logout(logout) => Step::done(logout::respond(inputs, &request, logout)),
         Decision::BackchannelLogout => backchannel::begin(&request),
-        Decision::Refresh(session) => session_refresh::begin(*session, request, config),
+        Decision::Refresh { session, redirect } => {
+            // Should the session end, the request is answered as its rules say.
+            let request = Request {
+                navigation: redirect,
+                ..request
+            };
+            session_refresh::begin(*session, request, config)
+        }
         other => Step::done(answer::of(other, &request, config)),
     }
 }
