@@ -4,7 +4,7 @@ use std::rc::Rc;
 
 use crate::config::Config;
 use crate::core::cookies;
-use crate::core::identity::{identify, Identity, IdentityError};
+use crate::core::identity::{identify, Identity, IdentityError, LOGIN_ISSUER};
 use crate::core::jwks::KeySet;
 use crate::core::jwt::{self, ClaimRules, JwtError};
 use crate::core::paths;
@@ -241,6 +241,8 @@ impl Decision {
         Decision::allow_session_as(Identity {
             userid: session.userid,
             groups: session.groups,
+            sub: session.sub,
+            issuer: LOGIN_ISSUER,
         })
     }
 
@@ -569,7 +571,7 @@ fn check_bearer(
     };
     let verdict = Verdict {
         issuer: index,
-        identity: identify(&verified.claims, issuer, config),
+        identity: identify(&verified.claims, index, config),
     };
     let skew = config.clock_skew_seconds;
     let not_before = verified

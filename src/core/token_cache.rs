@@ -124,6 +124,8 @@ mod tests {
             identity: Ok(Identity {
                 userid: user.into(),
                 groups: vec![],
+                sub: user.into(),
+                issuer: 0,
             }),
         }
     }
