@@ -6,6 +6,7 @@
 use std::fs;
 use std::path::Path;
 
+use oidc_gate::core::claims::Grants;
 use oidc_gate::core::session::{self, LoginState, Session};
 use oidc_gate_fuzz::{
     jwks, mint, serialize_headers, CLIENT_ID, CONFIG, COOKIE, ISS, NONCE, NOW, SA_ISS, SESSION_KEY,
@@ -46,6 +47,10 @@ fn session(groups: usize) -> Session {
         tokens_expire_at: NOW + 30,
         idp_sid: None,
         validated_at: 0,
+        grants: Grants {
+            scopes: vec!["openid".into(), "pipelines".into()],
+            claims: vec![("realm_access.roles".into(), vec!["admin".into()])],
+        },
     }
 }
 
@@ -280,6 +285,14 @@ xa 5"#,
                 "userid_transformers": [{"matches": "^(.*)@example\\.com$", "replaces": "$1"}],
                 "clock_skew_seconds": 600, "idp_timeout_ms": 60000,
                 "session_max_age_seconds": 31536000, "jwks_refresh_seconds": 86400,
+                "mode": "audit", "login_path": "/sign-in", "skip_auth_paths": ["/healthz"],
+                "rules": [
+                    {"hosts": ["*.example.com"], "path_glob": "/a/**/*.js", "methods": ["GET"],
+                     "action": "allow"},
+                    {"path_prefix": "/p", "groups_allowlist": ["g"], "required_scopes": ["s"],
+                     "required_claims": {"realm_access.roles": ["r"]}, "unauthenticated": "401"},
+                    {"path_exact": "/m", "action": "deny"}
+                ],
             })
             .to_string()
             .into_bytes(),

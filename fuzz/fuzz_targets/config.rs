@@ -4,6 +4,7 @@
 use libfuzzer_sys::fuzz_target;
 use oidc_gate::config::Config;
 use oidc_gate::core::paths;
+use oidc_gate::core::policy::PathPattern;
 
 const ENV_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
@@ -13,8 +14,10 @@ fuzz_target!(|data: &[u8]| {
     match Config::from_json(data, &env) {
         Ok(config) => {
             assert!(!config.issuers.is_empty() && !config.session.keys.is_empty());
-            for prefix in &config.skip_auth_paths {
-                assert_eq!(paths::canonical_prefix(prefix).as_ref(), Some(prefix));
+            for rule in &config.rules.rules {
+                if let Some(PathPattern::Prefix(prefix)) = &rule.path {
+                    assert_eq!(paths::canonical_prefix(prefix).as_ref(), Some(prefix));
+                }
             }
             let _ = format!("{config:?}");
         }

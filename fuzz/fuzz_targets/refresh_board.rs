@@ -48,6 +48,7 @@ fuzz_target!(|data: &[u8]| {
                     b'r' => Some(Outcome::Refreshed {
                         userid: "u".into(),
                         groups: vec![],
+                        sub: "s".into(),
                         set_cookies: vec!["s=1".into()],
                         tokens_expire_at: 400,
                     }),

@@ -23,6 +23,7 @@ fn session(sid: u8, issued_at: u64) -> Session {
         tokens_expire_at: issued_at,
         idp_sid: None,
         validated_at: 0,
+        grants: Default::default(),
     }
 }
 

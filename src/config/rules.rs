@@ -39,13 +39,8 @@ fn skip_auth_paths(f: &mut Fields) -> Result<Vec<Rule>, ConfigError> {
         .enumerate()
         .map(|(i, prefix)| {
             let field = format!("skip_auth_paths[{i}]");
-            Ok(Rule {
-                label: field.clone(),
-                hosts: Vec::new(),
-                path: Some(PathPattern::Prefix(prefix_of(&field, &prefix)?)),
-                methods: Vec::new(),
-                action: Action::Allow,
-            })
+            let prefix = prefix_of(&field, &prefix)?;
+            Ok(Rule::allow_prefix(field, prefix))
         })
         .collect()
 }

@@ -5,7 +5,7 @@ use std::rc::Rc;
 use crate::config::Config;
 use crate::core::claims::Grants;
 use crate::core::cookies;
-use crate::core::identity::{identify, Identity, IdentityError};
+use crate::core::identity::{identify, Identity, IdentityError, LOGIN_ISSUER};
 use crate::core::jwks::KeySet;
 use crate::core::jwt::{self, ClaimRules, JwtError};
 use crate::core::policy::{Picked, Policy, Shortfall, Unauthenticated};
@@ -269,6 +269,8 @@ impl Decision {
         Decision::allow_session_as(Identity {
             userid: session.userid,
             groups: session.groups,
+            sub: session.sub,
+            issuer: LOGIN_ISSUER,
         })
     }
 
@@ -655,7 +657,7 @@ fn check_bearer(
     };
     let verdict = Verdict {
         issuer: index,
-        identity: identify(&verified.claims, issuer, config),
+        identity: identify(&verified.claims, index, config),
         grants: Grants::of(&verified.claims, &config.rules.claim_names()),
     };
     let skew = config.clock_skew_seconds;

@@ -2,14 +2,22 @@
 
 use serde_json::{Map, Value};
 
-use crate::config::{Config, IssuerConfig};
+use crate::config::Config;
 
-/// Who the request is from, as upstreams will see it.
+/// The index in `config.issuers` of the login issuer (`Config::login_issuer`), whose identities
+/// every session carries.
+pub const LOGIN_ISSUER: usize = 0;
+
+/// Who the request is from, as upstreams (and Envoy's own filters and access log) will see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     pub userid: String,
     /// Comma-joined into one header; names with a ',' are dropped so they cannot forge others.
     pub groups: Vec<String>,
+    /// The token's `sub` claim, as the issuer sent it (empty when a bearer token has none).
+    pub sub: String,
+    /// Who vouched for it: an index into `config.issuers`.
+    pub issuer: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,12 +40,14 @@ impl IdentityError {
     }
 }
 
-/// Builds the identity from verified claims and applies the allowlist.
+/// Builds the identity from claims verified for `config.issuers[issuer_index]` and applies the
+/// allowlist.
 pub fn identify(
     claims: &Map<String, Value>,
-    issuer: &IssuerConfig,
+    issuer_index: usize,
     config: &Config,
 ) -> Result<Identity, IdentityError> {
+    let issuer = &config.issuers[issuer_index];
     let raw_userid = match claims.get(&issuer.userid_claim) {
         Some(Value::String(s)) if !s.is_empty() => s,
         _ => return Err(IdentityError::MissingUserid),
@@ -52,7 +62,16 @@ pub fn identify(
             return Err(IdentityError::NotInAllowedGroups);
         }
     }
-    Ok(Identity { userid, groups })
+    let sub = match claims.get("sub") {
+        Some(Value::String(sub)) => sub.clone(),
+        _ => String::new(),
+    };
+    Ok(Identity {
+        userid,
+        groups,
+        sub,
+        issuer: issuer_index,
+    })
 }
 
 /// The first transformer whose pattern matches rewrites the id; later ones are not tried.

@@ -30,21 +30,6 @@ pub fn canonical_prefix(prefix: &str) -> Option<String> {
     plain.then(|| trimmed.to_string())
 }
 
-/// True when `raw_path` (the `:path` header, query included) is under one of `prefixes`.
-pub fn is_skipped(raw_path: &[u8], prefixes: &[String]) -> bool {
-    if prefixes.is_empty() {
-        return false;
-    }
-    let Some(readings) = readings(raw_path) else {
-        return false;
-    };
-    prefixes.iter().any(|prefix| {
-        readings
-            .iter()
-            .all(|reading| under(reading, prefix.as_bytes()))
-    })
-}
-
 /// The resolved path as each kind of upstream reads it; `None` when they could disagree in a
 /// way the readings do not cover.
 pub fn readings(raw_path: &[u8]) -> Option<Vec<Vec<u8>>> {
@@ -71,11 +56,6 @@ pub fn readings(raw_path: &[u8]) -> Option<Vec<Vec<u8>>> {
 /// Printable ASCII: no control byte, space, DEL or non-ASCII byte.
 fn is_printable(b: u8) -> bool {
     (0x21..0x7f).contains(&b)
-}
-
-fn under(path: &[u8], prefix: &[u8]) -> bool {
-    path.strip_prefix(prefix)
-        .is_some_and(|rest| rest.is_empty() || rest[0] == b'/')
 }
 
 /// RFC 3986 dot-segment removal on an absolute path, after cutting each segment's `;`

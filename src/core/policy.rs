@@ -262,6 +262,17 @@ impl Policy<'_> {
 }
 
 impl Rule {
+    /// An `allow` rule for a path prefix (a `skip_auth_paths` entry).
+    pub fn allow_prefix(label: String, prefix: String) -> Rule {
+        Rule {
+            label,
+            hosts: Vec::new(),
+            path: Some(PathPattern::Prefix(prefix)),
+            methods: Vec::new(),
+            action: Action::Allow,
+        }
+    }
+
     fn matches_host(&self, host: &str) -> bool {
         self.hosts.is_empty() || self.hosts.iter().any(|pattern| pattern.matches(host))
     }

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::stored;
 
-use crate::core::identity::Identity;
+use crate::core::identity::{Identity, LOGIN_ISSUER};
 use crate::core::key_fetch::backoff_ms;
 use crate::core::session::Session;
 
@@ -47,6 +47,10 @@ pub enum Outcome {
     Refreshed {
         userid: String,
         groups: Vec<String>,
+        /// Absent from entries an earlier version wrote (read as empty): a waiting request
+        /// still passes, rather than the whole slot reading as garbage.
+        #[serde(default)]
+        sub: String,
         set_cookies: Vec<String>,
         tokens_expire_at: u64,
     },
@@ -211,6 +215,7 @@ impl Outcome {
         Outcome::Refreshed {
             userid: session.userid.clone(),
             groups: session.groups.clone(),
+            sub: session.sub.clone(),
             set_cookies,
             tokens_expire_at: session.tokens_expire_at,
         }
@@ -222,9 +227,19 @@ impl Outcome {
             Outcome::Refreshed {
                 userid,
                 groups,
+                sub,
                 set_cookies,
                 ..
-            } => Some((Identity { userid, groups }, set_cookies)),
+            } => {
+                let issuer = LOGIN_ISSUER;
+                let identity = Identity {
+                    userid,
+                    groups,
+                    sub,
+                    issuer,
+                };
+                Some((identity, set_cookies))
+            }
             _ => None,
         }
     }

@@ -127,6 +127,8 @@ mod tests {
             identity: Ok(Identity {
                 userid: user.into(),
                 groups: vec![],
+                sub: user.into(),
+                issuer: 0,
             }),
             grants: Grants::default(),
         }

@@ -6,10 +6,13 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use crate::config::Config;
+use crate::core::decide::Deny;
+use crate::core::flow::answer;
 use crate::core::flow::key_wait::{Held, Parked, Until};
 use crate::core::flow::{audit, Effect, Event, Level, Pass, Reply};
 use crate::core::header_map::Pairs;
 use crate::core::header_names;
+use crate::core::identity::Identity;
 use crate::core::revocation::Entry;
 use crate::filter::board::{self, ClaimRequest};
 use crate::filter::host::{random_id, Host};
@@ -54,8 +57,11 @@ pub fn execute(
     while let Some(effect) = pending.pop_front() {
         match effect {
             Effect::Pass(pass) => {
-                pass_upstream(host, target, pass);
-                verdict = Verdict::Continue;
+                if pass_upstream(host, target, pass) {
+                    verdict = Verdict::Continue;
+                } else {
+                    pending.extend(answer::denied(&IDENTITY_NOT_PUBLISHED, Vec::new()));
+                }
             }
             Effect::Park(parked) => pending.extend(park(host, target, *parked)),
             other => follow_up = follow_up.or(carry_out(host, target, other)),
@@ -142,17 +148,29 @@ fn send_reply(host: &mut impl Host, reply: &Reply) {
     }
 }
 
-/// Identity headers, the filter's cookies removed, and `Set-Cookie`s for the response.
-fn pass_upstream(host: &mut impl Host, target: &Target, pass: Pass) {
+/// A request whose identity Envoy would not store: the filters after this one (RBAC) could
+/// otherwise decide on a value someone else stored under its keys.
+const IDENTITY_NOT_PUBLISHED: Deny = Deny {
+    status: 500,
+    reason: "identity_not_published",
+    www_authenticate: None,
+};
+
+/// Identity headers and filter state, the filter's cookies removed, and `Set-Cookie`s for the
+/// response; `false` (and nothing done) when Envoy refused the identity's filter state.
+fn pass_upstream(host: &mut impl Host, target: &Target, pass: Pass) -> bool {
     let mut worker = target.worker.borrow_mut();
-    if let Some(cookie) = &pass.cookie {
-        host.set_request_header("cookie", cookie.as_deref());
-    }
     if let Some(identity) = &pass.identity {
         let config = &worker.config;
         let groups = identity.groups.join(",");
+        if !publish_identity(host, config, identity, &groups) {
+            return false;
+        }
         host.set_request_header(&config.userid_header, Some(identity.userid.as_bytes()));
         host.set_request_header(&config.groups_header, Some(groups.as_bytes()));
+    }
+    if let Some(cookie) = &pass.cookie {
+        host.set_request_header("cookie", cookie.as_deref());
     }
     if !pass.set_cookies.is_empty() || pass.audit.is_some() {
         let cookies = pass.set_cookies.into_iter().map(|c| ("set-cookie", c));
@@ -160,6 +178,29 @@ fn pass_upstream(host: &mut impl Host, target: &Target, pass: Pass) {
         let headers = worker.response_headers.entry(target.context_id);
         headers.or_default().extend(cookies.chain(note));
     }
+    true
+}
+
+/// Who the request is from, for Envoy's filters after this one and its access log: filter
+/// state `wasm.oidc_gate.userid`, `.groups` (comma-joined), `.issuer` (its URL) and `.sub`.
+/// Never a token or anything secret: the access log prints these.
+fn publish_identity(
+    host: &mut impl Host,
+    config: &Config,
+    identity: &Identity,
+    groups: &str,
+) -> bool {
+    let issuer = config.issuers.get(identity.issuer);
+    let issuer = issuer.map_or("", |i| i.issuer.as_str());
+    let state = [
+        ("oidc_gate.userid", identity.userid.as_str()),
+        ("oidc_gate.groups", groups),
+        ("oidc_gate.issuer", issuer),
+        ("oidc_gate.sub", identity.sub.as_str()),
+    ];
+    state
+        .iter()
+        .all(|(key, value)| host.set_filter_state(key, value.as_bytes()))
 }
 
 /// Holds the request. A worker that holds too many already answers it at once, as if its

@@ -22,6 +22,10 @@ pub trait Host {
     /// Replaces (or with `None` removes) a request header of the current request.
     fn set_request_header(&mut self, name: &str, value: Option<&[u8]>);
     fn add_response_header(&mut self, name: &str, value: &str);
+    /// Stores `value` in the current request's Envoy filter state under `key` (Envoy names it
+    /// `wasm.<key>`), where later filters (RBAC) and the access log read it, replacing what
+    /// was there; `false` when Envoy refused.
+    fn set_filter_state(&mut self, key: &str, value: &[u8]) -> bool;
     /// Answers the current request here instead of sending it upstream.
     fn send_reply(&mut self, reply: &Reply) -> Result<(), String>;
     /// Lets a paused current request go on upstream.

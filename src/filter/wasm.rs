@@ -111,6 +111,10 @@ impl Host for ProxyHost {
         let _ = hostcalls::add_map_value(MapType::HttpResponseHeaders, name, value);
     }
 
+    fn set_filter_state(&mut self, key: &str, value: &[u8]) -> bool {
+        abi::set_property(key, value)
+    }
+
     fn send_reply(&mut self, reply: &Reply) -> Result<(), String> {
         let headers = reply
             .headers
@@ -209,6 +213,21 @@ mod abi {
             return_map_data: *mut *mut u8,
             return_map_size: *mut usize,
         ) -> u32;
+        fn proxy_set_property(
+            path_data: *const u8,
+            path_size: usize,
+            value_data: *const u8,
+            value_size: usize,
+        ) -> u32;
+    }
+
+    /// `proxy_set_property` with a one-element path (Envoy stores it as filter state
+    /// `wasm.<key>`). The SDK's `set_property` panics on any status but Ok, which Envoy
+    /// answers when another plugin declared the key read-only and set it first: so it is
+    /// called directly.
+    pub fn set_property(key: &str, value: &[u8]) -> bool {
+        // SAFETY: both buffers are live for the call, which only reads them.
+        unsafe { proxy_set_property(key.as_ptr(), key.len(), value.as_ptr(), value.len()) == 0 }
     }
 
     /// The serialized map, owned; memory came from the SDK's exported allocator (a `Vec`).

@@ -94,11 +94,15 @@ def wasm_filter(plugin_config: dict | str, env: dict, wasm_path: Path) -> dict:
 
 def render_bootstrap(listener_port: int, app_port: int, idp_port: int | None,
                      plugin_config: dict | str | None, env: dict, extra_clusters: dict,
-                     wasm_path: Path) -> dict:
-    """Envoy v3 bootstrap; plugin_config=None leaves the wasm filter out (the test support's self-tests)."""
+                     wasm_path: Path, filters_after: list[dict] = (),
+                     connection_manager: dict | None = None) -> dict:
+    """Envoy v3 bootstrap; plugin_config=None leaves the wasm filter out (the test support's self-tests).
+    `filters_after` go between the wasm filter and the router; `connection_manager` adds
+    settings to the HTTP connection manager (an access log, path normalisation)."""
     http_filters = []
     if plugin_config is not None:
         http_filters.append(wasm_filter(plugin_config, env, wasm_path))
+    http_filters += filters_after
     http_filters.append(ROUTER_FILTER)
     clusters = [static_cluster("app", app_port)]
     if idp_port is not None:
@@ -114,6 +118,7 @@ def render_bootstrap(listener_port: int, app_port: int, idp_port: int | None,
             "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "app", "timeout": "10s"}}],
         }]},
         "http_filters": http_filters,
+        **(connection_manager or {}),
     }, clusters)
 
 
@@ -255,6 +260,8 @@ def launch(workdir: Path, name: str, bootstrap: dict, port: int, concurrency: in
     cmd = [envoy_binary(), "-c", config_path, "--concurrency", concurrency,
            "--disable-hot-restart",  # no shared memory: concurrent Envoys never clash
            "--admin-address-path", admin_path,
+           # Access logs reach their file within a moment (the default is every 10 s).
+           "--file-flush-interval-msec", 100,
            # warning keeps the startup banner out; wasm:debug shows plugin logs and VM events.
            "-l", "warning",
            "--component-log-level", "wasm:debug"]

@@ -89,6 +89,8 @@ fn a_valid_bearer_token_yields_the_identity() {
     let expected = Identity {
         userid: "alice@example.com".into(),
         groups: vec!["dev".into(), "ml-admin".into()],
+        sub: "u1".into(),
+        issuer: 0,
     };
     assert_eq!(
         decision,
@@ -435,6 +437,8 @@ fn sessions_pass_refresh_or_expire() {
     let expected = Identity {
         userid: "alice@example.com".into(),
         groups: vec!["dev".into()],
+        sub: "u1".into(),
+        issuer: 0,
     };
     assert_eq!(
         d,

@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::core::claims::Grants;
 use crate::core::decide::{read_session, Request};
 use crate::core::discovery::Discovery;
-use crate::core::identity::{identify, IdentityError};
+use crate::core::identity::{identify, IdentityError, LOGIN_ISSUER};
 use crate::core::jwt::JwtError;
 use crate::core::login::{self, CallbackParams, Origin, Random, TokenError, TokenResponse};
 use crate::core::session::{self, LoginState, LoginStateError, Session};
@@ -337,7 +337,7 @@ fn login_failed(config: &Config, exchange: &Exchange, error: &TokenError) -> Vec
 fn finish_login(inputs: &Inputs, pending: PendingLogin, random: &mut dyn Random) -> Vec<Effect> {
     let config = inputs.config;
     let clear_flow = clear_cookie(config, &pending.exchange.flow_cookie);
-    let identity = match identify(&pending.claims, inputs.login_issuer(), config) {
+    let identity = match identify(&pending.claims, LOGIN_ISSUER, config) {
         Ok(identity) => identity,
         Err(e @ IdentityError::MissingUserid) => {
             let detail = "The identity provider did not say who you are.";

@@ -7,7 +7,7 @@
 use crate::config::Config;
 use crate::core::claims::Grants;
 use crate::core::decide::{Decision, Deny, Request};
-use crate::core::identity::identify;
+use crate::core::identity::{identify, LOGIN_ISSUER};
 use crate::core::jwt::JwtError;
 use crate::core::login::{self, Random, TokenError};
 use crate::core::refresh_board::{Claim, Outcome};
@@ -257,7 +257,7 @@ fn refreshed_session(
         }
         let issuer = config.login_issuer();
         if verified.claims.contains_key(&issuer.groups_claim) {
-            let identity = identify(&verified.claims, issuer, config)
+            let identity = identify(&verified.claims, LOGIN_ISSUER, config)
                 .map_err(|_| TokenError::MissingIdToken)?;
             session.groups = identity.groups;
         }

@@ -20,7 +20,7 @@ fn claims(value: Value) -> Map<String, Value> {
 }
 
 fn run(cfg: &Config, value: Value) -> Result<Identity, IdentityError> {
-    identify(&claims(value), &cfg.issuers[0], cfg)
+    identify(&claims(value), LOGIN_ISSUER, cfg)
 }
 
 #[test]
@@ -116,4 +116,26 @@ fn allowlist_matches_exactly() {
         vec!["dev", "ml-admin"],
         "the header carries the token's groups, not the allowlist"
     );
+}
+
+#[test]
+fn the_identity_names_its_issuer_and_subject() {
+    let sa = json!({"issuer": "https://kubernetes.default.svc", "cluster": "k8s",
+        "jwks_uri": "https://kubernetes.default.svc/openid/v1/jwks", "audiences": ["kubeflow"],
+        "userid_claim": "sub"});
+    let cfg = config(json!({"extra_issuers": [sa]}));
+    let login = run(&cfg, json!({"email": "bob@x.io", "sub": "CgNib2I"})).unwrap();
+    assert_eq!(
+        (login.sub.as_str(), login.issuer),
+        ("CgNib2I", LOGIN_ISSUER)
+    );
+    let claims = claims(json!({"sub": "system:serviceaccount:ns:runner"}));
+    let robot = identify(&claims, 1, &cfg).unwrap();
+    assert_eq!(robot.userid, "system:serviceaccount:ns:runner");
+    assert_eq!(
+        (robot.sub.as_str(), robot.issuer),
+        (robot.userid.as_str(), 1)
+    );
+    let no_sub = run(&cfg, json!({"email": "bob@x.io", "sub": 7})).unwrap();
+    assert_eq!(no_sub.sub, "", "a sub that is not a string is not an id");
 }

@@ -1,4 +1,24 @@
 use super::*;
+use crate::core::decide::Request;
+use crate::core::policy::{Picked, Policy, Rule, Rules};
+
+/// Whether `skip_auth_paths` of `prefixes` let a GET of `path` through.
+fn is_skipped(path: &[u8], prefixes: &[String]) -> bool {
+    let rules = Rules {
+        rules: prefixes
+            .iter()
+            .map(|p| Rule::allow_prefix(String::new(), p.clone()))
+            .collect(),
+    };
+    let request = Request {
+        method: b"GET".to_vec(),
+        path: path.to_vec(),
+        ..Request::default()
+    };
+    let mut picked = Picked::new();
+    let policy = rules.evaluate(&request, &mut picked);
+    matches!(policy, Policy::Allow { .. })
+}
 
 /// (family: why, skipped?, paths) against `skip_auth_paths: ["/public"]`.
 const CORPUS: &[(&str, bool, &[&str])] = &[

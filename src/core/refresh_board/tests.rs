@@ -9,6 +9,7 @@ fn refreshed(user: &str) -> Outcome {
     Outcome::Refreshed {
         userid: user.into(),
         groups: vec!["dev".into()],
+        sub: format!("sub-{user}"),
         set_cookies: vec![format!("s={user}; Path=/")],
         tokens_expire_at: 400,
     }
@@ -184,6 +185,21 @@ fn encoding_round_trips_and_garbage_reads_as_empty() {
     assert_eq!(Slot::decode(Some(&slot.encode())), slot);
     assert_eq!(Slot::decode(Some(b"\xff{")), Slot::default());
     assert_eq!(Slot::decode(None), Slot::default());
+}
+
+#[test]
+fn an_outcome_written_before_it_carried_sub_still_reads() {
+    let old = br#"{"entries":[{"sid":"s","until_ms":50,"outcome":{"Refreshed":{"userid":"bob","groups":[],"set_cookies":["c=1"],"tokens_expire_at":400}}}]}"#;
+    let (identity, cookies) = Slot::decode(Some(old))
+        .lookup("s", 10)
+        .cloned()
+        .and_then(Outcome::into_refreshed)
+        .unwrap();
+    assert_eq!(
+        (identity.userid.as_str(), identity.sub.as_str()),
+        ("bob", "")
+    );
+    assert_eq!(cookies, ["c=1"]);
 }
 
 #[test]

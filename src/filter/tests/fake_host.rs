@@ -37,6 +37,10 @@ pub struct FakeHost {
     pub request_headers: HashMap<u32, Vec<(String, Vec<u8>)>>,
     pub request_bodies: HashMap<u32, Vec<u8>>,
     pub response_headers: HashMap<u32, Vec<(String, String)>>,
+    /// Each context's Envoy filter state, by key as the filter named it.
+    pub filter_state: HashMap<u32, HashMap<String, String>>,
+    /// Envoy refuses filter state writes (another filter declared the keys read-only).
+    pub refuse_filter_state: bool,
     pub replies: HashMap<u32, Reply>,
     pub resumed: Vec<u32>,
     /// Contexts that no longer exist (their client went away).
@@ -143,6 +147,15 @@ impl Host for FakeHost {
     fn add_response_header(&mut self, name: &str, value: &str) {
         let headers = self.response_headers.entry(self.current).or_default();
         headers.push((name.to_string(), value.to_string()));
+    }
+
+    fn set_filter_state(&mut self, key: &str, value: &[u8]) -> bool {
+        if self.refuse_filter_state {
+            return false;
+        }
+        let state = self.filter_state.entry(self.current).or_default();
+        state.insert(key.to_string(), String::from_utf8_lossy(value).into_owned());
+        true
     }
 
     fn send_reply(&mut self, reply: &Reply) -> Result<(), String> {

@@ -24,7 +24,7 @@ const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 fn plugin_config() -> Value {
     json!({"issuer": ISS, "idp_cluster": "idp", "client_id": "app", "client_secret": "s3cret",
            "session_keys": [KEY], "idp_timeout_ms": 2000,
-           "backchannel_logout_path": "/backchannel"})
+           "backchannel_logout_path": "/backchannel", "skip_auth_paths": ["/public"]})
 }
 
 fn discovery_body() -> Vec<u8> {
@@ -282,6 +282,62 @@ fn identity_headers_sent_by_the_client_never_reach_the_upstream() {
     assert_eq!(envoy.host.upstream_header(3, "kubeflow_userid"), None);
 }
 
+/// The identity `context`'s request carries into Envoy's filter state: user id, groups, issuer
+/// and `sub` (`None` for each key not set).
+fn published(envoy: &Envoy, context: u32) -> [Option<&str>; 4] {
+    let state = envoy.host.filter_state.get(&context);
+    ["userid", "groups", "issuer", "sub"].map(|field| {
+        let key = format!("oidc_gate.{field}");
+        state.and_then(|s| s.get(&key)).map(String::as_str)
+    })
+}
+
+#[test]
+fn the_identity_is_published_to_envoy_for_later_filters_and_the_access_log() {
+    let mut envoy = Envoy::new(1);
+    envoy.fetch_keys(0);
+    let token = bearer("bob@example.com");
+    let spoofed = [
+        (":path", "/api"),
+        ("authorization", token.as_str()),
+        ("kubeflow-userid", "mallory"),
+    ];
+    assert_eq!(envoy.send(0, 2, &spoofed), Verdict::Continue);
+    let expected = [Some("bob@example.com"), Some(""), Some(ISS), Some("u1")];
+    assert_eq!(published(&envoy, 2), expected);
+    let state = &envoy.host.filter_state[&2];
+    assert_eq!(state.len(), 4, "nothing else, and no token: {state:?}");
+    // A path that passes without identity publishes nothing, whatever the client sends.
+    let skipped = [
+        (":path", "/public/logo.png"),
+        ("authorization", token.as_str()),
+        ("kubeflow-userid", "mallory"),
+    ];
+    assert_eq!(envoy.send(0, 3, &skipped), Verdict::Continue);
+    assert_eq!(published(&envoy, 3), [None; 4]);
+    assert!(!envoy.host.filter_state.contains_key(&3));
+    // Refused requests publish nothing either.
+    envoy.send(0, 4, &[(":path", "/api")]);
+    assert_eq!(envoy.host.replies[&4].status, 401);
+    assert!(!envoy.host.filter_state.contains_key(&4));
+}
+
+#[test]
+fn a_request_whose_identity_envoy_will_not_store_does_not_pass() {
+    // A later RBAC filter would otherwise decide on whatever another filter stored there.
+    let mut envoy = Envoy::new(1);
+    envoy.fetch_keys(0);
+    envoy.host.refuse_filter_state = true;
+    let token = bearer("bob@example.com");
+    assert_eq!(
+        envoy.send(0, 2, &[(":path", "/api"), ("authorization", &token)]),
+        Verdict::Pause
+    );
+    assert_eq!(envoy.host.replies[&2].status, 500);
+    assert_eq!(envoy.host.upstream_header(2, "kubeflow-userid"), None);
+    assert_eq!(envoy.host.counter("denied.identity_not_published"), 1);
+}
+
 /// The cookie header of a browser that got these `Set-Cookie`s.
 fn cookie_jar(set_cookies: &[&str]) -> String {
     set_cookies
@@ -366,6 +422,13 @@ fn a_browser_signs_in_through_the_filter_and_its_session_passes() {
         envoy.host.upstream_header(4, "cookie").as_deref(),
         Some("theme=dark")
     );
+    let identity = [
+        Some("alice@example.com"),
+        Some("staff"),
+        Some(ISS),
+        Some("u1"),
+    ];
+    assert_eq!(published(&envoy, 4), identity);
     assert_eq!(envoy.host.counter("login.completed"), 1);
 }
 
@@ -424,6 +487,13 @@ fn one_request_refreshes_a_due_session_and_the_others_wait_for_its_cookies() {
         first,
         "the waiting request gets the same new session"
     );
+    let identity = [
+        Some("alice@example.com"),
+        Some("staff"),
+        Some(ISS),
+        Some("u1"),
+    ];
+    assert_eq!(published(&envoy, 3), identity, "and the same identity");
     assert_eq!(envoy.host.counter("session.refreshed"), 1);
 }
 

@@ -177,6 +177,7 @@ fn a_request_waiting_on_a_refresh_takes_its_outcome() {
         refresh: Some(Outcome::Refreshed {
             userid: "alice@example.com".into(),
             groups: vec!["new".into()],
+            sub: "u1".into(),
             set_cookies: vec!["c=1".into()],
             tokens_expire_at: NOW + 900,
         }),

@@ -225,13 +225,16 @@ fn other_requests_wait_for_the_refresh_or_take_its_outcome() {
     let refreshed = Outcome::Refreshed {
         userid: "alice@example.com".into(),
         groups: vec!["new".into()],
+        sub: "u1".into(),
         set_cookies: vec!["c=1".into()],
         tokens_expire_at: NOW + 900,
     };
     let (claiming, _) = due(&world, false);
     let step = world.step(claiming.flow, claimed(Some(Claim::Decided(refreshed))));
     assert_eq!(pass(&step).set_cookies, ["c=1"]);
-    assert_eq!(pass(&step).identity.as_ref().unwrap().groups, ["new"]);
+    let identity = pass(&step).identity.clone().unwrap();
+    assert_eq!(identity.groups, ["new"]);
+    assert_eq!((identity.sub.as_str(), identity.issuer), ("u1", 0));
     let (claiming, _) = due(&world, false);
     let step = world.step(
         claiming.flow,
