@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::core::flow::{Effect, Pass};
+use crate::core::flow::Effect;
 
 use super::*;
 
@@ -10,16 +10,6 @@ fn audit_world() -> World {
     World::with(config_with(json!({"mode": "audit", "rules": [
         {"path_prefix": "/admin", "groups_allowlist": ["ops"]}
     ]})))
-}
-
-fn passed(step: &Step) -> &Pass {
-    step.effects
-        .iter()
-        .find_map(|e| match e {
-            Effect::Pass(pass) => Some(pass),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no pass in {:?}", step.effects))
 }
 
 fn no_reply(step: &Step) -> bool {
@@ -37,16 +27,16 @@ fn what_enforce_mode_would_refuse_or_redirect_passes_without_identity_and_says_s
     ] {
         let step = world.arrive(request);
         assert!(no_reply(&step), "{note}");
-        let pass = passed(&step);
+        let passed = pass(&step);
         assert_eq!(
-            (pass.identity.as_ref(), pass.audit.as_deref()),
+            (passed.identity.as_ref(), passed.audit.as_deref()),
             (None, Some(note))
         );
         assert!(counted(&step, "audit", "passed_instead"), "{note}");
     }
     // The filter's own cookies never reach the upstream, even in audit mode.
     let step = world.arrive(api_call("/api", Some(foreign)));
-    assert_eq!(passed(&step).cookie, Some(Some(b"theme=dark".to_vec())));
+    assert_eq!(pass(&step).cookie, Some(Some(b"theme=dark".to_vec())));
     assert!(
         counted(&step, "denied", "session_invalid"),
         "counted as in enforce mode"
@@ -58,19 +48,16 @@ fn audit_mode_sets_identity_when_the_request_authenticates_and_notes_a_rule_refu
     let world = audit_world();
     let cookie = session_cookie(&world.config, &session(NOW + 3600));
     let step = world.arrive(api_call("/api", Some(&cookie)));
-    let pass = passed(&step);
+    let passed = pass(&step);
     assert_eq!(
-        pass.identity.as_ref().map(|i| i.userid.as_str()),
+        passed.identity.as_ref().map(|i| i.userid.as_str()),
         Some("alice@example.com")
     );
-    assert_eq!(pass.audit, None);
+    assert_eq!(passed.audit, None);
 
     let step = world.arrive(api_call("/admin/x", Some(&cookie)));
-    assert_eq!(passed(&step).identity, None);
-    assert_eq!(
-        passed(&step).audit.as_deref(),
-        Some("403 group_not_allowed")
-    );
+    assert_eq!(pass(&step).identity, None);
+    assert_eq!(pass(&step).audit.as_deref(), Some("403 group_not_allowed"));
 }
 
 #[test]

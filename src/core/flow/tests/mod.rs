@@ -284,6 +284,17 @@ pub fn cookies_set(reply: &Reply) -> String {
         .join("; ")
 }
 
+/// The step's `Pass` effect.
+pub fn pass(step: &Step) -> &super::Pass {
+    step.effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Pass(pass) => Some(pass),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no pass in {:?}", step.effects))
+}
+
 pub fn counted(step: &Step, prefix: &str, label: &str) -> bool {
     step.effects
         .iter()

@@ -43,16 +43,6 @@ fn claimed(claim: Option<Claim>) -> Event {
     Event::Claimed { claim, holder: 42 }
 }
 
-fn pass(step: &Step) -> &Pass {
-    step.effects
-        .iter()
-        .find_map(|e| match e {
-            Effect::Pass(pass) => Some(pass),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no pass in {:?}", step.effects))
-}
-
 fn finished(step: &Step) -> Option<Option<Outcome>> {
     step.effects.iter().find_map(|e| match e {
         Effect::FinishRefresh {
