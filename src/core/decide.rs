@@ -340,33 +340,13 @@ pub fn decide(
     now_s: u64,
     on_unknown_kid: OnUnknownKid,
 ) -> Decision {
-    let path = request.path_only();
-    if path == config.callback_path.as_bytes() {
-        return Decision::Callback;
-    }
-    if path == config.logout.path.as_bytes() {
-        return logout(config, request, now_s);
-    }
-    if config.logout.backchannel_path.as_deref().map(str::as_bytes) == Some(path) {
-        return backchannel_logout(request);
-    }
-    if path == config.login_path.as_bytes() {
-        return sign_in(request);
+    if let Some(decision) = own_endpoint(config, request, now_s) {
+        return decision;
     }
     let mut picked = Picked::new();
-    let picked = match config.rules.evaluate(request, &mut picked) {
-        Policy::Allow { .. } => {
-            return Decision::Allow {
-                identity: None,
-                reason: AllowReason::Skipped,
-            }
-        }
-        Policy::Deny { .. } => return Deny::forbidden("denied_by_rule"),
-        Policy::Authenticate { rules } => Applied {
-            config,
-            picked: rules,
-            redirect: redirects(config, rules, request),
-        },
+    let applied = match apply_rules(config, request, &mut picked) {
+        Ok(applied) => applied,
+        Err(decision) => return decision,
     };
     if config.allow_cors_preflight && is_bare_preflight(request) {
         return Decision::Allow {
@@ -382,22 +362,58 @@ pub fn decide(
         Authorization::Several => return Deny::invalid_token("several_authorization_headers"),
         Authorization::One(value) => match bearer_token(value) {
             Ok(Some(token)) => {
-                return check_bearer(&picked, token, verifier, now_s, on_unknown_kid)
+                return check_bearer(&applied, token, verifier, now_s, on_unknown_kid)
             }
             Ok(None) => {}
             Err(reason) => return Deny::invalid_token(reason),
         },
         Authorization::Absent => {}
     }
-    let redirect = picked.redirect;
+    let redirect = applied.redirect;
     match cached_session(config, request, &mut verifier.sessions, now_s) {
         Ok(session) if revocation::is_revoked(revocations, &session) => {
             no_credential(redirect, "session_revoked")
         }
-        Ok(session) => check_session(&picked, session, now_s),
+        Ok(session) => check_session(&applied, session, now_s),
         Err(SessionError::Absent) => no_credential(redirect, "no_credential"),
         Err(SessionError::Expired) => no_credential(redirect, "session_expired"),
         Err(SessionError::Invalid) => no_credential(redirect, "session_invalid"),
+    }
+}
+
+/// The filter's own endpoints: login callback, logout, back-channel logout, login path.
+fn own_endpoint(config: &Config, request: &Request, now_s: u64) -> Option<Decision> {
+    let path = request.path_only();
+    if path == config.callback_path.as_bytes() {
+        return Some(Decision::Callback);
+    }
+    if path == config.logout.path.as_bytes() {
+        return Some(logout(config, request, now_s));
+    }
+    if config.logout.backchannel_path.as_deref().map(str::as_bytes) == Some(path) {
+        return Some(backchannel_logout(request));
+    }
+    (path == config.login_path.as_bytes()).then(|| sign_in(request))
+}
+
+/// The rules' word on the request: `Err` when it is final (allow, deny), else the rules it
+/// picked, to check once the credential is known.
+fn apply_rules<'a>(
+    config: &'a Config,
+    request: &Request,
+    picked: &'a mut Picked,
+) -> Result<Applied<'a>, Decision> {
+    match config.rules.evaluate(request, picked) {
+        Policy::Allow { .. } => Err(Decision::Allow {
+            identity: None,
+            reason: AllowReason::Skipped,
+        }),
+        Policy::Deny { .. } => Err(Deny::forbidden("denied_by_rule")),
+        Policy::Authenticate { rules } => Ok(Applied {
+            config,
+            picked: rules,
+            redirect: redirects(config, rules, request),
+        }),
     }
 }
 

@@ -70,24 +70,32 @@ fn start_to(
             vec![],
         );
     };
+    vec![
+        Effect::count("login", "started"),
+        redirect(location, flow_cookies(inputs, request, &name, &value)),
+    ]
+}
+
+/// `Set-Cookie`s for a new login flow's cookie, and clears for the stale flows it evicts.
+fn flow_cookies(
+    inputs: &Inputs,
+    request: &Request,
+    name: &str,
+    value: &str,
+) -> Vec<(&'static str, String)> {
+    let config = inputs.config;
     let attrs = attributes(config);
     let ttl = login::LOGIN_TTL_SECONDS;
-    let mut headers = vec![(
-        "set-cookie",
-        cookies::set_cookie(&name, &value, &attrs, ttl),
-    )];
+    let mut headers = vec![("set-cookie", cookies::set_cookie(name, value, &attrs, ttl))];
     let stale = session::flow_cookies_to_evict(
         &request.cookies(),
         &config.session.keys,
-        base,
-        issuer,
+        &config.session.cookie_name,
+        &inputs.login_issuer().issuer,
         inputs.now_s(),
     );
     for name in stale {
         headers.push(("set-cookie", cookies::clear_cookie(&name, &attrs)));
     }
-    vec![
-        Effect::count("login", "started"),
-        redirect(location, headers),
-    ]
+    headers
 }
