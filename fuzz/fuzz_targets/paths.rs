@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use oidc_gate::core::login::{self, Origin};
 use oidc_gate::core::decide::Request;
+use oidc_gate::core::login::{self, Origin};
 use oidc_gate::core::paths;
 use oidc_gate::core::policy::{Action, PathPattern, Picked, Policy, Rule, Rules};
 use oidc_gate_fuzz::split_line;
@@ -45,7 +45,8 @@ fuzz_target!(|data: &[u8]| {
     // A reading under the denied prefix is denied, however else the path reads.
     let readings = paths::readings(path);
     let denied_reading = readings.as_ref().is_some_and(|all| {
-        all.iter().any(|r| r == b"/public/admin" || r.starts_with(b"/public/admin/"))
+        all.iter()
+            .any(|r| r == b"/public/admin" || r.starts_with(b"/public/admin/"))
     });
     if denied_reading {
         assert!(policy.starts_with("Deny"), "{policy} for {path:?}");
