@@ -6,6 +6,7 @@
 //! Unknown keys are errors too: a typo (`isuer`) must not silently fall back to a default.
 
 mod fields;
+mod headers;
 mod rules;
 
 use std::collections::BTreeMap;
@@ -80,9 +81,33 @@ pub struct IssuerConfig {
     /// Fixed JWKS location; when absent it comes from discovery.
     pub jwks_uri: Option<String>,
     pub audiences: Vec<String>,
-    pub userid_claim: String,
-    pub groups_claim: String,
+    /// The user id: the first of these claims present (a name, or a dotted path).
+    pub userid_claims: Vec<String>,
+    /// The groups: every one of these claims, merged.
+    pub groups_claims: Vec<String>,
     pub userid_prefix: String,
+    /// Kubernetes service-account tokens (`sub` `system:serviceaccount:<ns>:<name>`) get the
+    /// groups Kubernetes gives them: `system:serviceaccounts`, `system:serviceaccounts:<ns>`.
+    pub serviceaccount_groups: bool,
+}
+
+/// A request header a bearer token is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenHeader {
+    /// Lower case.
+    pub name: String,
+    /// The scheme before the token (`Bearer`, compared case-insensitively); `None`: the whole
+    /// value is the token.
+    pub scheme: Option<String>,
+}
+
+impl TokenHeader {
+    pub fn authorization() -> TokenHeader {
+        TokenHeader {
+            name: "authorization".to_string(),
+            scheme: Some("Bearer".to_string()),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -153,6 +178,12 @@ pub struct Config {
     pub session: SessionConfig,
     pub userid_header: String,
     pub groups_header: String,
+    /// Extra identity headers: header name -> claim (a name or a dotted path).
+    pub claim_headers: Vec<(String, String)>,
+    /// Every header the filter sets from an identity; the same names from clients are removed.
+    pub identity_headers: Vec<String>,
+    /// Where bearer tokens are read from, in order.
+    pub token_headers: Vec<TokenHeader>,
     pub userid_transformers: Vec<UseridTransformer>,
     /// `None` means every authenticated user is allowed (`["*"]`).
     pub groups_allowlist: Option<Vec<String>>,
@@ -182,6 +213,16 @@ impl<F: Fn(&str) -> Option<String>> Environment for F {
 
 impl Config {
     /// The issuer browsers sign in with: the first one configured (validation requires one).
+    /// The claims a credential's grants keep: those the rules check and the claim headers
+    /// show (sessions carry them from their login).
+    pub fn kept_claims(&self) -> Vec<&str> {
+        let mut names = self.rules.claim_names();
+        names.extend(self.claim_headers.iter().map(|(_, claim)| claim.as_str()));
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
     pub fn login_issuer(&self) -> &IssuerConfig {
         &self.issuers[0]
     }
@@ -223,6 +264,9 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "session_cookie_secure",
     "userid_claim",
     "groups_claim",
+    "serviceaccount_groups",
+    "claim_headers",
+    "token_headers",
     "userid_header",
     "groups_header",
     "userid_prefix",
@@ -251,6 +295,7 @@ const EXTRA_ISSUER_KEYS: &[&str] = &[
     "userid_claim",
     "groups_claim",
     "userid_prefix",
+    "serviceaccount_groups",
 ];
 
 const TRANSFORMER_KEYS: &[&str] = &["matches", "replaces"];
@@ -280,8 +325,11 @@ fn compile(mut f: Fields, env: &dyn Environment) -> Result<Config, ConfigError> 
         callback_path: login.callback_path,
         scopes: login.scopes,
         session,
+        identity_headers: headers::identity_headers(&identity),
         userid_header: identity.userid_header,
         groups_header: identity.groups_header,
+        claim_headers: identity.claim_headers,
+        token_headers: headers::token_headers(&mut f)?,
         userid_transformers: identity.userid_transformers,
         groups_allowlist: identity.groups_allowlist,
         rules,
@@ -332,9 +380,12 @@ fn issuers(
     cluster: String,
     client_id: &str,
 ) -> Result<Vec<IssuerConfig>, ConfigError> {
-    let userid_claim = f.str_or("userid_claim", "email")?;
-    let groups_claim = f.str_or("groups_claim", "groups")?;
-    let userid_prefix = f.str_or("userid_prefix", "")?;
+    let claims = ClaimSettings {
+        userid_claims: claim_list(f, "userid_claim", &["email"])?,
+        groups_claims: claim_list(f, "groups_claim", &["groups"])?,
+        userid_prefix: f.str_or("userid_prefix", "")?,
+        serviceaccount_groups: f.bool_or("serviceaccount_groups", false)?,
+    };
     let audiences = f.string_list_or("audiences", vec![client_id.to_string()])?;
     check_list_not_empty("audiences", &audiences)?;
     let primary = IssuerConfig {
@@ -342,14 +393,14 @@ fn issuers(
         cluster,
         jwks_uri: None,
         audiences,
-        userid_claim: userid_claim.clone(),
-        groups_claim: groups_claim.clone(),
-        userid_prefix: userid_prefix.clone(),
+        userid_claims: claims.userid_claims.clone(),
+        groups_claims: claims.groups_claims.clone(),
+        userid_prefix: claims.userid_prefix.clone(),
+        serviceaccount_groups: claims.serviceaccount_groups,
     };
     let mut issuers = vec![primary];
     for extra in f.object_list("extra_issuers", EXTRA_ISSUER_KEYS)? {
-        let defaults = (&userid_claim, &groups_claim, &userid_prefix);
-        issuers.push(extra_issuer(extra, defaults)?);
+        issuers.push(extra_issuer(extra, &claims)?);
     }
     check_distinct_issuers(&issuers)?;
     Ok(issuers)
@@ -387,6 +438,7 @@ fn login_endpoints(f: &mut Fields) -> Result<LoginEndpoints, ConfigError> {
 struct IdentityRules {
     userid_header: String,
     groups_header: String,
+    claim_headers: Vec<(String, String)>,
     userid_transformers: Vec<UseridTransformer>,
     groups_allowlist: Option<Vec<String>>,
 }
@@ -397,9 +449,11 @@ fn identity_rules(f: &mut Fields) -> Result<IdentityRules, ConfigError> {
     if header_names::folds_to(&groups_header, &userid_header) {
         return Err(error("groups_header", "must differ from userid_header"));
     }
+    let claim_headers = headers::claim_headers(f, &[&userid_header, &groups_header])?;
     Ok(IdentityRules {
         userid_header,
         groups_header,
+        claim_headers,
         userid_transformers: transformers(f)?,
         groups_allowlist: groups_allowlist(f)?,
     })
@@ -411,10 +465,34 @@ fn default_scopes() -> Vec<String> {
         .to_vec()
 }
 
-fn extra_issuer(
-    mut f: Fields,
-    (userid_claim, groups_claim, userid_prefix): (&String, &String, &String),
-) -> Result<IssuerConfig, ConfigError> {
+/// How an issuer's claims become an identity; extra issuers default to the login issuer's.
+struct ClaimSettings {
+    userid_claims: Vec<String>,
+    groups_claims: Vec<String>,
+    userid_prefix: String,
+    serviceaccount_groups: bool,
+}
+
+/// A claim name or an ordered list of them (each a name or a dotted path).
+fn claim_list(f: &mut Fields, key: &str, default: &[&str]) -> Result<Vec<String>, ConfigError> {
+    let list = match f.optional_str_or_list(key)? {
+        Some(list) => list,
+        None => default.iter().map(|c| c.to_string()).collect(),
+    };
+    check_list_not_empty(&f.path(key), &list)?;
+    if let Some(bad) = list
+        .iter()
+        .find(|c| c.is_empty() || c.starts_with('.') || c.ends_with('.'))
+    {
+        return Err(error(
+            f.path(key),
+            format!("{bad:?} is not a claim name or path"),
+        ));
+    }
+    Ok(list)
+}
+
+fn extra_issuer(mut f: Fields, defaults: &ClaimSettings) -> Result<IssuerConfig, ConfigError> {
     let issuer = f.required_str("issuer")?;
     check_http_url(&f.path("issuer"), &issuer)?;
     let cluster = f.required_str("cluster")?;
@@ -430,11 +508,17 @@ fn extra_issuer(
         cluster,
         jwks_uri,
         audiences,
-        userid_claim: f.str_or("userid_claim", userid_claim)?,
-        groups_claim: f.str_or("groups_claim", groups_claim)?,
-        userid_prefix: f.str_or("userid_prefix", userid_prefix)?,
+        userid_claims: claim_list(&mut f, "userid_claim", &as_strs(&defaults.userid_claims))?,
+        groups_claims: claim_list(&mut f, "groups_claim", &as_strs(&defaults.groups_claims))?,
+        userid_prefix: f.str_or("userid_prefix", &defaults.userid_prefix)?,
+        serviceaccount_groups: f
+            .bool_or("serviceaccount_groups", defaults.serviceaccount_groups)?,
     };
     Ok(config)
+}
+
+fn as_strs(list: &[String]) -> Vec<&str> {
+    list.iter().map(String::as_str).collect()
 }
 
 fn check_distinct_issuers(issuers: &[IssuerConfig]) -> Result<(), ConfigError> {
@@ -655,7 +739,14 @@ const RESERVED_HEADERS: &[&str] = &[
 
 fn header_name(f: &mut Fields, key: &str, default: &str) -> Result<String, ConfigError> {
     let name = f.str_or(key, default)?.to_ascii_lowercase();
-    if !header_names::is_unambiguous(&name) {
+    check_identity_header(key, &name)?;
+    Ok(name)
+}
+
+/// A header the filter sets from an identity: one spelling every upstream reads the same way,
+/// and none that carries a credential or frames the request.
+fn check_identity_header(key: &str, name: &str) -> Result<(), ConfigError> {
+    if !header_names::is_unambiguous(name) {
         return Err(error(
             key,
             "must be letters and digits in words joined by single '-' (upstreams fold '_', '.' \
@@ -664,14 +755,14 @@ fn header_name(f: &mut Fields, key: &str, default: &str) -> Result<String, Confi
     }
     if RESERVED_HEADERS
         .iter()
-        .any(|r| header_names::folds_to(&name, r))
+        .any(|r| header_names::folds_to(name, r))
     {
         return Err(error(
             key,
             format!("{name:?} cannot be used as an identity header"),
         ));
     }
-    Ok(name)
+    Ok(())
 }
 
 fn transformers(f: &mut Fields) -> Result<Vec<UseridTransformer>, ConfigError> {

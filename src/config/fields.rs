@@ -133,6 +133,34 @@ impl Fields {
             .map(Some)
     }
 
+    /// A string, or a list of strings; `None` when absent.
+    pub(super) fn optional_str_or_list(
+        &mut self,
+        key: &str,
+    ) -> Result<Option<Vec<String>>, ConfigError> {
+        match self.map.get(key) {
+            Some(Value::String(_)) => Ok(self.optional_str(key)?.map(|s| vec![s])),
+            _ => self
+                .optional_string_list(key)
+                .map_err(|e| error(e.field, "must be a string or a list of strings".to_string())),
+        }
+    }
+
+    /// A list of any JSON values; `None` when absent.
+    pub(super) fn optional_value_list(
+        &mut self,
+        key: &str,
+    ) -> Result<Option<Vec<Value>>, ConfigError> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Value::Array(items)) => Ok(Some(items)),
+            Some(other) => Err(error(
+                self.path(key),
+                format!("must be a list, got {}", kind(&other)),
+            )),
+        }
+    }
+
     pub(super) fn string_list_or(
         &mut self,
         key: &str,

@@ -25,10 +25,16 @@ pub(super) fn claim_headers(
         check_identity_header(&field, &name)?;
         let clash = |other: &str| header_names::folds_to(&name, other);
         if taken.iter().any(|t| clash(t)) || headers.iter().any(|(h, _)| clash(h)) {
-            return Err(error(field, "an identity header of that name is set already"));
+            return Err(error(
+                field,
+                "an identity header of that name is set already",
+            ));
         }
         let [claim] = claims.as_slice() else {
-            return Err(error(field, "one claim (a name or a dotted path) per header"));
+            return Err(error(
+                field,
+                "one claim (a name or a dotted path) per header",
+            ));
         };
         headers.push((name, claim.clone()));
     }
@@ -38,10 +44,13 @@ pub(super) fn claim_headers(
 /// The user id and groups headers, and the claim headers.
 pub(super) fn identity_headers(identity: &IdentityRules) -> Vec<String> {
     let claim_headers = identity.claim_headers.iter().map(|(h, _)| h.clone());
-    [identity.userid_header.clone(), identity.groups_header.clone()]
-        .into_iter()
-        .chain(claim_headers)
-        .collect()
+    [
+        identity.userid_header.clone(),
+        identity.groups_header.clone(),
+    ]
+    .into_iter()
+    .chain(claim_headers)
+    .collect()
 }
 
 /// `["authorization", "flyte-authorization", {"name": "x-api-token", "scheme": ""}]`: a
@@ -71,7 +80,9 @@ fn token_header(field: &str, entry: serde_json::Value) -> Result<TokenHeader, Co
     let (name, scheme) = match entry {
         serde_json::Value::String(name) => (name, Some("Bearer".to_string())),
         serde_json::Value::Object(mut map) => {
-            let name = map.remove("name").and_then(|n| n.as_str().map(String::from));
+            let name = map
+                .remove("name")
+                .and_then(|n| n.as_str().map(String::from));
             let scheme = map.remove("scheme").map(|s| s.as_str().map(String::from));
             match (name, scheme, map.is_empty()) {
                 (Some(name), None, true) => (name, Some("Bearer".to_string())),
@@ -81,10 +92,19 @@ fn token_header(field: &str, entry: serde_json::Value) -> Result<TokenHeader, Co
                 _ => return Err(error(field, "{\"name\": header, \"scheme\": word or \"\"}")),
             }
         }
-        _ => return Err(error(field, "a header name, or {\"name\": ..., \"scheme\": ...}")),
+        _ => {
+            return Err(error(
+                field,
+                "a header name, or {\"name\": ..., \"scheme\": ...}",
+            ))
+        }
     };
     let name = name.to_ascii_lowercase();
-    if name.is_empty() || !name.bytes().all(is_token_char) || NOT_TOKEN_HEADERS.contains(&name.as_str()) || name.starts_with(':') {
+    if name.is_empty()
+        || !name.bytes().all(is_token_char)
+        || NOT_TOKEN_HEADERS.contains(&name.as_str())
+        || name.starts_with(':')
+    {
         return Err(error(field, format!("{name:?} cannot carry a token")));
     }
     if let Some(scheme) = &scheme {

@@ -44,8 +44,8 @@ fn minimal_config_gets_the_documented_defaults() {
     let c = load(&minimal()).unwrap();
     assert_eq!(c.issuers.len(), 1);
     assert_eq!(c.issuers[0].audiences, vec!["app"]);
-    assert_eq!(c.issuers[0].userid_claim, "email");
-    assert_eq!(c.issuers[0].groups_claim, "groups");
+    assert_eq!(c.issuers[0].userid_claims, ["email"]);
+    assert_eq!(c.issuers[0].groups_claims, ["groups"]);
     assert_eq!(c.redirect_uri, "/authservice/oidc/callback");
     assert_eq!(c.scopes, vec!["openid", "email", "profile", "groups"]);
     assert_eq!(c.session.cookie_name, "authservice_session");
@@ -452,8 +452,8 @@ fn extra_issuers_inherit_claims_and_must_be_distinct() {
         json!({"extra_issuers": [sa.clone()], "groups_claim": "roles"}),
     ))
     .unwrap();
-    assert_eq!(c.issuers[1].userid_claim, "sub");
-    assert_eq!(c.issuers[1].groups_claim, "roles");
+    assert_eq!(c.issuers[1].userid_claims, ["sub"]);
+    assert_eq!(c.issuers[1].groups_claims, ["roles"]);
     assert_eq!(
         c.issuers[1].jwks_uri.as_deref(),
         Some("https://kubernetes.default.svc/openid/v1/jwks")
@@ -482,4 +482,79 @@ fn extra_issuers_inherit_claims_and_must_be_distinct() {
 fn openid_scope_is_always_sent() {
     let c = load(&with(json!({"scopes": ["email"]}))).unwrap();
     assert_eq!(c.scopes, vec!["openid", "email"]);
+}
+
+#[test]
+fn token_headers_claim_headers_and_claim_lists_are_checked() {
+    let c = load(&with(json!({
+        "token_headers": ["Flyte-Authorization", {"name": "x-api-token", "scheme": ""},
+                          {"name": "x-other", "scheme": "Token"}],
+        "claim_headers": {"X-Auth-Request-Email": "email"},
+        "userid_claim": ["email", "preferred_username"],
+        "groups_claim": "realm_access.roles",
+    })))
+    .unwrap();
+    let headers: Vec<(&str, Option<&str>)> = c
+        .token_headers
+        .iter()
+        .map(|t| (t.name.as_str(), t.scheme.as_deref()))
+        .collect();
+    assert_eq!(
+        headers,
+        [
+            ("flyte-authorization", Some("Bearer")),
+            ("x-api-token", None),
+            ("x-other", Some("Token"))
+        ]
+    );
+    assert_eq!(
+        c.claim_headers,
+        [("x-auth-request-email".to_string(), "email".to_string())]
+    );
+    assert_eq!(c.issuers[0].userid_claims, ["email", "preferred_username"]);
+    assert_eq!(c.issuers[0].groups_claims, ["realm_access.roles"]);
+    assert_eq!(
+        load(&minimal()).unwrap().token_headers,
+        [TokenHeader::authorization()]
+    );
+
+    for (bad, field) in [
+        (json!({"token_headers": []}), "token_headers"),
+        (
+            json!({"token_headers": ["a", "b", "c", "d", "e"]}),
+            "token_headers",
+        ),
+        (json!({"token_headers": ["cookie"]}), "token_headers[0]"),
+        (json!({"token_headers": ["a b"]}), "token_headers[0]"),
+        (json!({"token_headers": ["x", "X"]}), "token_headers[1]"),
+        (
+            json!({"token_headers": [{"name": "x", "schema": "y"}]}),
+            "token_headers[0]",
+        ),
+        (
+            json!({"token_headers": [{"name": "x", "scheme": "two words"}]}),
+            "token_headers[0]",
+        ),
+        (
+            json!({"claim_headers": {"kubeflow_userid": "email"}}),
+            "claim_headers.kubeflow_userid",
+        ),
+        (
+            json!({"claim_headers": {"x_email": "email"}}),
+            "claim_headers.x_email",
+        ),
+        (
+            json!({"claim_headers": {"authorization": "email"}}),
+            "claim_headers.authorization",
+        ),
+        (
+            json!({"claim_headers": {"x-a": ["email", "sub"]}}),
+            "claim_headers.x-a",
+        ),
+        (json!({"userid_claim": []}), "userid_claim"),
+        (json!({"userid_claim": ["email", 7]}), "userid_claim[1]"),
+        (json!({"groups_claim": ".roles"}), "groups_claim"),
+    ] {
+        assert_eq!(failing_field(bad.clone()), field, "{bad}");
+    }
 }

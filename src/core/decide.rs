@@ -2,7 +2,7 @@
 
 use std::rc::Rc;
 
-use crate::config::Config;
+use crate::config::{Config, TokenHeader};
 use crate::core::claims::Grants;
 use crate::core::cookies;
 use crate::core::identity::{identify, Identity, IdentityError, LOGIN_ISSUER};
@@ -16,15 +16,8 @@ use crate::core::token_cache::{TokenCache, Verdict};
 /// Authorization header values above this are refused before any parsing.
 pub const MAX_AUTHORIZATION_BYTES: usize = 16 * 1024 + 16;
 
-/// The `Authorization` header(s) of a request, as sent.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum Authorization {
-    #[default]
-    Absent,
-    One(Vec<u8>),
-    /// More than one header: ambiguous, never guessed at.
-    Several,
-}
+/// A token header of a request, as sent: its index in `token_headers`, and its value.
+pub type Credential = (usize, Vec<u8>);
 
 /// What the decision needs to know about a request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -33,7 +26,8 @@ pub struct Request {
     pub scheme: Vec<u8>,
     pub authority: Vec<u8>,
     pub path: Vec<u8>,
-    pub authorization: Authorization,
+    /// The token headers (`token_headers`) the request carries, in order.
+    pub credentials: Vec<Credential>,
     pub cookie_headers: Vec<Vec<u8>>,
     /// A top-level browser navigation: may be redirected to the IdP.
     pub navigation: bool,
@@ -87,22 +81,29 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 impl Request {
-    /// Reads the request from its header list (lower-case names, raw values).
+    /// Reads the request from its header list (lower-case names, raw values), with the
+    /// tokens in `Authorization`.
     pub fn from_headers<'a>(headers: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Request {
+        Request::read(headers, &[TokenHeader::authorization()])
+    }
+
+    /// Reads the request from its header list, with the tokens in `token_headers`.
+    pub fn read<'a>(
+        headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+        token_headers: &[TokenHeader],
+    ) -> Request {
         let mut request = Request::default();
         let mut hints = FetchHints::default();
         for (name, value) in headers {
+            if let Some(source) = token_headers.iter().position(|t| t.name == name) {
+                request.credentials.push((source, value.to_vec()));
+                continue;
+            }
             match name {
                 ":method" => request.method = value.to_vec(),
                 ":scheme" => request.scheme = value.to_vec(),
                 ":authority" => request.authority = value.to_vec(),
                 ":path" => request.path = value.to_vec(),
-                "authorization" => {
-                    request.authorization = match request.authorization {
-                        Authorization::Absent => Authorization::One(value.to_vec()),
-                        _ => Authorization::Several,
-                    }
-                }
                 "cookie" => request.cookie_headers.push(value.to_vec()),
                 "sec-fetch-mode" => hints.mode = Some(value),
                 "sec-fetch-site" => {
@@ -173,31 +174,35 @@ pub struct Deny {
 
 impl Deny {
     fn invalid_token(reason: &'static str) -> Decision {
-        Decision::Deny(Deny {
+        Decision::Deny(Deny::bad_token(reason))
+    }
+
+    fn bad_token(reason: &'static str) -> Deny {
+        Deny {
             status: 401,
             reason,
             www_authenticate: Some("Bearer error=\"invalid_token\""),
-        })
+        }
     }
 
-    fn forbidden(reason: &'static str) -> Decision {
-        Decision::Deny(Deny {
+    fn forbidden(reason: &'static str) -> Deny {
+        Deny {
             status: 403,
             reason,
             www_authenticate: None,
-        })
+        }
     }
 
     /// An authenticated request that falls short of a rule it matched.
-    fn short_of_rule(shortfall: Shortfall) -> Decision {
+    fn short_of_rule(shortfall: Shortfall) -> Deny {
         match shortfall {
             Shortfall::Group => Deny::forbidden(IdentityError::NotInAllowedGroups.reason()),
             Shortfall::Claim => Deny::forbidden("claim_not_accepted"),
-            Shortfall::Scope => Decision::Deny(Deny {
+            Shortfall::Scope => Deny {
                 status: 403,
                 reason: "insufficient_scope",
                 www_authenticate: Some("Bearer error=\"insufficient_scope\""),
-            }),
+            },
         }
     }
 
@@ -271,6 +276,7 @@ impl Decision {
             groups: session.groups,
             sub: session.sub,
             issuer: LOGIN_ISSUER,
+            grants: session.grants,
         })
     }
 
@@ -345,8 +351,14 @@ pub fn decide(
     }
     let mut picked = Picked::new();
     let applied = match apply_rules(config, request, &mut picked) {
-        Ok(applied) => applied,
-        Err(decision) => return decision,
+        Ruling::Authenticate(applied) => applied,
+        Ruling::Allow => {
+            return Decision::Allow {
+                identity: None,
+                reason: AllowReason::Skipped,
+            }
+        }
+        Ruling::Deny => return Decision::Deny(Deny::forbidden("denied_by_rule")),
     };
     if config.allow_cors_preflight && is_bare_preflight(request) {
         return Decision::Allow {
@@ -358,16 +370,10 @@ pub fn decide(
         // RFC 6750 2.3 is not supported, and a second credential channel is ambiguous.
         return Deny::invalid_token("token_in_query");
     }
-    match &request.authorization {
-        Authorization::Several => return Deny::invalid_token("several_authorization_headers"),
-        Authorization::One(value) => match bearer_token(value) {
-            Ok(Some(token)) => {
-                return check_bearer(&applied, token, verifier, now_s, on_unknown_kid)
-            }
-            Ok(None) => {}
-            Err(reason) => return Deny::invalid_token(reason),
-        },
-        Authorization::Absent => {}
+    match bearer(config, request) {
+        Ok(Some(token)) => return check_bearer(&applied, token, verifier, now_s, on_unknown_kid),
+        Ok(None) => {}
+        Err(refused) => return Decision::Deny(refused),
     }
     let redirect = applied.redirect;
     match cached_session(config, request, &mut verifier.sessions, now_s) {
@@ -396,20 +402,19 @@ fn own_endpoint(config: &Config, request: &Request, now_s: u64) -> Option<Decisi
     (path == config.login_path.as_bytes()).then(|| sign_in(request))
 }
 
-/// The rules' word on the request: `Err` when it is final (allow, deny), else the rules it
-/// picked, to check once the credential is known.
-fn apply_rules<'a>(
-    config: &'a Config,
-    request: &Request,
-    picked: &'a mut Picked,
-) -> Result<Applied<'a>, Decision> {
+/// The rules' word on a request.
+enum Ruling<'a> {
+    Allow,
+    Deny,
+    /// Authenticate, then check the rules it picked.
+    Authenticate(Applied<'a>),
+}
+
+fn apply_rules<'a>(config: &'a Config, request: &Request, picked: &'a mut Picked) -> Ruling<'a> {
     match config.rules.evaluate(request, picked) {
-        Policy::Allow { .. } => Err(Decision::Allow {
-            identity: None,
-            reason: AllowReason::Skipped,
-        }),
-        Policy::Deny { .. } => Err(Deny::forbidden("denied_by_rule")),
-        Policy::Authenticate { rules } => Ok(Applied {
+        Policy::Allow { .. } => Ruling::Allow,
+        Policy::Deny { .. } => Ruling::Deny,
+        Policy::Authenticate { rules } => Ruling::Authenticate(Applied {
             config,
             picked: rules,
             redirect: redirects(config, rules, request),
@@ -426,7 +431,7 @@ struct Applied<'a> {
 }
 
 impl Applied<'_> {
-    fn check(&self, groups: &[String], grants: &Grants) -> Result<(), Decision> {
+    fn check(&self, groups: &[String], grants: &Grants) -> Result<(), Deny> {
         let rules = &self.config.rules;
         rules
             .check(self.picked, groups, grants)
@@ -491,11 +496,11 @@ fn check_session(applied: &Applied, session: Session, now_s: u64) -> Decision {
     let config = applied.config;
     if let Some(allowed) = &config.groups_allowlist {
         if !session.groups.iter().any(|g| allowed.contains(g)) {
-            return Deny::forbidden(IdentityError::NotInAllowedGroups.reason());
+            return Decision::Deny(Deny::forbidden(IdentityError::NotInAllowedGroups.reason()));
         }
     }
     if let Err(refused) = applied.check(&session.groups, &session.grants) {
-        return refused;
+        return Decision::Deny(refused);
     }
     let refresh_from = session
         .tokens_expire_at
@@ -517,9 +522,7 @@ fn check_session(applied: &Applied, session: Session, now_s: u64) -> Decision {
 /// A CORS preflight without a credential (browsers never send one with it): the upstream owns
 /// its CORS policy and answers it. One that carries a credential is checked as usual.
 fn is_bare_preflight(request: &Request) -> bool {
-    request.cors_preflight
-        && request.authorization == Authorization::Absent
-        && request.cookie_headers.is_empty()
+    request.cors_preflight && request.credentials.is_empty() && request.cookie_headers.is_empty()
 }
 
 /// The login path starts a login on `GET` (a link or a redirect of the application's own).
@@ -549,13 +552,7 @@ fn backchannel_logout(request: &Request) -> Decision {
 /// Logout needs a browser navigation from this site, or the legacy dashboard's POST carrying
 /// the session; a cross-site image or form cannot log anyone out.
 fn logout(config: &Config, request: &Request, now_s: u64) -> Decision {
-    let forbidden = |reason| {
-        Decision::Deny(Deny {
-            status: 403,
-            reason,
-            www_authenticate: None,
-        })
-    };
+    let forbidden = |reason| Decision::Deny(Deny::forbidden(reason));
     if request.cross_site {
         return forbidden("logout_cross_site");
     }
@@ -579,10 +576,7 @@ fn logout(config: &Config, request: &Request, now_s: u64) -> Decision {
 
 /// oidc-authservice's dashboard sends the session cookie's value as a bearer token.
 fn legacy_logout_session(config: &Config, request: &Request, now_s: u64) -> Option<Session> {
-    let Authorization::One(value) = &request.authorization else {
-        return None;
-    };
-    let token = bearer_token(value).ok().flatten()?;
+    let token = bearer(config, request).ok().flatten()?;
     let cookies = [(config.session.cookie_name.as_str(), token)];
     read_session(config, &cookies, now_s).ok()
 }
@@ -613,17 +607,57 @@ fn no_credential(redirect: bool, reason: &'static str) -> Decision {
     })
 }
 
-/// The token of a `Bearer` authorization (scheme case-insensitive, exactly one token);
-/// `Ok(None)` for other schemes, which are not ours to judge.
-fn bearer_token(value: &[u8]) -> Result<Option<&str>, &'static str> {
+/// The one bearer token the request's token headers carry; `Ok(None)` when they carry none.
+/// A header sent twice is refused (401), and so are two headers with different tokens (400):
+/// which one counts would be a guess.
+fn bearer<'a>(config: &Config, request: &'a Request) -> Result<Option<&'a str>, Deny> {
+    let mut found: Option<&str> = None;
+    for (i, (source, value)) in request.credentials.iter().enumerate() {
+        if request.credentials[..i].iter().any(|(s, _)| s == source) {
+            return Err(Deny::bad_token("several_authorization_headers"));
+        }
+        let Some(header) = config.token_headers.get(*source) else {
+            continue;
+        };
+        let token = match bearer_token(value, header.scheme.as_deref()) {
+            Ok(Some(token)) => token,
+            Ok(None) => continue,
+            Err(reason) => return Err(Deny::bad_token(reason)),
+        };
+        match found {
+            Some(other) if other != token => {
+                return Err(Deny {
+                    status: 400,
+                    reason: "conflicting_credentials",
+                    www_authenticate: Some("Bearer error=\"invalid_request\""),
+                })
+            }
+            _ => found = Some(token),
+        }
+    }
+    Ok(found)
+}
+
+/// The token of a header value: after `scheme` (case-insensitive) when there is one, exactly
+/// one token; `Ok(None)` for other schemes, which are not ours to judge.
+fn bearer_token<'a>(
+    value: &'a [u8],
+    scheme: Option<&str>,
+) -> Result<Option<&'a str>, &'static str> {
     if value.len() > MAX_AUTHORIZATION_BYTES {
         return Err("token_too_large");
     }
     let text = std::str::from_utf8(value).map_err(|_| "malformed_authorization")?;
-    let (scheme, rest) = text.split_once(' ').unwrap_or((text, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Ok(None);
-    }
+    let rest = match scheme {
+        Some(scheme) => {
+            let (sent, rest) = text.split_once(' ').unwrap_or((text, ""));
+            if !sent.eq_ignore_ascii_case(scheme) {
+                return Ok(None);
+            }
+            rest
+        }
+        None => text,
+    };
     let token = rest.trim_start_matches(' ');
     if token.is_empty() || token.contains(|c: char| c.is_ascii_whitespace() || c.is_control()) {
         return Err("malformed_authorization");
@@ -674,7 +708,6 @@ fn check_bearer(
     let verdict = Verdict {
         issuer: index,
         identity: identify(&verified.claims, index, config),
-        grants: Grants::of(&verified.claims, &config.rules.claim_names()),
     };
     let skew = config.clock_skew_seconds;
     let not_before = verified
@@ -693,12 +726,12 @@ fn check_bearer(
 
 fn bearer_decision(verdict: Verdict, applied: &Applied) -> Decision {
     match verdict.identity {
-        Ok(identity) => match applied.check(&identity.groups, &verdict.grants) {
+        Ok(identity) => match applied.check(&identity.groups, &identity.grants) {
             Ok(()) => Decision::Allow {
                 identity: Some(identity),
                 reason: AllowReason::Bearer,
             },
-            Err(refused) => refused,
+            Err(refused) => Decision::Deny(refused),
         },
         Err(e @ (IdentityError::NotInAllowedGroups | IdentityError::GroupsNotAList)) => {
             Decision::Deny(Deny {

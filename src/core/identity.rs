@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use crate::config::Config;
+use crate::core::claims::{self, Grants};
 
 /// The index in `config.issuers` of the login issuer (`Config::login_issuer`), whose identities
 /// every session carries.
@@ -18,6 +19,23 @@ pub struct Identity {
     pub sub: String,
     /// Who vouched for it: an index into `config.issuers`.
     pub issuer: usize,
+    /// Its scopes and the claims the configuration keeps (rules, claim headers).
+    pub grants: Grants,
+}
+
+impl Identity {
+    /// The value of a claim header: the claim's values, comma-joined, without any that holds
+    /// a ',' or a control character; `None` when none is left.
+    pub fn claim_header(&self, claim: &str) -> Option<String> {
+        let values: Vec<&str> = self
+            .grants
+            .claim(claim)
+            .iter()
+            .map(String::as_str)
+            .filter(|v| !v.is_empty() && !v.contains(',') && is_header_safe(v))
+            .collect();
+        (!values.is_empty()).then(|| values.join(","))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,30 +66,64 @@ pub fn identify(
     config: &Config,
 ) -> Result<Identity, IdentityError> {
     let issuer = &config.issuers[issuer_index];
-    let raw_userid = match claims.get(&issuer.userid_claim) {
-        Some(Value::String(s)) if !s.is_empty() => s,
-        _ => return Err(IdentityError::MissingUserid),
-    };
+    let raw_userid = issuer
+        .userid_claims
+        .iter()
+        .find_map(|name| match claims::at(claims, name) {
+            Some(Value::String(s)) if !s.is_empty() => Some(s),
+            _ => None,
+        })
+        .ok_or(IdentityError::MissingUserid)?;
     let userid = format!("{}{}", issuer.userid_prefix, transform(raw_userid, config));
     if !is_header_safe(&userid) {
         return Err(IdentityError::MissingUserid);
-    }
-    let groups = groups(claims.get(&issuer.groups_claim))?;
-    if let Some(allowed) = &config.groups_allowlist {
-        if !groups.iter().any(|g| allowed.contains(g)) {
-            return Err(IdentityError::NotInAllowedGroups);
-        }
     }
     let sub = match claims.get("sub") {
         Some(Value::String(sub)) => sub.clone(),
         _ => String::new(),
     };
+    let mut groups = Vec::new();
+    for name in &issuer.groups_claims {
+        for group in groups_of(claims::at(claims, name))? {
+            if !groups.contains(&group) {
+                groups.push(group);
+            }
+        }
+    }
+    if issuer.serviceaccount_groups {
+        groups.extend(serviceaccount_groups(&sub));
+    }
+    if let Some(allowed) = &config.groups_allowlist {
+        if !groups.iter().any(|g| allowed.contains(g)) {
+            return Err(IdentityError::NotInAllowedGroups);
+        }
+    }
     Ok(Identity {
         userid,
         groups,
         sub,
         issuer: issuer_index,
+        grants: Grants::of(claims, &config.kept_claims()),
     })
+}
+
+/// The groups Kubernetes puts a service account in, for a `sub` of
+/// `system:serviceaccount:<namespace>:<name>`; none for any other `sub`.
+fn serviceaccount_groups(sub: &str) -> Vec<String> {
+    let Some(rest) = sub.strip_prefix("system:serviceaccount:") else {
+        return Vec::new();
+    };
+    match rest.split_once(':') {
+        Some((namespace, name))
+            if !namespace.is_empty() && !name.is_empty() && is_group_safe(namespace) =>
+        {
+            vec![
+                "system:serviceaccounts".to_string(),
+                format!("system:serviceaccounts:{namespace}"),
+            ]
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// The first transformer whose pattern matches rewrites the id; later ones are not tried.
@@ -84,7 +136,7 @@ fn transform(userid: &str, config: &Config) -> String {
         .unwrap_or_else(|| userid.to_string())
 }
 
-fn groups(claim: Option<&Value>) -> Result<Vec<String>, IdentityError> {
+fn groups_of(claim: Option<&Value>) -> Result<Vec<String>, IdentityError> {
     let items = match claim {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Array(items)) => items,
@@ -95,11 +147,16 @@ fn groups(claim: Option<&Value>) -> Result<Vec<String>, IdentityError> {
         let Value::String(name) = item else {
             return Err(IdentityError::GroupsNotAList);
         };
-        if !name.is_empty() && !name.contains(',') && is_header_safe(name) {
+        if is_group_safe(name) {
             groups.push(name.clone());
         }
     }
     Ok(groups)
+}
+
+/// A group name that cannot forge others in the comma-joined header.
+fn is_group_safe(name: &str) -> bool {
+    !name.is_empty() && !name.contains(',') && is_header_safe(name)
 }
 
 /// Header values may not carry control characters; Envoy would refuse them anyway.

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::stored;
 
+use crate::core::claims::Grants;
 use crate::core::identity::{Identity, LOGIN_ISSUER};
 use crate::core::key_fetch::backoff_ms;
 use crate::core::session::Session;
@@ -51,6 +52,8 @@ pub enum Outcome {
         /// still passes, rather than the whole slot reading as garbage.
         #[serde(default)]
         sub: String,
+        #[serde(default)]
+        grants: Grants,
         set_cookies: Vec<String>,
         tokens_expire_at: u64,
     },
@@ -216,6 +219,7 @@ impl Outcome {
             userid: session.userid.clone(),
             groups: session.groups.clone(),
             sub: session.sub.clone(),
+            grants: session.grants.clone(),
             set_cookies,
             tokens_expire_at: session.tokens_expire_at,
         }
@@ -228,6 +232,7 @@ impl Outcome {
                 userid,
                 groups,
                 sub,
+                grants,
                 set_cookies,
                 ..
             } => {
@@ -237,6 +242,7 @@ impl Outcome {
                     groups,
                     sub,
                     issuer,
+                    grants,
                 };
                 Some((identity, set_cookies))
             }

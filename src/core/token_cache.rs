@@ -10,7 +10,6 @@ use std::collections::HashMap;
 
 use rustc_hash::FxBuildHasher;
 
-use crate::core::claims::Grants;
 use crate::core::identity::{Identity, IdentityError};
 
 /// Entries per worker. A hit saves one signature check (0.1-1 ms in V8) or one decryption.
@@ -23,8 +22,6 @@ pub const MAX_CACHED_TOKEN_BYTES: usize = 4096;
 pub struct Verdict {
     pub issuer: usize,
     pub identity: Result<Identity, IdentityError>,
-    /// Its scopes and the claims the rules name.
-    pub grants: Grants,
 }
 
 struct Entry<V> {
@@ -129,8 +126,8 @@ mod tests {
                 groups: vec![],
                 sub: user.into(),
                 issuer: 0,
+                grants: Default::default(),
             }),
-            grants: Grants::default(),
         }
     }
 

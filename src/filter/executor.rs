@@ -168,6 +168,11 @@ fn pass_upstream(host: &mut impl Host, target: &Target, pass: Pass) -> bool {
         }
         host.set_request_header(&config.userid_header, Some(identity.userid.as_bytes()));
         host.set_request_header(&config.groups_header, Some(groups.as_bytes()));
+        for (header, claim) in &config.claim_headers {
+            if let Some(value) = identity.claim_header(claim) {
+                host.set_request_header(header, Some(value.as_bytes()));
+            }
+        }
     }
     if let Some(cookie) = &pass.cookie {
         host.set_request_header("cookie", cookie.as_deref());
@@ -234,11 +239,11 @@ fn park(host: &mut impl Host, target: &Target, parked: Parked) -> Vec<Effect> {
 }
 
 /// Removes every request header an upstream could read as an identity header: each name that
-/// folds to `userid_header` or `groups_header` (`kubeflow_userid`, `KUBEFLOW-USERID`, ...; see
-/// `core::header_names`), by its exact name, every value. Most requests carry none, and then
-/// no host call is spent.
+/// folds to `userid_header`, `groups_header` or a claim header (`kubeflow_userid`,
+/// `KUBEFLOW-USERID`, ...; see `core::header_names`), by its exact name, every value. Most
+/// requests carry none, and then no host call is spent.
 pub fn strip_identity_headers(host: &mut impl Host, config: &Config, headers: Pairs) {
-    let identity = [config.userid_header.as_str(), config.groups_header.as_str()];
+    let identity = &config.identity_headers;
     let mut removed: Vec<&str> = Vec::new();
     for (name, _) in headers {
         let spoofed = identity.iter().any(|id| header_names::folds_to(name, id));

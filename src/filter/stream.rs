@@ -33,7 +33,7 @@ impl Stream {
         let bytes = host.request_headers();
         let config = self.worker.borrow().config.clone();
         strip_identity_headers(host, &config, Pairs::new(&bytes));
-        let request = Request::from_headers(Pairs::new(&bytes));
+        let request = Request::read(Pairs::new(&bytes), &config.token_headers);
         let now_s = host.now_ms() / 1000;
         let decision = {
             let worker = &mut *self.worker.borrow_mut();

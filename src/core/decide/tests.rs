@@ -91,6 +91,7 @@ fn a_valid_bearer_token_yields_the_identity() {
         groups: vec!["dev".into(), "ml-admin".into()],
         sub: "u1".into(),
         issuer: 0,
+        grants: Grants::default(),
     };
     assert_eq!(
         decision,
@@ -161,7 +162,7 @@ fn malformed_authorization_is_an_invalid_token() {
     }
     let non_utf8 = Request {
         path: b"/x".to_vec(),
-        authorization: Authorization::One(b"Bearer \xff\xfe".to_vec()),
+        credentials: vec![(0, b"Bearer \xff\xfe".to_vec())],
         ..Request::default()
     };
     assert_eq!(
@@ -439,6 +440,7 @@ fn sessions_pass_refresh_or_expire() {
         groups: vec!["dev".into()],
         sub: "u1".into(),
         issuer: 0,
+        grants: Grants::default(),
     };
     assert_eq!(
         d,
@@ -676,7 +678,6 @@ fn verified_tokens_are_cached_until_expiry_and_dropped_with_new_keys() {
         Verdict {
             issuer: 0,
             identity: Err(IdentityError::MissingUserid),
-            grants: Default::default(),
         },
         0,
         u64::MAX,
@@ -692,7 +693,7 @@ fn header_list_parsing_keeps_repeated_authorization_apart() {
         ("authorization", b"x"),
         ("authorization", b"y"),
     ]);
-    assert_eq!(req.authorization, Authorization::Several);
+    assert_eq!(req.credentials, [(0, b"x".to_vec()), (0, b"y".to_vec())]);
     assert_eq!(req.path, b"/a?b");
 }
 
@@ -855,4 +856,79 @@ fn a_rule_can_override_how_requests_without_credentials_are_answered() {
         run(&cfg, &browser("GET", "/elsewhere", &[])),
         Decision::StartLogin
     );
+}
+
+/// A request with these headers besides `:path`, read with `cfg`'s token headers.
+fn with_headers(cfg: &Config, headers: &[(&str, &str)]) -> Request {
+    let mut all: Vec<(&str, &[u8])> = vec![(":path", b"/api")];
+    all.extend(headers.iter().map(|(n, v)| (*n, v.as_bytes())));
+    Request::read(all, &cfg.token_headers)
+}
+
+#[test]
+fn tokens_are_read_from_every_configured_header_and_must_agree() {
+    let cfg = config(json!({"token_headers": [
+        "authorization", "flyte-authorization", {"name": "x-api-token", "scheme": ""}
+    ]}));
+    let tok = token(alice());
+    let bearer = format!("Bearer {tok}");
+    let allowed = |headers: &[(&str, &str)]| {
+        matches!(
+            run(&cfg, &with_headers(&cfg, headers)),
+            Decision::Allow {
+                identity: Some(_),
+                ..
+            }
+        )
+    };
+    assert!(allowed(&[("flyte-authorization", &bearer)]));
+    assert!(allowed(&[(
+        "flyte-authorization",
+        &format!("bearer {tok}")
+    )]));
+    assert!(allowed(&[("x-api-token", &tok)]));
+    assert!(allowed(&[
+        ("authorization", &bearer),
+        ("flyte-authorization", &bearer)
+    ]));
+    // Basic in Authorization is not ours to judge; the Flyte header still counts.
+    assert!(allowed(&[
+        ("authorization", "Basic dTpw"),
+        ("flyte-authorization", &bearer)
+    ]));
+
+    let mut other = alice();
+    other["email"] = json!("mallory@example.com");
+    let other = format!("Bearer {}", token(other));
+    let conflict = run(
+        &cfg,
+        &with_headers(
+            &cfg,
+            &[("authorization", &other), ("flyte-authorization", &bearer)],
+        ),
+    );
+    assert_eq!(denied(&conflict), (400, "conflicting_credentials"));
+    let twice = run(
+        &cfg,
+        &with_headers(
+            &cfg,
+            &[
+                ("flyte-authorization", &bearer),
+                ("flyte-authorization", &bearer),
+            ],
+        ),
+    );
+    assert_eq!(denied(&twice), (401, "several_authorization_headers"));
+    let broken = run(
+        &cfg,
+        &with_headers(&cfg, &[("flyte-authorization", "Bearer ")]),
+    );
+    assert_eq!(denied(&broken), (401, "malformed_authorization"));
+    // Headers not configured carry nothing.
+    let unconfigured = config(json!({}));
+    let ignored = run(
+        &unconfigured,
+        &with_headers(&unconfigured, &[("flyte-authorization", &bearer)]),
+    );
+    assert_eq!(denied(&ignored), (401, "no_credential"));
 }

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::config::Config;
-use crate::core::claims::Grants;
+use crate::core::claims::{self, Grants};
 use crate::core::decide::{read_session, Request};
 use crate::core::discovery::Discovery;
 use crate::core::identity::{identify, IdentityError, LOGIN_ISSUER};
@@ -224,7 +224,7 @@ pub fn on_token_response(
         .discovery
         .and_then(|d| d.userinfo_endpoint.as_deref());
     match userinfo {
-        Some(url) if !identity_claims(config).all(|c| pending.claims.contains_key(c)) => {
+        Some(url) if wanted_claims(config).any(|c| claims::at(&pending.claims, c).is_none()) => {
             let call = Call {
                 method: "GET",
                 url: url.to_string(),
@@ -263,10 +263,13 @@ fn checked_id_token(
     Ok((tokens, id_token, verified.claims))
 }
 
-/// The claims identity is built from; the id_token's win, userinfo fills in what it lacks.
-fn identity_claims(config: &Config) -> impl Iterator<Item = &String> {
+/// The claims the identity and the session's grants are built from (of the user id's
+/// fallbacks, the first): the id_token's win, userinfo fills in what it lacks.
+fn wanted_claims(config: &Config) -> impl Iterator<Item = &str> {
     let issuer = config.login_issuer();
-    [&issuer.userid_claim, &issuer.groups_claim].into_iter()
+    let userid = issuer.userid_claims.first().map(String::as_str);
+    let groups = issuer.groups_claims.iter().map(String::as_str);
+    userid.into_iter().chain(groups).chain(config.kept_claims())
 }
 
 /// The userinfo endpoint answered.
@@ -291,11 +294,15 @@ pub fn on_userinfo_response(
     };
     match userinfo {
         Ok(userinfo) => {
-            for claim in identity_claims(config) {
-                if let (false, Some(value)) =
-                    (pending.claims.contains_key(claim), userinfo.get(claim))
-                {
-                    pending.claims.insert(claim.clone(), value.clone());
+            // By top-level name: the claim itself, or the object a dotted path starts in.
+            for wanted in wanted_claims(config) {
+                let top = wanted.split('.').next().unwrap_or(wanted);
+                for name in [wanted, top] {
+                    if let (false, Some(value)) =
+                        (pending.claims.contains_key(name), userinfo.get(name))
+                    {
+                        pending.claims.insert(name.to_string(), value.clone());
+                    }
                 }
             }
             Step::done(finish_login(inputs, pending, random))
@@ -407,7 +414,7 @@ pub fn session_grants(
     claims: &Map<String, Value>,
     tokens: &TokenResponse,
 ) -> Grants {
-    let mut grants = Grants::of(claims, &config.rules.claim_names());
+    let mut grants = Grants::of(claims, &config.kept_claims());
     grants.scopes = tokens
         .scope
         .clone()

@@ -5,7 +5,7 @@
 //! IdP refusing the grant ends it.
 
 use crate::config::Config;
-use crate::core::claims::Grants;
+use crate::core::claims::{self, Grants};
 use crate::core::decide::{Decision, Deny, Request};
 use crate::core::identity::{identify, LOGIN_ISSUER};
 use crate::core::jwt::JwtError;
@@ -256,12 +256,16 @@ fn refreshed_session(
             return Err(TokenError::UserinfoSubjectMismatch);
         }
         let issuer = config.login_issuer();
-        if verified.claims.contains_key(&issuer.groups_claim) {
+        let groups_claims = &issuer.groups_claims;
+        if groups_claims
+            .iter()
+            .any(|c| claims::at(&verified.claims, c).is_some())
+        {
             let identity = identify(&verified.claims, LOGIN_ISSUER, config)
                 .map_err(|_| TokenError::MissingIdToken)?;
             session.groups = identity.groups;
         }
-        let names = config.rules.claim_names();
+        let names = config.kept_claims();
         session
             .grants
             .update_claims(Grants::of(&verified.claims, &names));

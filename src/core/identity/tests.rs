@@ -139,3 +139,125 @@ fn the_identity_names_its_issuer_and_subject() {
     let no_sub = run(&cfg, json!({"email": "bob@x.io", "sub": 7})).unwrap();
     assert_eq!(no_sub.sub, "", "a sub that is not a string is not an id");
 }
+
+#[test]
+fn the_user_id_is_the_first_claim_present_of_a_fallback_list_of_names_and_paths() {
+    let cfg = config(json!({"userid_claim": ["email", "preferred_username", "ext.login", "sub"]}));
+    for (token, expected) in [
+        (
+            json!({"email": "a@x.io", "preferred_username": "a", "sub": "s"}),
+            "a@x.io",
+        ),
+        (
+            json!({"email": "", "preferred_username": "a", "sub": "s"}),
+            "a",
+        ),
+        (
+            json!({"email": 7, "ext": {"login": "robot"}, "sub": "s"}),
+            "robot",
+        ),
+        (
+            json!({"sub": "client-credentials-app"}),
+            "client-credentials-app",
+        ),
+    ] {
+        assert_eq!(
+            run(&cfg, token.clone()).unwrap().userid,
+            expected,
+            "{token}"
+        );
+    }
+    assert_eq!(
+        run(&cfg, json!({"ext": {}})),
+        Err(IdentityError::MissingUserid)
+    );
+}
+
+#[test]
+fn groups_merge_from_several_claims_and_nested_paths() {
+    let cfg = config(json!({
+        "groups_claim": ["groups", "realm_access.roles", "resource_access.kubeflow.roles"]
+    }));
+    let id = run(
+        &cfg,
+        json!({
+            "email": "a@x.io",
+            "groups": ["dev"],
+            "realm_access": {"roles": ["admin", "dev"]},
+            "resource_access": {"kubeflow": {"roles": ["editor"]}, "other": {"roles": ["x"]}}
+        }),
+    )
+    .unwrap();
+    assert_eq!(id.groups, ["dev", "admin", "editor"]);
+    let none = run(&cfg, json!({"email": "a@x.io"})).unwrap();
+    assert!(none.groups.is_empty());
+    let bad = run(
+        &cfg,
+        json!({"email": "a@x.io", "realm_access": {"roles": "admin"}}),
+    );
+    assert_eq!(bad, Err(IdentityError::GroupsNotAList));
+}
+
+#[test]
+fn service_account_tokens_get_the_groups_kubernetes_gives_them() {
+    let sa = json!({"issuer": "https://kubernetes.default.svc", "cluster": "k8s",
+        "jwks_uri": "https://kubernetes.default.svc/openid/v1/jwks", "audiences": ["kubeflow"],
+        "userid_claim": "sub", "serviceaccount_groups": true});
+    let cfg =
+        config(json!({"extra_issuers": [sa], "groups_allowlist": ["system:serviceaccounts:ml"]}));
+    let token = claims(json!({"sub": "system:serviceaccount:ml:pipeline-runner"}));
+    let robot = identify(&token, 1, &cfg).unwrap();
+    assert_eq!(
+        robot.groups,
+        ["system:serviceaccounts", "system:serviceaccounts:ml"]
+    );
+    for sub in [
+        "system:serviceaccount:other:x",
+        "system:serviceaccount:ml",
+        "alice",
+    ] {
+        let token = claims(json!({ "sub": sub }));
+        assert_eq!(
+            identify(&token, 1, &cfg),
+            Err(IdentityError::NotInAllowedGroups),
+            "{sub}"
+        );
+    }
+    // The login issuer does not synthesise them unless told to.
+    let plain = config(json!({"userid_claim": "sub"}));
+    let id = run(&plain, json!({"sub": "system:serviceaccount:ml:x"})).unwrap();
+    assert!(id.groups.is_empty());
+}
+
+#[test]
+fn claim_headers_carry_their_claims_values_comma_joined_and_never_a_forged_one() {
+    let cfg = config(json!({"claim_headers": {
+        "x-auth-request-email": "email",
+        "x-auth-request-preferred-username": "preferred_username",
+        "x-roles": "realm_access.roles"
+    }}));
+    let id = run(
+        &cfg,
+        json!({"email": "a@x.io", "preferred_username": "a",
+        "realm_access": {"roles": ["admin", "a,b", "line\nbreak", "dev"]}}),
+    )
+    .unwrap();
+    assert_eq!(id.claim_header("email").as_deref(), Some("a@x.io"));
+    assert_eq!(id.claim_header("preferred_username").as_deref(), Some("a"));
+    assert_eq!(
+        id.claim_header("realm_access.roles").as_deref(),
+        Some("admin,dev")
+    );
+    let bare = run(&cfg, json!({"email": "a@x.io"})).unwrap();
+    assert_eq!(bare.claim_header("preferred_username"), None);
+    assert_eq!(
+        cfg.identity_headers,
+        [
+            "kubeflow-userid",
+            "kubeflow-groups",
+            "x-auth-request-email",
+            "x-auth-request-preferred-username",
+            "x-roles"
+        ]
+    );
+}

@@ -10,6 +10,7 @@ fn refreshed(user: &str) -> Outcome {
         userid: user.into(),
         groups: vec!["dev".into()],
         sub: format!("sub-{user}"),
+        grants: Default::default(),
         set_cookies: vec![format!("s={user}; Path=/")],
         tokens_expire_at: 400,
     }

@@ -216,6 +216,7 @@ fn other_requests_wait_for_the_refresh_or_take_its_outcome() {
         userid: "alice@example.com".into(),
         groups: vec!["new".into()],
         sub: "u1".into(),
+        grants: Default::default(),
         set_cookies: vec!["c=1".into()],
         tokens_expire_at: NOW + 900,
     };
