@@ -49,6 +49,7 @@ fuzz_target!(|data: &[u8]| {
                         userid: "u".into(),
                         groups: vec![],
                         sub: "s".into(),
+                        grants: Default::default(),
                         set_cookies: vec!["s=1".into()],
                         tokens_expire_at: 400,
                     }),
