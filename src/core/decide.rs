@@ -5,6 +5,7 @@ use std::rc::Rc;
 use crate::config::{Config, TokenHeader};
 use crate::core::claims::Grants;
 use crate::core::cookies;
+use crate::core::grpc::Protocol;
 use crate::core::identity::{identify, Identity, IdentityError, LOGIN_ISSUER};
 use crate::core::jwks::KeySet;
 use crate::core::jwt::{self, ClaimRules, JwtError};
@@ -37,6 +38,8 @@ pub struct Request {
     pub form_body: bool,
     /// A CORS preflight: `OPTIONS` with `Origin` and `Access-Control-Request-Method`.
     pub cors_preflight: bool,
+    /// A gRPC call (its `content-type`): never sent to the IdP, refused with a gRPC status.
+    pub grpc: Option<Protocol>,
 }
 
 /// Browser hints the navigation test reads.
@@ -111,7 +114,10 @@ impl Request {
                 }
                 "accept" => hints.accept = Some(value),
                 "x-requested-with" => hints.requested_with = true,
-                "content-type" => request.form_body = is_form(value),
+                "content-type" => {
+                    request.form_body = is_form(value);
+                    request.grpc = Protocol::of_content_type(value);
+                }
                 "origin" => hints.origin = true,
                 "access-control-request-method" => hints.preflight_method = true,
                 _ => {}
@@ -440,8 +446,12 @@ impl Applied<'_> {
 }
 
 /// Whether a request without a credential goes to the IdP: browsers' navigations do, unless
-/// a rule it picked says `redirect` (any GET or HEAD does) or `401` (none does).
+/// a rule it picked says `redirect` (any GET or HEAD does) or `401` (none does). A gRPC
+/// client can neither follow a redirect nor sign in, whatever its `Accept` says.
 fn redirects(config: &Config, picked: &[usize], request: &Request) -> bool {
+    if request.grpc.is_some() {
+        return false;
+    }
     match config.rules.unauthenticated(picked) {
         Unauthenticated::Heuristic => request.navigation,
         Unauthenticated::Redirect => matches!(request.method.as_slice(), b"GET" | b"HEAD"),

@@ -7,6 +7,7 @@ pub mod decide;
 pub mod discovery;
 pub mod es384;
 pub mod flow;
+pub mod grpc;
 pub mod header_map;
 pub mod header_names;
 pub mod identity;

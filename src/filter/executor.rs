@@ -10,6 +10,7 @@ use crate::core::decide::Deny;
 use crate::core::flow::answer;
 use crate::core::flow::key_wait::{Held, Parked, Until};
 use crate::core::flow::{audit, Effect, Event, Level, Pass, Reply};
+use crate::core::grpc::Protocol;
 use crate::core::header_map::Pairs;
 use crate::core::header_names;
 use crate::core::identity::Identity;
@@ -42,6 +43,8 @@ pub struct Target<'a> {
     pub worker: &'a Rc<RefCell<Worker>>,
     pub context_id: u32,
     pub stage: Stage,
+    /// A gRPC call: every reply to it is a gRPC status (`answer::for_grpc`).
+    pub grpc: Option<Protocol>,
 }
 
 /// Carries out `effects`; returns the verdict, and the event an effect produced at once for
@@ -77,7 +80,7 @@ pub fn execute(
 /// Every effect but `Pass` and `Park`.
 fn carry_out(host: &mut impl Host, target: &Target, effect: Effect) -> Option<Event> {
     match effect {
-        Effect::Reply(reply) => send_reply(host, &reply),
+        Effect::Reply(reply) => send_reply(host, target, reply),
         Effect::Call(call) => {
             let config = target.worker.borrow().config.clone();
             let cluster = &config.login_issuer().cluster;
@@ -141,8 +144,13 @@ fn revoke(host: &mut impl Host, target: &Target, entry: &Entry, slot_key: &str) 
     }
 }
 
-fn send_reply(host: &mut impl Host, reply: &Reply) {
-    if let Err(e) = host.send_reply(reply) {
+/// Every reply of the filter goes out here, so a gRPC call gets none but a gRPC status.
+fn send_reply(host: &mut impl Host, target: &Target, reply: Reply) {
+    let reply = match target.grpc {
+        Some(protocol) => answer::for_grpc(reply, protocol),
+        None => reply,
+    };
+    if let Err(e) = host.send_reply(&reply) {
         let message = format!("could not send the {} reply: {e}", reply.status);
         host.log(Level::Warn, &message);
     }

@@ -146,12 +146,13 @@ impl Root {
             w.take_ready(host)
         };
         // No borrow is held here: answering may run other filters before returning.
-        for (context_id, effects) in ready {
+        for (context_id, grpc, effects) in ready {
             if host.set_effective_context(context_id) {
                 let target = Target {
                     worker,
                     context_id,
                     stage: Stage::Paused,
+                    grpc,
                 };
                 let _ = executor::execute(host, &target, effects);
             }

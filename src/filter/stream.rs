@@ -6,6 +6,7 @@ use std::rc::Rc;
 
 use crate::core::decide::{decide, OnUnknownKid, Request};
 use crate::core::flow::{Event, Flow};
+use crate::core::grpc::Protocol;
 use crate::core::header_map::Pairs;
 use crate::core::logout_token::MAX_BODY_BYTES;
 use crate::filter::executor::{self, strip_identity_headers, Stage, Target, Verdict};
@@ -17,6 +18,8 @@ pub struct Stream {
     context_id: u32,
     worker: Rc<RefCell<Worker>>,
     flow: Flow,
+    /// The request is a gRPC call: its replies are gRPC statuses.
+    grpc: Option<Protocol>,
 }
 
 impl Stream {
@@ -25,6 +28,7 @@ impl Stream {
             context_id,
             worker,
             flow: Flow::Idle,
+            grpc: None,
         }
     }
 
@@ -34,6 +38,7 @@ impl Stream {
         let config = self.worker.borrow().config.clone();
         strip_identity_headers(host, &config, Pairs::new(&bytes));
         let request = Request::read(Pairs::new(&bytes), &config.token_headers);
+        self.grpc = request.grpc;
         let now_s = host.now_ms() / 1000;
         let decision = {
             let worker = &mut *self.worker.borrow_mut();
@@ -129,6 +134,7 @@ impl Stream {
             worker: &self.worker,
             context_id: self.context_id,
             stage,
+            grpc: self.grpc,
         }
     }
 

@@ -9,6 +9,7 @@ use crate::core::decide::Verifier;
 use crate::core::discovery::{self, Discovery};
 use crate::core::flow::key_wait::{self, Held, Progress, Wait};
 use crate::core::flow::{Call, Effect, Inputs};
+use crate::core::grpc::Protocol;
 use crate::core::jwks::KeySet;
 use crate::core::key_fetch::{FetchState, Schedule};
 use crate::filter::board;
@@ -164,12 +165,16 @@ impl Worker {
         }
     }
 
-    /// Takes out the held requests that can be answered now, with what to do for each.
-    pub fn take_ready(&mut self, host: &mut impl Host) -> Vec<(u32, Vec<Effect>)> {
+    /// Takes out the held requests that can be answered now, with what to do for each (and
+    /// whether it is a gRPC call, which only gets gRPC replies).
+    pub fn take_ready(
+        &mut self,
+        host: &mut impl Host,
+    ) -> Vec<(u32, Option<Protocol>, Vec<Effect>)> {
         let mut ready = Vec::new();
         for (id, held) in std::mem::take(&mut self.held) {
             match self.settle(host, &held) {
-                Some(effects) => ready.push((id, effects)),
+                Some(effects) => ready.push((id, held.request.grpc, effects)),
                 None => {
                     self.held.insert(id, held);
                 }

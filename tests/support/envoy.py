@@ -57,8 +57,10 @@ def envoy_version() -> str:
     return m.group(1) if m else out.strip()
 
 
-def static_cluster(name: str, port: int, connect_timeout: str = "1s") -> dict:
-    return {
+def static_cluster(name: str, port: int, connect_timeout: str = "1s", http2: bool = False) -> dict:
+    """A cluster of one endpoint on 127.0.0.1; `http2`: spoken to in HTTP/2 without TLS
+    (prior knowledge), as a gRPC server wants."""
+    cluster = {
         "name": name,
         "type": "STATIC",
         "connect_timeout": connect_timeout,
@@ -68,6 +70,13 @@ def static_cluster(name: str, port: int, connect_timeout: str = "1s") -> dict:
                 "socket_address": {"address": "127.0.0.1", "port_value": port}}}}]}],
         },
     }
+    if http2:
+        cluster["typed_extension_protocol_options"] = {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                "explicit_http_config": {"http2_protocol_options": {}},
+            }}
+    return cluster
 
 
 def wasm_filter(plugin_config: dict | str, env: dict, wasm_path: Path) -> dict:
@@ -95,16 +104,18 @@ def wasm_filter(plugin_config: dict | str, env: dict, wasm_path: Path) -> dict:
 def render_bootstrap(listener_port: int, app_port: int, idp_port: int | None,
                      plugin_config: dict | str | None, env: dict, extra_clusters: dict,
                      wasm_path: Path, filters_after: list[dict] = (),
-                     connection_manager: dict | None = None) -> dict:
+                     connection_manager: dict | None = None, app_http2: bool = False) -> dict:
     """Envoy v3 bootstrap; plugin_config=None leaves the wasm filter out (the test support's self-tests).
     `filters_after` go between the wasm filter and the router; `connection_manager` adds
-    settings to the HTTP connection manager (an access log, path normalisation)."""
+    settings to the HTTP connection manager (an access log, path normalisation); `app_http2`:
+    the app is a gRPC server (HTTP/2 without TLS). The listener speaks HTTP/1.1 and, to
+    clients that open with HTTP/2's preface (gRPC clients), HTTP/2 without TLS."""
     http_filters = []
     if plugin_config is not None:
         http_filters.append(wasm_filter(plugin_config, env, wasm_path))
     http_filters += filters_after
     http_filters.append(ROUTER_FILTER)
-    clusters = [static_cluster("app", app_port)]
+    clusters = [static_cluster("app", app_port, http2=app_http2)]
     if idp_port is not None:
         clusters.append(static_cluster("idp", idp_port))
     clusters += [static_cluster(name, port) for name, port in extra_clusters.items()]

@@ -932,3 +932,35 @@ fn tokens_are_read_from_every_configured_header_and_must_agree() {
     );
     assert_eq!(denied(&ignored), (401, "no_credential"));
 }
+
+#[test]
+fn grpc_calls_are_never_sent_to_the_idp_whatever_their_headers_say() {
+    let cfg = policy_config();
+    let grpc = [("content-type", "application/grpc")];
+    let grpc_web = [("content-type", "application/grpc-web-text+proto")];
+    for request in [
+        fetch("POST", "/pkg.Svc/Call", &grpc),
+        // What would make it a navigation, in a browser's headers or a client's metadata.
+        fetch(
+            "GET",
+            "/x",
+            &[&grpc[..], &[("accept", "text/html")]].concat(),
+        ),
+        browser("GET", "/x", &grpc_web),
+        browser("POST", "/pkg.Svc/Call", &grpc_web),
+        // A rule that sends every GET to the IdP.
+        fetch("GET", "/login-only/pkg.Svc/Call", &grpc),
+    ] {
+        assert!(request.grpc.is_some(), "{request:?}");
+        assert_eq!(denied(&run(&cfg, &request)), (401, "no_credential"));
+    }
+    let due = session_cookie(&cfg, &session(Some("rt"), NOW + 30));
+    let with_due_session = browser("GET", "/x", &[("cookie", &due), grpc_web[0]]);
+    assert!(matches!(
+        run(&cfg, &with_due_session),
+        Decision::Refresh {
+            redirect: false,
+            ..
+        }
+    ));
+}

@@ -3,6 +3,7 @@
 use crate::config::Config;
 use crate::core::cookies::{self, CookieAttributes};
 use crate::core::decide::{Decision, Deny, Request};
+use crate::core::grpc::{self, Protocol};
 use crate::core::login::{self, Random};
 use crate::core::session::{self, Session};
 
@@ -61,6 +62,37 @@ pub fn reply(status: u16, headers: Vec<(&'static str, String)>, body: String) ->
         headers: all,
         body,
     })
+}
+
+/// A reply as a gRPC client of `protocol` must get it: a trailers-only response (`200`,
+/// `grpc-status`, `grpc-message`, no body), with the reply's other headers
+/// (`www-authenticate`, cleared cookies) as its metadata. A redirect loses its `location`:
+/// the call fails instead of going to a login page. The message is the reply's plain-text
+/// body, or names its status (an HTML page is no message).
+pub fn for_grpc(reply: Reply, protocol: Protocol) -> Reply {
+    let plain_text = reply
+        .headers
+        .iter()
+        .any(|(name, value)| *name == "content-type" && value.starts_with("text/plain"));
+    let message = if plain_text {
+        reply.body.trim_end().to_string()
+    } else {
+        format!(
+            "refused by the authentication gateway (HTTP {})",
+            reply.status
+        )
+    };
+    let mut headers: Vec<_> = reply
+        .headers
+        .into_iter()
+        .filter(|(name, _)| !matches!(*name, "content-type" | "location"))
+        .collect();
+    headers.extend(grpc::trailers(protocol, reply.status, &message));
+    Reply {
+        status: 200,
+        headers,
+        body: String::new(),
+    }
 }
 
 pub fn redirect(location: String, mut headers: Vec<(&'static str, String)>) -> Effect {

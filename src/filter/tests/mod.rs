@@ -702,3 +702,79 @@ fn a_held_request_keeps_its_body_back_until_it_is_let_through() {
         Verdict::Continue
     );
 }
+
+/// The gRPC status, message and body of the reply to `context`.
+fn grpc_reply(envoy: &Envoy, context: u32) -> (u16, String, String, String) {
+    let reply = &envoy.host.replies[&context];
+    let one = |name| reply_header(envoy, context, name).join(",");
+    (
+        reply.status,
+        one("grpc-status"),
+        one("content-type"),
+        reply.body.clone(),
+    )
+}
+
+#[test]
+fn a_grpc_call_without_credential_gets_unauthenticated_never_a_login_page() {
+    let mut envoy = Envoy::new(1);
+    envoy.fetch_keys(0);
+    let grpc = ("content-type", "application/grpc");
+    envoy.send(
+        0,
+        2,
+        &[(":method", "POST"), (":path", "/pkg.Svc/Call"), grpc],
+    );
+    // Metadata that looks like a browser's navigation changes nothing.
+    let navigation = [("accept", "text/html"), ("sec-fetch-mode", "navigate")];
+    envoy.send(
+        0,
+        3,
+        &[&[(":path", "/pkg.Svc/Call"), grpc], &navigation[..]].concat(),
+    );
+    for context in [2, 3] {
+        let expected = (200, "16".into(), "application/grpc".into(), String::new());
+        assert_eq!(grpc_reply(&envoy, context), expected);
+        assert_eq!(
+            reply_header(&envoy, context, "grpc-message"),
+            ["401 Unauthorized: a valid bearer token or session is required"]
+        );
+        assert!(reply_header(&envoy, context, "location").is_empty());
+    }
+    assert_eq!(envoy.host.counter("denied.no_credential"), 2);
+    assert_eq!(envoy.host.counter("login.started"), 0);
+}
+
+#[test]
+fn a_held_grpc_call_that_cannot_be_decided_gets_unavailable() {
+    let mut envoy = Envoy::new(1);
+    let token = bearer("bob@example.com");
+    let grpc_web = ("content-type", "application/grpc-web+proto");
+    envoy.send(
+        0,
+        2,
+        &[(":path", "/s/M"), ("authorization", &token), grpc_web],
+    );
+    envoy.tick(0);
+    envoy.answer_root_call(0, CallResponse::default());
+    envoy.host.now_ms += 2_000;
+    envoy.tick(0);
+    let expected = (
+        200,
+        "14".into(),
+        "application/grpc-web".into(),
+        String::new(),
+    );
+    assert_eq!(grpc_reply(&envoy, 2), expected);
+}
+
+#[test]
+fn a_grpc_call_whose_identity_envoy_will_not_store_gets_internal() {
+    let mut envoy = Envoy::new(1);
+    envoy.fetch_keys(0);
+    envoy.host.refuse_filter_state = true;
+    let token = bearer("bob@example.com");
+    let grpc = ("content-type", "application/grpc");
+    envoy.send(0, 2, &[(":path", "/s/M"), ("authorization", &token), grpc]);
+    assert_eq!(grpc_reply(&envoy, 2).1, "13");
+}

@@ -1,6 +1,7 @@
 //! Every flow driven natively, event by event, through `Flow::step`: the IdP's answers, the
 //! clock and randomness are plain inputs here.
 
+mod answer;
 mod audit;
 mod backchannel;
 mod callback;
