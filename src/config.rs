@@ -6,6 +6,7 @@
 //! Unknown keys are errors too: a typo (`isuer`) must not silently fall back to a default.
 
 mod fields;
+mod pinned;
 mod rules;
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ use regex_lite::Regex;
 use serde_json::Value;
 
 use crate::core::header_names;
+use crate::core::hs256::Hs256Key;
 use crate::core::policy::Rules;
 use fields::Fields;
 
@@ -75,7 +77,8 @@ pub enum SameSite {
 #[derive(Debug, Clone)]
 pub struct IssuerConfig {
     pub issuer: String,
-    /// Envoy cluster for discovery and JWKS calls of this issuer.
+    /// Envoy cluster for discovery and JWKS calls of this issuer (empty for a pinned-secret
+    /// issuer, which calls nothing).
     pub cluster: String,
     /// Fixed JWKS location; when absent it comes from discovery.
     pub jwks_uri: Option<String>,
@@ -83,6 +86,9 @@ pub struct IssuerConfig {
     pub userid_claim: String,
     pub groups_claim: String,
     pub userid_prefix: String,
+    /// `hs256_secret_env`: this issuer's tokens are HS256 with this secret (`core::hs256`),
+    /// and it has no JWKS.
+    pub hs256_secret: Option<Hs256Key>,
 }
 
 #[derive(Debug, Clone)]
@@ -251,6 +257,8 @@ const EXTRA_ISSUER_KEYS: &[&str] = &[
     "userid_claim",
     "groups_claim",
     "userid_prefix",
+    "hs256_secret_env",
+    "hs256_secret",
 ];
 
 const TRANSFORMER_KEYS: &[&str] = &["matches", "replaces"];
@@ -262,7 +270,7 @@ fn compile(mut f: Fields, env: &dyn Environment) -> Result<Config, ConfigError> 
     check_non_empty("client_id", &client_id)?;
     let client_secret = secret_from(&mut f, "client_secret", "client_secret_env", env)?;
     let client_auth = client_auth(&mut f)?;
-    let issuers = issuers(&mut f, issuer, idp_cluster, &client_id)?;
+    let issuers = issuers(&mut f, issuer, idp_cluster, &client_id, env)?;
     let login = login_endpoints(&mut f)?;
     let session = session_config(&mut f, env)?;
     let identity = identity_rules(&mut f)?;
@@ -331,6 +339,7 @@ fn issuers(
     issuer: String,
     cluster: String,
     client_id: &str,
+    env: &dyn Environment,
 ) -> Result<Vec<IssuerConfig>, ConfigError> {
     let userid_claim = f.str_or("userid_claim", "email")?;
     let groups_claim = f.str_or("groups_claim", "groups")?;
@@ -345,11 +354,12 @@ fn issuers(
         userid_claim: userid_claim.clone(),
         groups_claim: groups_claim.clone(),
         userid_prefix: userid_prefix.clone(),
+        hs256_secret: None,
     };
     let mut issuers = vec![primary];
     for extra in f.object_list("extra_issuers", EXTRA_ISSUER_KEYS)? {
         let defaults = (&userid_claim, &groups_claim, &userid_prefix);
-        issuers.push(extra_issuer(extra, defaults)?);
+        issuers.push(extra_issuer(extra, defaults, env)?);
     }
     check_distinct_issuers(&issuers)?;
     Ok(issuers)
@@ -414,9 +424,37 @@ fn default_scopes() -> Vec<String> {
 fn extra_issuer(
     mut f: Fields,
     (userid_claim, groups_claim, userid_prefix): (&String, &String, &String),
+    env: &dyn Environment,
 ) -> Result<IssuerConfig, ConfigError> {
     let issuer = f.required_str("issuer")?;
-    check_http_url(&f.path("issuer"), &issuer)?;
+    let hs256_secret = pinned::hs256_secret(&mut f, env)?;
+    let keys = match hs256_secret {
+        Some(_) => pinned::key_source(&mut f, &issuer)?,
+        None => published_key_source(&mut f, &issuer)?,
+    };
+    let config = IssuerConfig {
+        issuer,
+        cluster: keys.cluster,
+        jwks_uri: keys.jwks_uri,
+        audiences: keys.audiences,
+        hs256_secret,
+        userid_claim: f.str_or("userid_claim", userid_claim)?,
+        groups_claim: f.str_or("groups_claim", groups_claim)?,
+        userid_prefix: f.str_or("userid_prefix", userid_prefix)?,
+    };
+    Ok(config)
+}
+
+/// Where an extra issuer's keys come from, and the audiences its tokens must name.
+struct KeySource {
+    cluster: String,
+    jwks_uri: Option<String>,
+    audiences: Vec<String>,
+}
+
+/// An issuer with published keys: a JWKS behind `cluster`, at `jwks_uri` or from discovery.
+fn published_key_source(f: &mut Fields, issuer: &str) -> Result<KeySource, ConfigError> {
+    check_http_url(&f.path("issuer"), issuer)?;
     let cluster = f.required_str("cluster")?;
     check_non_empty(&f.path("cluster"), &cluster)?;
     let jwks_uri = f.optional_str("jwks_uri")?;
@@ -425,16 +463,11 @@ fn extra_issuer(
     }
     let audiences = f.required_string_list("audiences")?;
     check_list_not_empty(&f.path("audiences"), &audiences)?;
-    let config = IssuerConfig {
-        issuer,
+    Ok(KeySource {
         cluster,
         jwks_uri,
         audiences,
-        userid_claim: f.str_or("userid_claim", userid_claim)?,
-        groups_claim: f.str_or("groups_claim", groups_claim)?,
-        userid_prefix: f.str_or("userid_prefix", userid_prefix)?,
-    };
-    Ok(config)
+    })
 }
 
 fn check_distinct_issuers(issuers: &[IssuerConfig]) -> Result<(), ConfigError> {

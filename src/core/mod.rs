@@ -9,6 +9,7 @@ pub mod es384;
 pub mod flow;
 pub mod header_map;
 pub mod header_names;
+pub mod hs256;
 pub mod identity;
 pub mod jwks;
 pub mod jwt;
