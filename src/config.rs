@@ -7,6 +7,7 @@
 
 mod fields;
 mod headers;
+mod pinned;
 mod rules;
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use regex_lite::Regex;
 use serde_json::Value;
 
 use crate::core::header_names;
+use crate::core::hs256::Hs256Key;
 use crate::core::policy::Rules;
 use fields::Fields;
 
@@ -76,7 +78,8 @@ pub enum SameSite {
 #[derive(Debug, Clone)]
 pub struct IssuerConfig {
     pub issuer: String,
-    /// Envoy cluster for discovery and JWKS calls of this issuer.
+    /// Envoy cluster for discovery and JWKS calls of this issuer (empty for a pinned-secret
+    /// issuer, which calls nothing).
     pub cluster: String,
     /// Fixed JWKS location; when absent it comes from discovery.
     pub jwks_uri: Option<String>,
@@ -89,6 +92,9 @@ pub struct IssuerConfig {
     /// Kubernetes service-account tokens (`sub` `system:serviceaccount:<ns>:<name>`) get the
     /// groups Kubernetes gives them: `system:serviceaccounts`, `system:serviceaccounts:<ns>`.
     pub serviceaccount_groups: bool,
+    /// `hs256_secret_env`: this issuer's tokens are HS256 with this secret (`core::hs256`),
+    /// and it has no JWKS.
+    pub hs256_secret: Option<Hs256Key>,
 }
 
 /// A request header a bearer token is read from.
@@ -296,6 +302,8 @@ const EXTRA_ISSUER_KEYS: &[&str] = &[
     "groups_claim",
     "userid_prefix",
     "serviceaccount_groups",
+    "hs256_secret_env",
+    "hs256_secret",
 ];
 
 const TRANSFORMER_KEYS: &[&str] = &["matches", "replaces"];
@@ -307,7 +315,7 @@ fn compile(mut f: Fields, env: &dyn Environment) -> Result<Config, ConfigError> 
     check_non_empty("client_id", &client_id)?;
     let client_secret = secret_from(&mut f, "client_secret", "client_secret_env", env)?;
     let client_auth = client_auth(&mut f)?;
-    let issuers = issuers(&mut f, issuer, idp_cluster, &client_id)?;
+    let issuers = issuers(&mut f, issuer, idp_cluster, &client_id, env)?;
     let login = login_endpoints(&mut f)?;
     let session = session_config(&mut f, env)?;
     let identity = identity_rules(&mut f)?;
@@ -379,6 +387,7 @@ fn issuers(
     issuer: String,
     cluster: String,
     client_id: &str,
+    env: &dyn Environment,
 ) -> Result<Vec<IssuerConfig>, ConfigError> {
     let claims = ClaimSettings {
         userid_claims: claim_list(f, "userid_claim", &["email"])?,
@@ -397,10 +406,11 @@ fn issuers(
         groups_claims: claims.groups_claims.clone(),
         userid_prefix: claims.userid_prefix.clone(),
         serviceaccount_groups: claims.serviceaccount_groups,
+        hs256_secret: None,
     };
     let mut issuers = vec![primary];
     for extra in f.object_list("extra_issuers", EXTRA_ISSUER_KEYS)? {
-        issuers.push(extra_issuer(extra, &claims)?);
+        issuers.push(extra_issuer(extra, &claims, env)?);
     }
     check_distinct_issuers(&issuers)?;
     Ok(issuers)
@@ -492,9 +502,42 @@ fn claim_list(f: &mut Fields, key: &str, default: &[&str]) -> Result<Vec<String>
     Ok(list)
 }
 
-fn extra_issuer(mut f: Fields, defaults: &ClaimSettings) -> Result<IssuerConfig, ConfigError> {
+fn extra_issuer(
+    mut f: Fields,
+    defaults: &ClaimSettings,
+    env: &dyn Environment,
+) -> Result<IssuerConfig, ConfigError> {
     let issuer = f.required_str("issuer")?;
-    check_http_url(&f.path("issuer"), &issuer)?;
+    let hs256_secret = pinned::hs256_secret(&mut f, env)?;
+    let keys = match hs256_secret {
+        Some(_) => pinned::key_source(&mut f, &issuer)?,
+        None => published_key_source(&mut f, &issuer)?,
+    };
+    let config = IssuerConfig {
+        issuer,
+        cluster: keys.cluster,
+        jwks_uri: keys.jwks_uri,
+        audiences: keys.audiences,
+        hs256_secret,
+        userid_claims: claim_list(&mut f, "userid_claim", &as_strs(&defaults.userid_claims))?,
+        groups_claims: claim_list(&mut f, "groups_claim", &as_strs(&defaults.groups_claims))?,
+        userid_prefix: f.str_or("userid_prefix", &defaults.userid_prefix)?,
+        serviceaccount_groups: f
+            .bool_or("serviceaccount_groups", defaults.serviceaccount_groups)?,
+    };
+    Ok(config)
+}
+
+/// Where an extra issuer's keys come from, and the audiences its tokens must name.
+struct KeySource {
+    cluster: String,
+    jwks_uri: Option<String>,
+    audiences: Vec<String>,
+}
+
+/// An issuer with published keys: a JWKS behind `cluster`, at `jwks_uri` or from discovery.
+fn published_key_source(f: &mut Fields, issuer: &str) -> Result<KeySource, ConfigError> {
+    check_http_url(&f.path("issuer"), issuer)?;
     let cluster = f.required_str("cluster")?;
     check_non_empty(&f.path("cluster"), &cluster)?;
     let jwks_uri = f.optional_str("jwks_uri")?;
@@ -503,18 +546,11 @@ fn extra_issuer(mut f: Fields, defaults: &ClaimSettings) -> Result<IssuerConfig,
     }
     let audiences = f.required_string_list("audiences")?;
     check_list_not_empty(&f.path("audiences"), &audiences)?;
-    let config = IssuerConfig {
-        issuer,
+    Ok(KeySource {
         cluster,
         jwks_uri,
         audiences,
-        userid_claims: claim_list(&mut f, "userid_claim", &as_strs(&defaults.userid_claims))?,
-        groups_claims: claim_list(&mut f, "groups_claim", &as_strs(&defaults.groups_claims))?,
-        userid_prefix: f.str_or("userid_prefix", &defaults.userid_prefix)?,
-        serviceaccount_groups: f
-            .bool_or("serviceaccount_groups", defaults.serviceaccount_groups)?,
-    };
-    Ok(config)
+    })
 }
 
 fn as_strs(list: &[String]) -> Vec<&str> {

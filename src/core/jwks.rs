@@ -15,6 +15,7 @@ use jwt_compact::{Algorithm, AlgorithmSignature};
 use serde_json::{Map, Value};
 
 use super::es384::Es384;
+use super::hs256::Hs256Key;
 use super::rsa::{bit_length, RsaAlg, RsaVerifyingKey, MAX_MODULUS_BITS, MIN_MODULUS_BITS};
 
 /// Largest JWKS body we parse. Real sets are a few KiB; this bounds memory and parse time.
@@ -217,11 +218,13 @@ fn verify_with<A: Algorithm>(
     }
 }
 
-/// The usable keys of one JWKS document.
+/// The usable keys of one JWKS document, or the one secret of a pinned-secret issuer.
 #[derive(Debug, Clone)]
 pub struct KeySet {
     keys: Vec<Jwk>,
     skipped: usize,
+    /// Set only by [`KeySet::pinned_hs256`], never by parsing: no document yields a secret.
+    pinned_hs256: Option<Hs256Key>,
 }
 
 impl KeySet {
@@ -255,7 +258,25 @@ impl KeySet {
         if keys.is_empty() {
             return Err(JwksError::NoUsableKeys);
         }
-        Ok(KeySet { keys, skipped })
+        Ok(KeySet {
+            keys,
+            skipped,
+            pinned_hs256: None,
+        })
+    }
+
+    /// The set of a pinned-secret issuer (`core::hs256`): its secret and no published key.
+    pub fn pinned_hs256(key: Hs256Key) -> KeySet {
+        KeySet {
+            keys: Vec::new(),
+            skipped: 0,
+            pinned_hs256: Some(key),
+        }
+    }
+
+    /// The pinned HS256 secret, for the sets [`KeySet::pinned_hs256`] made.
+    pub fn pinned_hs256_key(&self) -> Option<&Hs256Key> {
+        self.pinned_hs256.as_ref()
     }
 
     pub fn len(&self) -> usize {

@@ -4,6 +4,9 @@
 //! Flow: [`parse`] decodes and vets the header without trusting anything; the caller peeks at
 //! [`UnverifiedJwt::issuer`] to pick that issuer's keys and rules; [`verify`] then checks the
 //! signature and only afterwards the claims. Every rejection has its own [`JwtError`] variant.
+//!
+//! HS256 parses, but verifies only against a pinned-secret issuer's set (`core::hs256`);
+//! against published keys it is refused as [`JwtError::SymmetricAlg`], as every other `HS*` is.
 
 use std::fmt;
 
@@ -52,7 +55,8 @@ pub enum JwtError {
     AlgNotString,
     /// `none` in any letter case.
     AlgNone,
-    /// `HS*`: we hold no shared secrets, and an HMAC keyed with a public key is forgeable.
+    /// `HS*` other than HS256, or HS256 for an issuer with published keys: an HMAC keyed with
+    /// a public key is forgeable by anyone who has the key.
     SymmetricAlg,
     UnsupportedAlg,
     EmbeddedKey,
@@ -165,13 +169,21 @@ impl From<KeySelectError> for JwtError {
     }
 }
 
+/// A token header's `alg`: one that published (JWKS) keys verify, or HS256, which only a
+/// pinned secret verifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenAlg {
+    Published(Alg),
+    Hs256,
+}
+
 /// A token whose encoding and header passed [`parse`] but whose signature is not yet checked.
 /// Nothing in it may be trusted except as a hint for choosing keys.
 #[derive(Debug, Clone)]
 pub struct UnverifiedJwt<'a> {
     /// `header.payload` exactly as received: the bytes the signature covers.
     signing_input: &'a str,
-    alg: Alg,
+    alg: TokenAlg,
     kid: Option<String>,
     typ: Option<String>,
     claims: Map<String, Value>,
@@ -189,7 +201,7 @@ impl UnverifiedJwt<'_> {
         self.kid.as_deref()
     }
 
-    pub fn alg(&self) -> Alg {
+    pub fn alg(&self) -> TokenAlg {
         self.alg
     }
 
@@ -205,7 +217,8 @@ impl UnverifiedJwt<'_> {
 pub struct ClaimRules<'a> {
     /// Compared byte for byte with `iss`.
     pub issuer: &'a str,
-    /// `aud` must contain one of these; `azp`, when present, must be one of these.
+    /// `aud` must contain one of these; `azp`, when present, must be one of these. Empty (a
+    /// pinned-secret issuer configured without audiences): the token must carry no `aud`.
     pub audiences: &'a [String],
     /// Leeway applied to `exp`, `nbf` and `iat`.
     pub clock_skew_seconds: u64,
@@ -273,8 +286,7 @@ pub fn verify(
     rules: &ClaimRules<'_>,
     now_unix_secs: u64,
 ) -> Result<VerifiedClaims, JwtError> {
-    let key = keys.select(jwt.kid(), jwt.alg)?;
-    if !key.verify(jwt.alg, jwt.signing_input.as_bytes(), &jwt.signature) {
+    if !signature_is_valid(jwt, keys)? {
         return Err(JwtError::BadSignature);
     }
     let claims = &jwt.claims;
@@ -286,6 +298,21 @@ pub fn verify(
         claims: claims.clone(),
         exp,
     })
+}
+
+/// A pinned secret verifies HS256 and nothing else, whatever the header names besides; a
+/// published key never verifies HS256, so no public key is ever used as an HMAC secret.
+fn signature_is_valid(jwt: &UnverifiedJwt<'_>, keys: &KeySet) -> Result<bool, JwtError> {
+    let input = jwt.signing_input.as_bytes();
+    match (jwt.alg, keys.pinned_hs256_key()) {
+        (TokenAlg::Hs256, Some(secret)) => Ok(secret.verify(input, &jwt.signature)),
+        (TokenAlg::Hs256, None) => Err(JwtError::SymmetricAlg),
+        (TokenAlg::Published(_), Some(_)) => Err(JwtError::NoKeyForAlg),
+        (TokenAlg::Published(alg), None) => {
+            let key = keys.select(jwt.kid(), alg)?;
+            Ok(key.verify(alg, input, &jwt.signature))
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -368,12 +395,16 @@ impl<'de> Visitor<'de> for StrictObjectVisitor {
 // ---------------------------------------------------------------------------------------------
 // Header
 
-fn header_alg(header: &Map<String, Value>) -> Result<Alg, JwtError> {
+fn header_alg(header: &Map<String, Value>) -> Result<TokenAlg, JwtError> {
     let name = match header.get("alg") {
         None => return Err(JwtError::MissingAlg),
         Some(Value::String(name)) => name,
         Some(_) => return Err(JwtError::AlgNotString),
     };
+    // Exactly `HS256`: whether it may be verified depends on the issuer's keys (`verify`).
+    if name == "HS256" {
+        return Ok(TokenAlg::Hs256);
+    }
     // Names are case-sensitive, but a case variant of `none` or `HS*` is an attack, not a typo:
     // give it its own label.
     if name.eq_ignore_ascii_case("none") {
@@ -382,7 +413,9 @@ fn header_alg(header: &Map<String, Value>) -> Result<Alg, JwtError> {
     if name.to_ascii_uppercase().starts_with("HS") {
         return Err(JwtError::SymmetricAlg);
     }
-    Alg::from_name(name).ok_or(JwtError::UnsupportedAlg)
+    Alg::from_name(name)
+        .map(TokenAlg::Published)
+        .ok_or(JwtError::UnsupportedAlg)
 }
 
 fn reject_unsafe_header_params(header: &Map<String, Value>) -> Result<(), JwtError> {
@@ -439,6 +472,9 @@ fn check_issuer(claims: &Map<String, Value>, expected: &str) -> Result<(), JwtEr
 }
 
 fn check_audience(claims: &Map<String, Value>, accepted: &[String]) -> Result<(), JwtError> {
+    if accepted.is_empty() {
+        return check_no_audience(claims);
+    }
     let audiences = audience_values(claims)?;
     let is_accepted = |candidate: &str| accepted.iter().any(|ours| ours == candidate);
     if !audiences.iter().any(|aud| is_accepted(aud)) {
@@ -449,6 +485,18 @@ fn check_audience(claims: &Map<String, Value>, accepted: &[String]) -> Result<()
         Some(_) => Ok(()),
         // With several audiences, `azp` says which one the token was issued to.
         None if audiences.len() > 1 => Err(JwtError::AzpRequired),
+        None => Ok(()),
+    }
+}
+
+/// RFC 7519 §4.1.3: a token whose `aud` does not name us is refused; with no audience of our
+/// own, every `aud` is someone else's. An `azp` names no audience of ours either.
+fn check_no_audience(claims: &Map<String, Value>) -> Result<(), JwtError> {
+    if claims.contains_key("aud") {
+        return Err(JwtError::WrongAudience);
+    }
+    match string_claim(claims, "azp")? {
+        Some(_) => Err(JwtError::WrongAzp),
         None => Ok(()),
     }
 }

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use crate::config::{ClientAuth, Config};
 use crate::core::jwks::{Alg, KeySet};
-use crate::core::jwt::{self, ClaimRules, JwtError, VerifiedClaims};
+use crate::core::jwt::{self, ClaimRules, JwtError, TokenAlg, VerifiedClaims};
 
 /// A login (its flow cookie, from redirect to callback) lives at most this long, like
 /// mod_auth_openidc's state timeout.
@@ -471,11 +471,12 @@ pub fn validate_id_token(
 }
 
 /// OIDC Core 3.1.3.6: left half of the hash (of the id_token's alg) of the access token.
-fn token_hash(alg: Alg, token: &str) -> String {
+fn token_hash(alg: TokenAlg, token: &str) -> String {
+    use TokenAlg::{Hs256, Published};
     let digest: Vec<u8> = match alg {
-        Alg::Rs384 | Alg::Ps384 | Alg::Es384 => Sha384::digest(token).to_vec(),
-        Alg::Rs512 | Alg::Ps512 | Alg::EdDsa => Sha512::digest(token).to_vec(),
-        Alg::Rs256 | Alg::Ps256 | Alg::Es256 => Sha256::digest(token).to_vec(),
+        Published(Alg::Rs384 | Alg::Ps384 | Alg::Es384) => Sha384::digest(token).to_vec(),
+        Published(Alg::Rs512 | Alg::Ps512 | Alg::EdDsa) => Sha512::digest(token).to_vec(),
+        Published(Alg::Rs256 | Alg::Ps256 | Alg::Es256) | Hs256 => Sha256::digest(token).to_vec(),
     };
     URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2])
 }

@@ -10,6 +10,7 @@ pub mod flow;
 pub mod grpc;
 pub mod header_map;
 pub mod header_names;
+pub mod hs256;
 pub mod identity;
 pub mod jwks;
 pub mod jwt;

@@ -34,7 +34,11 @@ impl KeyFetcher {
     }
 
     /// Starts the issuer's fetch if it is due and this VM wins the lease.
+    /// A pinned-secret issuer has nothing to fetch.
     pub fn maybe_start(&mut self, host: &mut impl Host, worker: &Worker, issuer: usize) {
+        if worker.config.issuers[issuer].hs256_secret.is_some() {
+            return;
+        }
         let key = &worker.names[issuer].fetch_state;
         let (bytes, cas) = host.shared_get(key);
         let state = FetchState::decode(bytes.as_deref());

@@ -10,6 +10,7 @@ use crate::core::discovery::{self, Discovery};
 use crate::core::flow::key_wait::{self, Held, Progress, Wait};
 use crate::core::flow::{Call, Effect, Inputs};
 use crate::core::grpc::Protocol;
+use crate::core::hs256;
 use crate::core::jwks::KeySet;
 use crate::core::key_fetch::{FetchState, Schedule};
 use crate::filter::board;
@@ -78,10 +79,14 @@ impl Worker {
             config.login_issuer().issuer,
             config.session.cookie_name
         );
+        let mut verifier = Verifier::new(count);
+        for (index, keys) in hs256::pinned_key_sets(&config.issuers) {
+            verifier.set_keys(index, keys);
+        }
         Worker {
             config: Rc::new(config),
             names,
-            verifier: Verifier::new(count),
+            verifier,
             issuers: (0..count).map(|_| IssuerView::default()).collect(),
             held: BTreeMap::new(),
             prefix,
@@ -115,6 +120,11 @@ impl Worker {
     }
 
     fn sync_issuer(&mut self, host: &impl Host, index: usize) {
+        // A pinned secret is never replaced: shared data is writable by every plugin in the
+        // process, and a JWKS found there must not take the place of the configured secret.
+        if self.config.issuers[index].hs256_secret.is_some() {
+            return;
+        }
         let names = &self.names[index];
         let view = &mut self.issuers[index];
         view.fetch = FetchState::decode(host.shared_get(&names.fetch_state).0.as_deref());

@@ -124,7 +124,7 @@ fn unverified_accessors_peek_at_header_and_issuer() {
     let jwt = parse(&token).unwrap();
     assert_eq!(jwt.issuer(), Some(ISSUER));
     assert_eq!(jwt.kid(), Some("rsa"));
-    assert_eq!(jwt.alg(), Alg::Ps384);
+    assert_eq!(jwt.alg(), TokenAlg::Published(Alg::Ps384));
     assert_eq!(jwt.typ(), Some("JWT"));
     let odd = mint(
         Alg::Rs256,

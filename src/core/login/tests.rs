@@ -288,7 +288,7 @@ fn id_token(claims: serde_json::Value) -> String {
 
 fn claims() -> serde_json::Value {
     json!({"iss": ISS, "aud": "kubeflow app", "sub": "u1", "iat": NOW, "exp": NOW + 300,
-           "nonce": "n0", "email": "a@b", "at_hash": token_hash(Alg::Rs256, "at")})
+           "nonce": "n0", "email": "a@b", "at_hash": token_hash(TokenAlg::Published(Alg::Rs256), "at")})
 }
 
 fn validate(claims: serde_json::Value, nonce: Option<&str>) -> Result<VerifiedClaims, TokenError> {

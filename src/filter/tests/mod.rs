@@ -2,11 +2,13 @@
 //! with one or more worker VMs (`Root`s sharing its shared data).
 
 mod fake_host;
+mod pinned;
 
 use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
+use crate::config::Environment;
 use crate::core::flow::{CallResponse, Level};
 use crate::core::jwks::Alg;
 use crate::core::session::Session;
@@ -64,12 +66,17 @@ struct Envoy {
 
 impl Envoy {
     fn new(workers: usize) -> Envoy {
+        Envoy::configured(workers, &plugin_config(), &|_: &str| None)
+    }
+
+    /// `workers` VMs configured with `config`, their VM environment `env`.
+    fn configured(workers: usize, config: &Value, env: &dyn Environment) -> Envoy {
         let mut host = FakeHost::new(NOW_MS);
-        let raw = plugin_config().to_string();
+        let raw = config.to_string();
         let vms = (0..workers)
             .map(|_| {
                 let mut root = Root::new(&mut host);
-                assert!(root.configure(&mut host, raw.as_bytes(), &|_: &str| None));
+                assert!(root.configure(&mut host, raw.as_bytes(), env));
                 Vm {
                     root,
                     streams: HashMap::new(),
