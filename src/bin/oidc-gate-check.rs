@@ -15,6 +15,19 @@
 //! `client_secret_env` / `session_keys_env` are read from this process's environment, standing
 //! in for the Wasm VM's (`vm_config.environment_variables`, Istio `vmConfig.env`). Secrets are
 //! never printed.
+//!
+//! ```text
+//! oidc-gate-check --from-oidc-authservice params.env   # or --from-oauth2-proxy oauth2_proxy.cfg
+//! ```
+//!
+//! converts the settings of the tool being replaced (docs/migrate-from-*.md): the plugin
+//! configuration on standard output, and on standard error one line per thing to do or lost
+//! (`set VAR: ...`, `check KEY: ...`, `not carried over SETTING: why`). Exits 0 when converted,
+//! 2 when the file cannot be read or parsed.
+
+// A directory without main.rs, so that Cargo does not take it for a binary of its own.
+#[path = "migrate/mod.rs"]
+mod migrate;
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -23,24 +36,44 @@ use oidc_gate::config::Config;
 use oidc_gate::core::decide::Request;
 use oidc_gate::core::policy::Picked;
 
-const USAGE: &str = "usage: oidc-gate-check [FILE | -] [--request \"METHOD URL\"]... \
-                     [--requests FILE]   (reads standard input without FILE)";
+const USAGE: &str = "\
+usage: oidc-gate-check [FILE | -] [--request \"METHOD URL\"]... [--requests FILE]
+         check a plugin configuration (standard input without FILE)
+       oidc-gate-check --from-oidc-authservice ENV_FILE
+       oidc-gate-check --from-oauth2-proxy CFG_FILE
+         convert oidc-authservice's KEY=value environment, or oauth2-proxy's configuration
+         file (or its --flags), into a plugin configuration: the JSON on standard output;
+         on standard error one line each, starting with its kind:
+           set VAR: <where its value comes from>      (secrets are named, never printed)
+           check KEY: <a guess or placeholder to review>
+           not carried over SETTING: <why>
+         exit 0 when converted (even with settings not carried over), 2 on unreadable input";
 
 /// What the command line asks for.
 struct Args {
     config: Option<String>,
     samples: Vec<String>,
+    migrate: Option<(migrate::Source, String)>,
 }
 
 fn parse_args(args: &[String]) -> Result<Args, String> {
     let mut parsed = Args {
         config: None,
         samples: Vec::new(),
+        migrate: None,
     };
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
             "-h" | "--help" => return Err(USAGE.to_string()),
+            "--from-oidc-authservice" | "--from-oauth2-proxy" if parsed.migrate.is_none() => {
+                let source = if arg == "--from-oauth2-proxy" {
+                    migrate::Source::Oauth2Proxy
+                } else {
+                    migrate::Source::OidcAuthservice
+                };
+                parsed.migrate = Some((source, rest.next().ok_or(USAGE)?.clone()));
+            }
             "--request" => parsed.samples.push(rest.next().ok_or(USAGE)?.clone()),
             "--requests" => {
                 let path = rest.next().ok_or(USAGE)?;
@@ -113,8 +146,34 @@ fn describe(config: &Config, request: &Request) -> String {
         .describe(&config.rules)
 }
 
+/// Prints the configuration converted from another tool's settings, and the report.
+fn convert(source: migrate::Source, path: &str) -> Result<(), (String, u8)> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| (format!("oidc-gate-check: {path}: {e}"), 2))?;
+    let conversion = migrate::convert(source, &text)
+        .map_err(|e| (format!("oidc-gate-check: {path}: {e}"), 2))?
+        .finish()
+        .map_err(|e| {
+            (
+                format!("oidc-gate: converted configuration refused: {e}"),
+                1,
+            )
+        })?;
+    let json = serde_json::to_string_pretty(&conversion.config)
+        .map_err(|e| (format!("oidc-gate-check: {e}"), 1))?;
+    println!("{json}");
+    eprint!("{}", conversion.report());
+    Ok(())
+}
+
 fn run(args: &[String]) -> Result<(), (String, u8)> {
     let args = parse_args(args).map_err(|e| (e, 2))?;
+    if let Some((source, path)) = &args.migrate {
+        if args.config.is_some() || !args.samples.is_empty() {
+            return Err((USAGE.to_string(), 2));
+        }
+        return convert(*source, path);
+    }
     let raw = read_config(args.config.as_deref()).map_err(|e| (e, 2))?;
     let requests = args
         .samples
