@@ -219,6 +219,19 @@ fn identity(c: &mut Conversion, s: &mut Settings) {
 
 /// Which bearer credentials are accepted.
 fn credentials(c: &mut Conversion, s: &mut Settings) {
+    if let Some(header) = s.take("ID_TOKEN_HEADER") {
+        if !header.eq_ignore_ascii_case("authorization") {
+            c.set(
+                "token_headers",
+                json!([header.to_ascii_lowercase()]),
+                "ID_TOKEN_HEADER",
+            );
+            c.check(
+                "token_headers",
+                "the token is read as `Bearer <token>` there; add \"authorization\" to keep                  reading that header too",
+            );
+        }
+    }
     if s.take("IDTOKEN_AUTHN_ENABLED").as_deref() == Some("false") {
         c.drop(
             "IDTOKEN_AUTHN_ENABLED",
@@ -256,7 +269,6 @@ fn gone_reason(key: &str) -> String {
         (&["CLIENT_NAME", "HOMEPAGE_URL", "TEMPLATE_PATH", "THEMES_URL", "THEME"],
          "no pages are rendered"),
         (&["CA_BUNDLE"], "TLS to the IdP is the Envoy cluster's (trusted_ca; Istio: a DestinationRule with caCertificates)"),
-        (&["ID_TOKEN_HEADER"], "tokens are read from Authorization: Bearer only"),
         (&["AUTH_HEADER"], "sessions are cookies only; programs use bearer tokens"),
         (&["CACHE_ENABLED", "CACHE_EXPIRATION_MINUTES"], "verified tokens are always cached, never past their exp"),
         (&["AFTER_LOGIN_URL"], "after login the user returns to the page the login started from"),

@@ -278,6 +278,19 @@ fn routes(c: &mut Conversion, s: &mut Settings) {
         let extra = json!({"unauthenticated": "401"});
         route_rule(c, &format!("api_routes {route:?}"), &route, None, extra);
     }
+    if s.flag("set_xauthrequest") == Some(true) {
+        let headers = json!({
+            "x-auth-request-user": "sub",
+            "x-auth-request-email": "email",
+            "x-auth-request-groups": "groups",
+            "x-auth-request-preferred-username": "preferred_username",
+        });
+        c.set("claim_headers", headers, "set_xauthrequest");
+        c.check(
+            "claim_headers",
+            "x-auth-request-user is the token's sub here; point it at the claim oauth2-proxy's user came from (user_id_claim) if apps read it",
+        );
+    }
     if s.flag("skip_auth_preflight") == Some(true) {
         c.set("allow_cors_preflight", true, "skip_auth_preflight");
         c.check(
@@ -432,7 +445,6 @@ fn gone_reason(key: &str) -> String {
                 "set_authorization_header",
                 "pass_authorization_header",
                 "pass_access_token",
-                "set_xauthrequest",
                 "pass_user_headers",
                 "pass_basic_auth",
             ],

@@ -35,6 +35,12 @@ fn kubeflows_oauth2_proxy_cfg_becomes_the_guides_configuration() {
             {"path_glob": "/**/apis/**", "unauthenticated": "401"},
             {"path_glob": "/ml_metadata*/**", "unauthenticated": "401"},
         ],
+        "claim_headers": {
+            "x-auth-request-user": "sub",
+            "x-auth-request-email": "email",
+            "x-auth-request-groups": "groups",
+            "x-auth-request-preferred-username": "preferred_username",
+        },
         "session_cookie_name": "oauth2_proxy_kubeflow",
         "session_max_age_seconds": 86400,
         "client_id": "REPLACE-WITH-CLIENT-ID",
@@ -56,7 +62,6 @@ fn kubeflows_oauth2_proxy_cfg_becomes_the_guides_configuration() {
             "footer",
             "prompt",
             "set_authorization_header",
-            "set_xauthrequest",
             "code_challenge_method",
         ]
     );
