@@ -289,5 +289,23 @@ fn skip_prefix(prefix: &str) -> String {
     }
 }
 
+/// A conversion the filter accepts, for the converters' tests.
+#[cfg(test)]
+fn accepted(converted: Result<Conversion, String>) -> Conversion {
+    converted
+        .expect("parses")
+        .finish()
+        .expect("the filter accepts it")
+}
+
+/// The settings a conversion reports as not carried over, for the converters' tests.
+#[cfg(test)]
+fn dropped_settings(c: &Conversion) -> Vec<&str> {
+    c.dropped
+        .iter()
+        .map(|(setting, _)| setting.as_str())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests;

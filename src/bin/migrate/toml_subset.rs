@@ -180,24 +180,16 @@ impl Reader {
     }
 
     fn literal_string(&mut self) -> Result<String, String> {
-        self.single_line('\'')?;
-        self.bump();
-        let mut out = String::new();
-        loop {
-            // Checked before bumping, so that the error names the string's own line.
-            if matches!(self.peek(), Some('\n') | None) {
-                return Err(self.error("unterminated string"));
-            }
-            match self.bump() {
-                Some('\'') => return Ok(out),
-                Some(c) => out.push(c),
-                None => return Err(self.error("unterminated string")),
-            }
-        }
+        self.string('\'', false)
     }
 
     fn basic_string(&mut self) -> Result<String, String> {
-        self.single_line('"')?;
+        self.string('"', true)
+    }
+
+    /// A one-line string between `quote`s; `escapes`: `\` starts an escape (basic strings).
+    fn string(&mut self, quote: char, escapes: bool) -> Result<String, String> {
+        self.single_line(quote)?;
         self.bump();
         let mut out = String::new();
         loop {
@@ -206,8 +198,8 @@ impl Reader {
                 return Err(self.error("unterminated string"));
             }
             match self.bump() {
-                Some('"') => return Ok(out),
-                Some('\\') => out.push(self.escape()?),
+                Some(c) if c == quote => return Ok(out),
+                Some('\\') if escapes => out.push(self.escape()?),
                 Some(c) => out.push(c),
                 None => return Err(self.error("unterminated string")),
             }

@@ -2,18 +2,10 @@ use serde_json::json;
 
 use super::*;
 
-fn converted(text: &str) -> Conversion {
-    convert(text)
-        .expect("parses")
-        .finish()
-        .expect("the filter accepts it")
-}
+use crate::migrate::{accepted, dropped_settings as dropped};
 
-fn dropped(c: &Conversion) -> Vec<&str> {
-    c.dropped
-        .iter()
-        .map(|(setting, _)| setting.as_str())
-        .collect()
+fn converted(text: &str) -> Conversion {
+    accepted(convert(text))
 }
 
 #[test]
