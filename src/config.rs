@@ -97,6 +97,26 @@ pub struct IssuerConfig {
     pub hs256_secret: Option<Hs256Key>,
 }
 
+/// Which of a session's tokens goes to the upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionToken {
+    None,
+    AccessToken,
+    IdToken,
+}
+
+/// `forward_token`: the token upstreams get, in which header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardToken {
+    /// For session users.
+    pub session: SessionToken,
+    /// Bearer requests: remove the token headers before the request goes upstream.
+    pub strip_bearer: bool,
+    pub header: String,
+    /// Put before the token (`Bearer`); `None`: the token alone.
+    pub scheme: Option<String>,
+}
+
 /// A request header a bearer token is read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenHeader {
@@ -190,6 +210,7 @@ pub struct Config {
     pub identity_headers: Vec<String>,
     /// Where bearer tokens are read from, in order.
     pub token_headers: Vec<TokenHeader>,
+    pub forward_token: ForwardToken,
     pub userid_transformers: Vec<UseridTransformer>,
     /// `None` means every authenticated user is allowed (`["*"]`).
     pub groups_allowlist: Option<Vec<String>>,
@@ -273,6 +294,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "serviceaccount_groups",
     "claim_headers",
     "token_headers",
+    "forward_token",
     "userid_header",
     "groups_header",
     "userid_prefix",
@@ -338,6 +360,7 @@ fn compile(mut f: Fields, env: &dyn Environment) -> Result<Config, ConfigError> 
         groups_header: identity.groups_header,
         claim_headers: identity.claim_headers,
         token_headers: headers::token_headers(&mut f)?,
+        forward_token: headers::forward_token(&mut f)?,
         userid_transformers: identity.userid_transformers,
         groups_allowlist: identity.groups_allowlist,
         rules,

@@ -51,6 +51,7 @@ fn session(groups: usize) -> Session {
             scopes: vec!["openid".into(), "pipelines".into()],
             claims: vec![("realm_access.roles".into(), vec!["admin".into()])],
         },
+        forward_token: Some("at-1".into()),
     }
 }
 

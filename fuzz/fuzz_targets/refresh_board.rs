@@ -50,6 +50,7 @@ fuzz_target!(|data: &[u8]| {
                         groups: vec![],
                         sub: "s".into(),
                         grants: Default::default(),
+                        forward_token: None,
                         set_cookies: vec!["s=1".into()],
                         tokens_expire_at: 400,
                     }),

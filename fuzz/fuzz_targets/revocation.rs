@@ -24,6 +24,7 @@ fn session(sid: u8, issued_at: u64) -> Session {
         idp_sid: None,
         validated_at: 0,
         grants: Default::default(),
+        forward_token: None,
     }
 }
 

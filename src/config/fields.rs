@@ -233,6 +233,24 @@ impl Fields {
             .collect()
     }
 
+    /// An object read key by key; `None` when absent.
+    pub(super) fn optional_object(
+        &mut self,
+        key: &str,
+        known: &[&str],
+    ) -> Result<Option<Fields>, ConfigError> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Value::Object(map)) => {
+                Fields::new(map, &format!("{}.", self.path(key)), known).map(Some)
+            }
+            Some(other) => Err(error(
+                self.path(key),
+                format!("must be an object, got {}", kind(&other)),
+            )),
+        }
+    }
+
     pub(super) fn object_list(
         &mut self,
         key: &str,

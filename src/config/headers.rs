@@ -4,7 +4,12 @@
 use crate::core::header_names;
 
 use super::fields::Fields;
-use super::{check_identity_header, error, is_token_char, ConfigError, IdentityRules, TokenHeader};
+use super::{
+    check_identity_header, error, is_token_char, ConfigError, ForwardToken, IdentityRules,
+    SessionToken, TokenHeader,
+};
+
+const FORWARD_KEYS: &[&str] = &["session", "bearer", "header", "scheme"];
 
 /// Token headers a request is read from at most; each costs a lookup per request header.
 const MAX_TOKEN_HEADERS: usize = 4;
@@ -113,4 +118,59 @@ fn token_header(field: &str, entry: serde_json::Value) -> Result<TokenHeader, Co
         }
     }
     Ok(TokenHeader { name, scheme })
+}
+
+/// `{"session": "access_token" | "id_token" | "none", "bearer": "pass" | "strip",
+/// "header": "authorization", "scheme": "Bearer"}`.
+pub(super) fn forward_token(f: &mut Fields) -> Result<ForwardToken, ConfigError> {
+    let Some(mut fields) = f.optional_object("forward_token", FORWARD_KEYS)? else {
+        return Ok(ForwardToken {
+            session: SessionToken::None,
+            strip_bearer: false,
+            header: "authorization".to_string(),
+            scheme: Some("Bearer".to_string()),
+        });
+    };
+    let session = match fields.str_or("session", "none")?.as_str() {
+        "none" => SessionToken::None,
+        "access_token" => SessionToken::AccessToken,
+        "id_token" => SessionToken::IdToken,
+        other => {
+            let reason = format!("{other:?}: \"access_token\", \"id_token\" or \"none\"");
+            return Err(error(fields.path("session"), reason));
+        }
+    };
+    let strip_bearer = match fields.str_or("bearer", "pass")?.as_str() {
+        "pass" => false,
+        "strip" => true,
+        other => {
+            let reason = format!("{other:?}: \"pass\" (as the client sent it) or \"strip\"");
+            return Err(error(fields.path("bearer"), reason));
+        }
+    };
+    let header = fields
+        .str_or("header", "authorization")?
+        .to_ascii_lowercase();
+    if header.is_empty()
+        || !header.bytes().all(is_token_char)
+        || NOT_TOKEN_HEADERS.contains(&header.as_str())
+    {
+        return Err(error(
+            fields.path("header"),
+            format!("{header:?} cannot carry a token"),
+        ));
+    }
+    let scheme = Some(fields.str_or("scheme", "Bearer")?).filter(|s| !s.is_empty());
+    if scheme
+        .as_ref()
+        .is_some_and(|s| !s.bytes().all(is_token_char))
+    {
+        return Err(error(fields.path("scheme"), "one word, or \"\""));
+    }
+    Ok(ForwardToken {
+        session,
+        strip_bearer,
+        header,
+        scheme,
+    })
 }

@@ -558,3 +558,55 @@ fn token_headers_claim_headers_and_claim_lists_are_checked() {
         assert_eq!(failing_field(bad.clone()), field, "{bad}");
     }
 }
+
+#[test]
+fn forward_token_is_checked() {
+    let c = load(&with(json!({"forward_token": {"session": "id_token", "bearer": "strip",
+                                                "header": "X-Forwarded-Access-Token", "scheme": ""}})))
+    .unwrap();
+    let forward = &c.forward_token;
+    assert_eq!(
+        (
+            forward.session,
+            forward.strip_bearer,
+            forward.header.as_str(),
+            forward.scheme.as_deref()
+        ),
+        (
+            SessionToken::IdToken,
+            true,
+            "x-forwarded-access-token",
+            None
+        )
+    );
+    let default = load(&minimal()).unwrap().forward_token;
+    assert_eq!(
+        (default.session, default.strip_bearer),
+        (SessionToken::None, false)
+    );
+    for (bad, field) in [
+        (json!({"forward_token": "access_token"}), "forward_token"),
+        (
+            json!({"forward_token": {"session": "refresh_token"}}),
+            "forward_token.session",
+        ),
+        (
+            json!({"forward_token": {"bearer": "drop"}}),
+            "forward_token.bearer",
+        ),
+        (
+            json!({"forward_token": {"header": "cookie"}}),
+            "forward_token.header",
+        ),
+        (
+            json!({"forward_token": {"scheme": "two words"}}),
+            "forward_token.scheme",
+        ),
+        (
+            json!({"forward_token": {"sesion": "id_token"}}),
+            "forward_token.sesion",
+        ),
+    ] {
+        assert_eq!(failing_field(bad.clone()), field, "{bad}");
+    }
+}

@@ -6,7 +6,7 @@ use crate::config::{Config, TokenHeader};
 use crate::core::claims::Grants;
 use crate::core::cookies;
 use crate::core::grpc::Protocol;
-use crate::core::identity::{identify, Identity, IdentityError, LOGIN_ISSUER};
+use crate::core::identity::{identify, Identity, IdentityError, Token, LOGIN_ISSUER};
 use crate::core::jwks::KeySet;
 use crate::core::jwt::{self, ClaimRules, JwtError};
 use crate::core::policy::{Picked, Policy, Shortfall, Unauthenticated};
@@ -283,6 +283,7 @@ impl Decision {
             sub: session.sub,
             issuer: LOGIN_ISSUER,
             grants: session.grants,
+            forward_token: session.forward_token.map(Token),
         })
     }
 

@@ -21,6 +21,20 @@ pub struct Identity {
     pub issuer: usize,
     /// Its scopes and the claims the configuration keeps (rules, claim headers).
     pub grants: Grants,
+    /// The session's token for the upstream (`forward_token`); never for a bearer request,
+    /// whose own token goes on as it came.
+    pub forward_token: Option<Token>,
+}
+
+/// A token handed to the upstream: never printed.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Token(pub String);
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(***)")
+    }
 }
 
 impl Identity {
@@ -104,6 +118,7 @@ pub fn identify(
         sub,
         issuer: issuer_index,
         grants: Grants::of(claims, &config.kept_claims()),
+        forward_token: None,
     })
 }
 

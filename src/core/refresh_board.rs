@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::stored;
 
 use crate::core::claims::Grants;
+use crate::core::identity::Token;
 use crate::core::identity::{Identity, LOGIN_ISSUER};
 use crate::core::key_fetch::backoff_ms;
 use crate::core::session::Session;
@@ -54,6 +55,9 @@ pub enum Outcome {
         sub: String,
         #[serde(default)]
         grants: Grants,
+        /// The refreshed session's token for the upstream, for the requests that take it.
+        #[serde(default)]
+        forward_token: Option<Token>,
         set_cookies: Vec<String>,
         tokens_expire_at: u64,
     },
@@ -220,6 +224,7 @@ impl Outcome {
             groups: session.groups.clone(),
             sub: session.sub.clone(),
             grants: session.grants.clone(),
+            forward_token: session.forward_token.clone().map(Token),
             set_cookies,
             tokens_expire_at: session.tokens_expire_at,
         }
@@ -233,6 +238,7 @@ impl Outcome {
                 groups,
                 sub,
                 grants,
+                forward_token,
                 set_cookies,
                 ..
             } => {
@@ -243,6 +249,7 @@ impl Outcome {
                     sub,
                     issuer,
                     grants,
+                    forward_token,
                 };
                 Some((identity, set_cookies))
             }

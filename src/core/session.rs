@@ -17,8 +17,8 @@ pub use login_state::{
 };
 pub use seal::{open, seal, OpenError, Purpose, SealContext};
 pub use session_cookie::{
-    is_session_cookie, read_session, session_cookie_names, session_cookies, Session, SessionError,
-    SessionTooLarge,
+    fits, is_session_cookie, read_session, session_cookie_names, session_cookies, Session,
+    SessionError, SessionTooLarge,
 };
 
 /// Largest cookie value we send. Browsers keep name + value up to 4096 bytes (RFC 6265 §6.1);

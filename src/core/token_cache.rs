@@ -127,6 +127,7 @@ mod tests {
                 sub: user.into(),
                 issuer: 0,
                 grants: Default::default(),
+                forward_token: None,
             }),
         }
     }

@@ -181,6 +181,19 @@ fn pass_upstream(host: &mut impl Host, target: &Target, pass: Pass) -> bool {
                 host.set_request_header(header, Some(value.as_bytes()));
             }
         }
+        if let Some(token) = &identity.forward_token {
+            let forward = &config.forward_token;
+            let value = match &forward.scheme {
+                Some(scheme) => format!("{scheme} {}", token.0),
+                None => token.0.clone(),
+            };
+            host.set_request_header(&forward.header, Some(value.as_bytes()));
+        }
+    }
+    if pass.strip_tokens {
+        for header in &worker.config.token_headers {
+            host.set_request_header(&header.name, None);
+        }
     }
     if let Some(cookie) = &pass.cookie {
         host.set_request_header("cookie", cookie.as_deref());

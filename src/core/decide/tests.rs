@@ -92,6 +92,7 @@ fn a_valid_bearer_token_yields_the_identity() {
         sub: "u1".into(),
         issuer: 0,
         grants: Grants::default(),
+        forward_token: None,
     };
     assert_eq!(
         decision,
@@ -370,6 +371,7 @@ fn session(refresh_token: Option<&str>, tokens_expire_at: u64) -> Session {
         idp_sid: None,
         validated_at: 0,
         grants: Default::default(),
+        forward_token: None,
     }
 }
 
@@ -441,6 +443,7 @@ fn sessions_pass_refresh_or_expire() {
         sub: "u1".into(),
         issuer: 0,
         grants: Grants::default(),
+        forward_token: None,
     };
     assert_eq!(
         d,

@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::core::cookies::{self, CookieAttributes};
-use crate::core::decide::{Decision, Deny, Request};
+use crate::core::decide::{AllowReason, Decision, Deny, Request};
 use crate::core::grpc::{self, Protocol};
 use crate::core::login::{self, Random};
 use crate::core::session::{self, Session};
@@ -23,6 +23,7 @@ pub fn of(decision: Decision, request: &Request, config: &Config) -> Vec<Effect>
                 cookie: upstream_cookie(config, request),
                 set_cookies: Vec::new(),
                 audit: None,
+                strip_tokens: reason == AllowReason::Bearer && config.forward_token.strip_bearer,
             }),
             Effect::count("allowed", reason.label()),
         ],
@@ -186,6 +187,24 @@ pub fn session_set_cookies(
         }
     }
     Some(set)
+}
+
+/// The session as its cookies will hold it: without the token to forward when that would
+/// not fit, which is logged and counted (the upstream then gets no token for this session).
+pub fn fitted(mut session: Session) -> (Session, Vec<Effect>) {
+    if session.forward_token.is_none() || session::fits(&session) {
+        return (session, Vec::new());
+    }
+    session.forward_token = None;
+    let effects = vec![
+        Effect::count("session", "forward_token_dropped"),
+        Effect::warn(
+            "the token to forward does not fit the session cookies: this session's requests \
+             go upstream without it"
+                .to_string(),
+        ),
+    ];
+    (session, effects)
 }
 
 /// A final decision whose request also carries `Set-Cookie` values for its response (a

@@ -40,6 +40,7 @@ pub fn carry_out(effects: Vec<Effect>, request: &Request, config: &Config) -> Ve
         cookie: upstream_cookie(config, request),
         set_cookies: Vec::new(),
         audit: Some(note),
+        strip_tokens: false,
     }));
     audited
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::config::Config;
+use crate::config::{Config, SessionToken};
 use crate::core::claims::{self, Grants};
 use crate::core::decide::{read_session, Request};
 use crate::core::discovery::Discovery;
@@ -12,7 +12,9 @@ use crate::core::jwt::JwtError;
 use crate::core::login::{self, CallbackParams, Origin, Random, TokenError, TokenResponse};
 use crate::core::session::{self, LoginState, LoginStateError, Session};
 
-use super::answer::{clear_cookie, error_page, error_page_to, redirect, session_set_cookies};
+use super::answer::{
+    clear_cookie, error_page, error_page_to, fitted, redirect, session_set_cookies,
+};
 use super::{Answer, Call, Effect, Flow, Inputs, Step};
 
 /// A code exchange in flight.
@@ -358,15 +360,15 @@ fn finish_login(inputs: &Inputs, pending: PendingLogin, random: &mut dyn Random)
     let Some(session) = new_session(inputs, identity, &pending, random) else {
         return error_page(503, "no_randomness", "Try again.", vec![clear_flow]);
     };
+    let (session, mut effects) = fitted(session);
     let Some(set_cookies) = session_set_cookies(config, &session, random) else {
         return error_page(503, "no_randomness", "Try again.", vec![clear_flow]);
     };
     let mut headers = vec![clear_flow];
     headers.extend(set_cookies.into_iter().map(|c| ("set-cookie", c)));
-    vec![
-        Effect::count("login", "completed"),
-        redirect(pending.exchange.login.return_to, headers),
-    ]
+    effects.push(Effect::count("login", "completed"));
+    effects.push(redirect(pending.exchange.login.return_to, headers));
+    effects
 }
 
 /// The session a login issues; `None` without randomness for its id.
@@ -404,7 +406,22 @@ fn new_session(
         idp_sid: claim("sid").and_then(Value::as_str).map(str::to_string),
         validated_at: now_s,
         grants: session_grants(inputs.config, &pending.claims, tokens),
+        forward_token: token_to_forward(inputs.config, tokens, Some(&pending.id_token)),
     })
+}
+
+/// The token a session's requests carry upstream (`forward_token.session`), from a token
+/// endpoint answer; `id_token` is the one it holds when the answer has none.
+pub fn token_to_forward(
+    config: &Config,
+    tokens: &TokenResponse,
+    id_token: Option<&String>,
+) -> Option<String> {
+    match config.forward_token.session {
+        SessionToken::None => None,
+        SessionToken::AccessToken => Some(tokens.access_token.clone()),
+        SessionToken::IdToken => tokens.id_token.as_ref().or(id_token).cloned(),
+    }
 }
 
 /// A session's grants: the scopes the IdP granted (those asked for, when it does not say)

@@ -87,6 +87,8 @@ pub struct Pass {
     pub set_cookies: Vec<String>,
     /// Audit mode: what enforce mode would have answered, for a response header.
     pub audit: Option<String>,
+    /// Remove the token headers: a bearer request under `forward_token.bearer: "strip"`.
+    pub strip_tokens: bool,
 }
 
 /// A local reply. Header names are ours; values may be built from configuration.

@@ -14,7 +14,7 @@ use crate::core::refresh_board::{Claim, Outcome};
 use crate::core::session::Session;
 
 use super::answer::{self, clear_session_cookies, session_set_cookies};
-use super::callback::token_call;
+use super::callback::{token_call, token_to_forward};
 use super::key_wait::{Until, Wait};
 use super::{audit, login_start, Answer, CallResponse, Effect, Flow, Inputs, Level, Step};
 
@@ -170,13 +170,17 @@ pub fn on_response(
     };
     let config = inputs.config;
     let renewed = refreshed_session(inputs, &refreshing.session, &response).and_then(|session| {
+        let (session, dropped) = answer::fitted(session);
         let set = session_set_cookies(config, &session, random).ok_or(TokenError::Status(
             "no randomness to seal the session".into(),
         ))?;
-        Ok((session, set))
+        Ok((session, set, dropped))
     });
     Step::done(match renewed {
-        Ok((session, cookies)) => refreshed(&refreshing, session, cookies, config),
+        Ok((session, cookies, mut effects)) => {
+            effects.extend(refreshed(&refreshing, session, cookies, config));
+            effects
+        }
         Err(e) if e.is_transient() => deferred(refreshing, &e, config),
         Err(e) => refused(&refreshing, &e, inputs, random),
     })
@@ -247,6 +251,8 @@ fn refreshed_session(
     let config = inputs.config;
     let tokens = login::parse_token_response(response.status.as_deref(), &response.body)?;
     let mut session = old.clone();
+    let forward = token_to_forward(config, &tokens, None);
+    session.forward_token = forward.or(session.forward_token);
     if let Some(id_token) = &tokens.id_token {
         let keys = inputs.keys.ok_or(TokenError::Status("no keys".into()))?;
         let now_s = inputs.now_s();

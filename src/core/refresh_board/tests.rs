@@ -11,6 +11,7 @@ fn refreshed(user: &str) -> Outcome {
         groups: vec!["dev".into()],
         sub: format!("sub-{user}"),
         grants: Default::default(),
+        forward_token: None,
         set_cookies: vec![format!("s={user}; Path=/")],
         tokens_expire_at: 400,
     }

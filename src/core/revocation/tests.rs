@@ -14,6 +14,7 @@ fn session(sid: &str, sub: &str, issued_at: u64) -> Session {
         idp_sid: Some(format!("idp-{sid}")),
         validated_at: issued_at,
         grants: Default::default(),
+        forward_token: None,
     }
 }
 

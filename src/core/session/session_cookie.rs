@@ -54,6 +54,9 @@ pub struct Session {
     /// Granted scopes and the claims the rules named at login.
     #[serde(rename = "gr", default, skip_serializing_if = "Grants::is_empty")]
     pub grants: Grants,
+    /// The token upstreams get (`forward_token.session`): the access token or the id_token.
+    #[serde(rename = "ft", default, skip_serializing_if = "Option::is_none")]
+    pub forward_token: Option<String>,
 }
 
 impl Session {
@@ -83,6 +86,7 @@ impl fmt::Debug for Session {
             .field("idp_sid", &self.idp_sid)
             .field("validated_at", &self.validated_at)
             .field("grants", &self.grants)
+            .field("forward_token", &self.forward_token.as_ref().map(|_| "***"))
             .finish()
     }
 }
@@ -125,8 +129,14 @@ pub fn session_cookies(
     Ok(split_into_cookies(base, &sealed))
 }
 
-/// The session's JSON, shed of tokens until it fits. Sizes are computed before sealing, so one
-/// nonce seals exactly one plaintext.
+/// Whether the session fits its cookies as it is, every token kept.
+pub fn fits(session: &Session) -> bool {
+    serde_json::to_vec(session).is_ok_and(|p| chunk_count(sealed_len(p.len())).is_some())
+}
+
+/// The session's JSON, shed of tokens until it fits: the forwarded token first, then the
+/// id_token, then the refresh token. Sizes are computed before sealing, so one nonce seals
+/// exactly one plaintext.
 fn fitting_plaintext(session: &Session) -> Result<Vec<u8>, SessionTooLarge> {
     let mut candidate = session.clone();
     loop {
@@ -135,7 +145,9 @@ fn fitting_plaintext(session: &Session) -> Result<Vec<u8>, SessionTooLarge> {
         if chunk_count(sealed_len(plaintext.len())).is_some() {
             return Ok(plaintext);
         }
-        if candidate.id_token.is_some() {
+        if candidate.forward_token.is_some() {
+            candidate.forward_token = None;
+        } else if candidate.id_token.is_some() {
             candidate.id_token = None;
         } else if candidate.refresh_token.is_some() {
             candidate.refresh_token = None;

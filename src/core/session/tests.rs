@@ -276,6 +276,7 @@ fn session(groups: usize, group_len: usize) -> Session {
         idp_sid: None,
         validated_at: 0,
         grants: Default::default(),
+        forward_token: None,
     }
 }
 

@@ -453,6 +453,7 @@ fn due_session_cookie() -> String {
         idp_sid: None,
         validated_at: 0,
         grants: Default::default(),
+        forward_token: None,
     };
     session_cookie_for(&session)
 }
@@ -600,6 +601,7 @@ fn live_session() -> Session {
         idp_sid: Some("idp-9".into()),
         validated_at: NOW - 100,
         grants: Default::default(),
+        forward_token: None,
     }
 }
 
@@ -784,4 +786,52 @@ fn a_grpc_call_whose_identity_envoy_will_not_store_gets_internal() {
     let grpc = ("content-type", "application/grpc");
     envoy.send(0, 2, &[(":path", "/s/M"), ("authorization", &token), grpc]);
     assert_eq!(grpc_reply(&envoy, 2).1, "13");
+}
+
+#[test]
+fn a_session_users_token_goes_upstream_and_a_bearer_token_can_be_kept_from_it() {
+    let mut config = plugin_config();
+    config["forward_token"] = json!({"session": "access_token", "bearer": "strip"});
+    config["token_headers"] = json!(["authorization", "flyte-authorization"]);
+    let mut envoy = Envoy::configured(1, &config, &|_: &str| None);
+    envoy.fetch_keys(0);
+    let session = Session {
+        forward_token: Some("at-9".into()),
+        ..live_session()
+    };
+    let cookie = session_cookie_for(&session);
+    let request = [
+        (":path", "/api"),
+        ("cookie", cookie.as_str()),
+        ("authorization", "Basic dTpw"),
+    ];
+    assert_eq!(envoy.send(0, 2, &request), Verdict::Continue);
+    assert_eq!(
+        envoy.host.upstream_header(2, "authorization").as_deref(),
+        Some("Bearer at-9")
+    );
+
+    let token = bearer("bob@example.com");
+    let request = [
+        (":path", "/api"),
+        ("authorization", token.as_str()),
+        ("flyte-authorization", token.as_str()),
+    ];
+    assert_eq!(envoy.send(0, 3, &request), Verdict::Continue);
+    assert_eq!(
+        envoy.host.upstream_header(3, "kubeflow-userid").as_deref(),
+        Some("bob@example.com")
+    );
+    assert_eq!(envoy.host.upstream_header(3, "authorization"), None);
+    assert_eq!(envoy.host.upstream_header(3, "flyte-authorization"), None);
+
+    // By default the client's bearer token goes on as it came.
+    let mut plain = Envoy::new(1);
+    plain.fetch_keys(0);
+    let request = [(":path", "/api"), ("authorization", token.as_str())];
+    assert_eq!(plain.send(0, 2, &request), Verdict::Continue);
+    assert_eq!(
+        plain.host.upstream_header(2, "authorization").as_deref(),
+        Some(token.as_str())
+    );
 }

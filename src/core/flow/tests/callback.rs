@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::*;
-use crate::core::flow::Effect;
+use crate::core::flow::{Effect, Level};
 
 const CALLBACK: &str = "/authservice/oidc/callback";
 
@@ -413,3 +413,56 @@ fn no_randomness_means_no_session() {
 }
 
 use crate::core::cookies;
+
+/// The session a completed login in `world` issues.
+fn logged_in(world: &World, answer: Value) -> (Step, crate::core::session::Session) {
+    let (flow, nonce) = exchanging(world);
+    let mut answer = answer;
+    answer["id_token"] = json!(id_token(claims(&nonce)));
+    let step = world.step(flow, token_answer(answer));
+    let jar = cookies_set(reply(&step));
+    let session = crate::core::decide::read_session(
+        &world.config,
+        &cookies::parse_cookies([jar.as_bytes()]),
+        NOW,
+    )
+    .unwrap();
+    (step, session)
+}
+
+#[test]
+fn the_session_keeps_the_token_it_forwards_and_drops_it_with_a_warning_when_it_cannot_fit() {
+    let tokens = json!({"access_token": "at-1", "token_type": "Bearer", "expires_in": 300,
+                        "refresh_token": "rt"});
+    let none = World::new();
+    assert_eq!(logged_in(&none, tokens.clone()).1.forward_token, None);
+
+    let access = World::with(config_with(
+        json!({"forward_token": {"session": "access_token"}}),
+    ));
+    let (_, session) = logged_in(&access, tokens.clone());
+    assert_eq!(session.forward_token.as_deref(), Some("at-1"));
+    let id = World::with(config_with(
+        json!({"forward_token": {"session": "id_token"}}),
+    ));
+    let (_, session) = logged_in(&id, tokens.clone());
+    assert!(session
+        .forward_token
+        .as_deref()
+        .is_some_and(|t| t.starts_with("ey")));
+
+    let mut huge = tokens;
+    huge["access_token"] = json!("a".repeat(20_000));
+    let (step, session) = logged_in(&access, huge);
+    assert_eq!(session.forward_token, None);
+    assert!(counted(&step, "session", "forward_token_dropped"));
+    assert!(step
+        .effects
+        .iter()
+        .any(|e| matches!(e, Effect::Log(Level::Warn, _))));
+    assert_eq!(
+        session.refresh_token.as_deref(),
+        Some("rt"),
+        "the rest of the session stays"
+    );
+}

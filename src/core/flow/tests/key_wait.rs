@@ -179,6 +179,7 @@ fn a_request_waiting_on_a_refresh_takes_its_outcome() {
             groups: vec!["new".into()],
             sub: "u1".into(),
             grants: Default::default(),
+            forward_token: None,
             set_cookies: vec!["c=1".into()],
             tokens_expire_at: NOW + 900,
         }),

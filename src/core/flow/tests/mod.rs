@@ -203,6 +203,7 @@ pub fn session(tokens_expire_at: u64) -> Session {
         idp_sid: None,
         validated_at: 0,
         grants: Default::default(),
+        forward_token: None,
     }
 }
 

@@ -217,6 +217,7 @@ fn other_requests_wait_for_the_refresh_or_take_its_outcome() {
         groups: vec!["new".into()],
         sub: "u1".into(),
         grants: Default::default(),
+        forward_token: None,
         set_cookies: vec!["c=1".into()],
         tokens_expire_at: NOW + 900,
     };
