@@ -344,6 +344,8 @@ fn compile(mut f: Fields, env: &dyn Environment) -> Result<Config, ConfigError> 
     let rules = rules::rules(&mut f)?;
     let logout = logout_config(&mut f)?;
     let login_path = login_path(&mut f, &login.callback_path, &logout)?;
+    let identity_headers = headers::identity_headers(&identity);
+    let forward_token = headers::forward_token(&mut f, &identity_headers)?;
     Ok(Config {
         issuers,
         idp_clusters,
@@ -355,12 +357,12 @@ fn compile(mut f: Fields, env: &dyn Environment) -> Result<Config, ConfigError> 
         callback_path: login.callback_path,
         scopes: login.scopes,
         session,
-        identity_headers: headers::identity_headers(&identity),
+        identity_headers,
         userid_header: identity.userid_header,
         groups_header: identity.groups_header,
         claim_headers: identity.claim_headers,
         token_headers: headers::token_headers(&mut f)?,
-        forward_token: headers::forward_token(&mut f)?,
+        forward_token,
         userid_transformers: identity.userid_transformers,
         groups_allowlist: identity.groups_allowlist,
         rules,

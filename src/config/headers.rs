@@ -122,7 +122,10 @@ fn token_header(field: &str, entry: serde_json::Value) -> Result<TokenHeader, Co
 
 /// `{"session": "access_token" | "id_token" | "none", "bearer": "pass" | "strip",
 /// "header": "authorization", "scheme": "Bearer"}`.
-pub(super) fn forward_token(f: &mut Fields) -> Result<ForwardToken, ConfigError> {
+pub(super) fn forward_token(
+    f: &mut Fields,
+    identity_headers: &[String],
+) -> Result<ForwardToken, ConfigError> {
     let Some(mut fields) = f.optional_object("forward_token", FORWARD_KEYS)? else {
         return Ok(ForwardToken {
             session: SessionToken::None,
@@ -159,6 +162,13 @@ pub(super) fn forward_token(f: &mut Fields) -> Result<ForwardToken, ConfigError>
             fields.path("header"),
             format!("{header:?} cannot carry a token"),
         ));
+    }
+    if identity_headers
+        .iter()
+        .any(|h| header_names::folds_to(&header, h))
+    {
+        let reason = format!("{header:?} is an identity header");
+        return Err(error(fields.path("header"), reason));
     }
     let scheme = Some(fields.str_or("scheme", "Bearer")?).filter(|s| !s.is_empty());
     if scheme

@@ -599,6 +599,10 @@ fn forward_token_is_checked() {
             "forward_token.header",
         ),
         (
+            json!({"forward_token": {"header": "kubeflow_userid"}}),
+            "forward_token.header",
+        ),
+        (
             json!({"forward_token": {"scheme": "two words"}}),
             "forward_token.scheme",
         ),
