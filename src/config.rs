@@ -210,6 +210,9 @@ pub struct Config {
     pub identity_headers: Vec<String>,
     /// Where bearer tokens are read from, in order.
     pub token_headers: Vec<TokenHeader>,
+    /// The claims a credential's grants keep: those the rules check and the claim headers
+    /// show (sessions carry them from their login).
+    pub kept_claims: Vec<String>,
     pub forward_token: ForwardToken,
     pub userid_transformers: Vec<UseridTransformer>,
     /// `None` means every authenticated user is allowed (`["*"]`).
@@ -240,16 +243,6 @@ impl<F: Fn(&str) -> Option<String>> Environment for F {
 
 impl Config {
     /// The issuer browsers sign in with: the first one configured (validation requires one).
-    /// The claims a credential's grants keep: those the rules check and the claim headers
-    /// show (sessions carry them from their login).
-    pub fn kept_claims(&self) -> Vec<&str> {
-        let mut names = self.rules.claim_names();
-        names.extend(self.claim_headers.iter().map(|(_, claim)| claim.as_str()));
-        names.sort_unstable();
-        names.dedup();
-        names
-    }
-
     pub fn login_issuer(&self) -> &IssuerConfig {
         &self.issuers[0]
     }
@@ -346,6 +339,7 @@ fn compile(mut f: Fields, env: &dyn Environment) -> Result<Config, ConfigError> 
     let login_path = login_path(&mut f, &login.callback_path, &logout)?;
     let identity_headers = headers::identity_headers(&identity);
     let forward_token = headers::forward_token(&mut f, &identity_headers)?;
+    let kept_claims = kept_claims(&rules, &identity.claim_headers);
     Ok(Config {
         issuers,
         idp_clusters,
@@ -363,6 +357,7 @@ fn compile(mut f: Fields, env: &dyn Environment) -> Result<Config, ConfigError> 
         claim_headers: identity.claim_headers,
         token_headers: headers::token_headers(&mut f)?,
         forward_token,
+        kept_claims,
         userid_transformers: identity.userid_transformers,
         groups_allowlist: identity.groups_allowlist,
         rules,
@@ -644,6 +639,15 @@ fn logout_config(f: &mut Fields) -> Result<LogoutConfig, ConfigError> {
         backchannel_path,
         revoke_tokens: f.bool_or("revoke_tokens_on_logout", true)?,
     })
+}
+
+/// Every claim the rules name or a claim header shows, once each.
+fn kept_claims(rules: &Rules, claim_headers: &[(String, String)]) -> Vec<String> {
+    let mut names = rules.claim_names();
+    names.extend(claim_headers.iter().map(|(_, claim)| claim.as_str()));
+    names.sort_unstable();
+    names.dedup();
+    names.into_iter().map(String::from).collect()
 }
 
 fn login_path(

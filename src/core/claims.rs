@@ -42,7 +42,7 @@ pub struct Grants {
 impl Grants {
     /// The grants of verified claims: scopes from `scope` (space-separated) or `scp` (a list
     /// or space-separated), and the claims named in `names`.
-    pub fn of(claims: &Map<String, Value>, names: &[&str]) -> Grants {
+    pub fn of(claims: &Map<String, Value>, names: &[impl AsRef<str>]) -> Grants {
         let scopes = ["scope", "scp"]
             .iter()
             .filter_map(|name| claims.get(*name))
@@ -52,6 +52,7 @@ impl Grants {
             .collect();
         let claims = names
             .iter()
+            .map(AsRef::as_ref)
             .filter_map(|name| Some((name.to_string(), strings(at(claims, name)?))))
             .collect();
         Grants { scopes, claims }

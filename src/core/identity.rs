@@ -117,7 +117,7 @@ pub fn identify(
         groups,
         sub,
         issuer: issuer_index,
-        grants: Grants::of(claims, &config.kept_claims()),
+        grants: Grants::of(claims, &config.kept_claims),
         forward_token: None,
     })
 }

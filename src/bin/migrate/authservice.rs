@@ -14,7 +14,7 @@ pub fn convert(text: &str) -> Result<Conversion, String> {
     sessions(&mut c, &mut settings);
     identity(&mut c, &mut settings);
     credentials(&mut c, &mut settings);
-    for (key, _) in settings.rest() {
+    for key in settings.rest() {
         c.drop(&key, gone_reason(&key));
     }
     Ok(c)
@@ -56,28 +56,8 @@ fn unquote(value: &str) -> String {
         .to_string()
 }
 
-/// The settings not yet converted, in file order; a later line wins.
-struct Settings(Vec<(String, String)>);
-
-impl Settings {
-    fn new(lines: Vec<(String, String)>) -> Settings {
-        let mut unique: Vec<(String, String)> = Vec::new();
-        for (key, value) in lines {
-            unique.retain(|(k, _)| *k != key);
-            unique.push((key, value));
-        }
-        Settings(unique)
-    }
-
-    fn take(&mut self, key: &str) -> Option<String> {
-        let at = self.0.iter().position(|(k, _)| k == key)?;
-        Some(self.0.remove(at).1)
-    }
-
-    fn rest(self) -> Vec<(String, String)> {
-        self.0
-    }
-}
+/// An env file's settings not yet converted.
+type Settings = super::Settings<String>;
 
 /// The OIDC client: issuer, id, secret, scopes and endpoints.
 fn client(c: &mut Conversion, s: &mut Settings) {

@@ -289,6 +289,30 @@ fn skip_prefix(prefix: &str) -> String {
     }
 }
 
+/// The settings of an input not yet converted, in file order; a later one wins.
+struct Settings<V>(Vec<(String, V)>);
+
+impl<V> Settings<V> {
+    fn new(lines: Vec<(String, V)>) -> Settings<V> {
+        let mut unique: Vec<(String, V)> = Vec::new();
+        for (key, value) in lines {
+            unique.retain(|(k, _)| *k != key);
+            unique.push((key, value));
+        }
+        Settings(unique)
+    }
+
+    fn take(&mut self, key: &str) -> Option<V> {
+        let at = self.0.iter().position(|(k, _)| k == key)?;
+        Some(self.0.remove(at).1)
+    }
+
+    /// The keys of what was not converted.
+    fn rest(self) -> Vec<String> {
+        self.0.into_iter().map(|(k, _)| k).collect()
+    }
+}
+
 /// A conversion the filter accepts, for the converters' tests.
 #[cfg(test)]
 fn accepted(converted: Result<Conversion, String>) -> Conversion {

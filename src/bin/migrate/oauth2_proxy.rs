@@ -90,24 +90,10 @@ fn push_item(settings: &mut Vec<(String, Value)>, key: &str, item: Value) {
     }
 }
 
-/// The settings not yet converted, in file order; a later one wins.
-struct Settings(Vec<(String, Value)>);
+/// A config file's settings not yet converted.
+type Settings = super::Settings<Value>;
 
 impl Settings {
-    fn new(lines: Vec<(String, Value)>) -> Settings {
-        let mut unique: Vec<(String, Value)> = Vec::new();
-        for (key, value) in lines {
-            unique.retain(|(k, _)| *k != key);
-            unique.push((key, value));
-        }
-        Settings(unique)
-    }
-
-    fn take(&mut self, key: &str) -> Option<Value> {
-        let at = self.0.iter().position(|(k, _)| k == key)?;
-        Some(self.0.remove(at).1)
-    }
-
     fn text(&mut self, key: &str) -> Option<String> {
         self.take(key).map(|v| v.text())
     }
@@ -118,10 +104,6 @@ impl Settings {
 
     fn flag(&mut self, key: &str) -> Option<bool> {
         self.text(key).map(|v| v == "true")
-    }
-
-    fn rest(self) -> Vec<String> {
-        self.0.into_iter().map(|(k, _)| k).collect()
     }
 }
 

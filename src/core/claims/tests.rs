@@ -34,7 +34,7 @@ fn scopes_come_from_scope_or_scp_in_either_form() {
         json!({"scp": ["openid", "pipelines:read"]}),
         json!({"scp": "openid pipelines:read"}),
     ] {
-        let grants = Grants::of(&claims(token.clone()), &[]);
+        let grants = Grants::of(&claims(token.clone()), &[] as &[&str]);
         assert_eq!(grants.scopes, ["openid", "pipelines:read"], "{token}");
     }
 }

@@ -271,7 +271,8 @@ fn wanted_claims(config: &Config) -> impl Iterator<Item = &str> {
     let issuer = config.login_issuer();
     let userid = issuer.userid_claims.first().map(String::as_str);
     let groups = issuer.groups_claims.iter().map(String::as_str);
-    userid.into_iter().chain(groups).chain(config.kept_claims())
+    let kept = config.kept_claims.iter().map(String::as_str);
+    userid.into_iter().chain(groups).chain(kept)
 }
 
 /// The userinfo endpoint answered.
@@ -431,7 +432,7 @@ pub fn session_grants(
     claims: &Map<String, Value>,
     tokens: &TokenResponse,
 ) -> Grants {
-    let mut grants = Grants::of(claims, &config.kept_claims());
+    let mut grants = Grants::of(claims, &config.kept_claims);
     grants.scopes = tokens
         .scope
         .clone()

@@ -271,10 +271,8 @@ fn refreshed_session(
                 .map_err(|_| TokenError::MissingIdToken)?;
             session.groups = identity.groups;
         }
-        let names = config.kept_claims();
-        session
-            .grants
-            .update_claims(Grants::of(&verified.claims, &names));
+        let kept = Grants::of(&verified.claims, &config.kept_claims);
+        session.grants.update_claims(kept);
         session.id_token = Some(id_token.clone());
         session.tokens_expire_at = verified.exp;
     }
