@@ -7,6 +7,7 @@
 
 mod fields;
 mod headers;
+mod opaque;
 mod pinned;
 mod rules;
 
@@ -21,6 +22,7 @@ use crate::core::header_names;
 use crate::core::hs256::Hs256Key;
 use crate::core::policy::Rules;
 use fields::Fields;
+pub use opaque::{OpaqueMethod, OpaqueTokens};
 
 /// A configuration error: which field, and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -214,6 +216,8 @@ pub struct Config {
     /// show (sessions carry them from their login).
     pub kept_claims: Vec<String>,
     pub forward_token: ForwardToken,
+    /// Bearer tokens that are not JWTs are the login issuer's, checked by a call to it.
+    pub opaque_tokens: Option<OpaqueTokens>,
     pub userid_transformers: Vec<UseridTransformer>,
     /// `None` means every authenticated user is allowed (`["*"]`).
     pub groups_allowlist: Option<Vec<String>>,
@@ -288,6 +292,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "claim_headers",
     "token_headers",
     "forward_token",
+    "opaque_tokens",
     "userid_header",
     "groups_header",
     "userid_prefix",
@@ -357,6 +362,7 @@ fn compile(mut f: Fields, env: &dyn Environment) -> Result<Config, ConfigError> 
         claim_headers: identity.claim_headers,
         token_headers: headers::token_headers(&mut f)?,
         forward_token,
+        opaque_tokens: opaque::opaque_tokens(&mut f)?,
         kept_claims,
         userid_transformers: identity.userid_transformers,
         groups_allowlist: identity.groups_allowlist,

@@ -197,6 +197,18 @@ fn main() {
         ],
     );
 
+    write(
+        "opaque_answer",
+        vec![
+            b"200\n{\"active\":true,\"sub\":\"u1\",\"email\":\"a@example.com\",\"exp\":1800000030}"
+                .to_vec(),
+            b"200\n{\"active\":false}".to_vec(),
+            b"200\n{\"active\":true,\"token_type\":\"refresh_token\",\"sub\":\"u1\"}".to_vec(),
+            b"401\n".to_vec(),
+            b"503\n".to_vec(),
+        ],
+    );
+
     let bearer = format!("Bearer {good}");
     let navigation = browser("GET", "/notebooks?ns=a", &[("cookie", "a=1")]);
     write(

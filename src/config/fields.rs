@@ -7,6 +7,12 @@ use serde_json::{Map, Value};
 
 use super::{error, ConfigError};
 
+/// A value given as a string or as an object.
+pub(super) enum StrOrObject {
+    Str(String),
+    Object(Fields),
+}
+
 /// A JSON object being taken apart, key by key, with errors that carry the key's path.
 pub(super) struct Fields {
     map: Map<String, Value>,
@@ -247,6 +253,26 @@ impl Fields {
             Some(other) => Err(error(
                 self.path(key),
                 format!("must be an object, got {}", kind(&other)),
+            )),
+        }
+    }
+
+    /// A string (a shorthand) or an object read key by key; `None` when absent.
+    pub(super) fn optional_str_or_object(
+        &mut self,
+        key: &str,
+        known: &[&str],
+    ) -> Result<Option<StrOrObject>, ConfigError> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(StrOrObject::Str(s))),
+            Some(Value::Object(map)) => {
+                let fields = Fields::new(map, &format!("{}.", self.path(key)), known)?;
+                Ok(Some(StrOrObject::Object(fields)))
+            }
+            Some(other) => Err(error(
+                self.path(key),
+                format!("must be a string or an object, got {}", kind(&other)),
             )),
         }
     }

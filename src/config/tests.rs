@@ -614,3 +614,63 @@ fn forward_token_is_checked() {
         assert_eq!(failing_field(bad.clone()), field, "{bad}");
     }
 }
+
+#[test]
+fn opaque_tokens_take_a_method_or_an_object_and_errors_name_the_field() {
+    use crate::config::{OpaqueMethod, OpaqueTokens};
+    assert_eq!(load(&minimal()).unwrap().opaque_tokens, None);
+    let short = load(&with(json!({"opaque_tokens": "userinfo"}))).unwrap();
+    assert_eq!(
+        short.opaque_tokens,
+        Some(OpaqueTokens {
+            method: OpaqueMethod::Userinfo,
+            endpoint: None,
+            cache_seconds: 60,
+            calls_per_second: 20,
+        })
+    );
+    let full = json!({"opaque_tokens": {"method": "introspection", "cache_seconds": 300,
+                      "endpoint": "https://idp.example.com/introspect", "calls_per_second": 5}});
+    let full = load(&with(full)).unwrap().opaque_tokens.unwrap();
+    assert_eq!(
+        (
+            full.method,
+            full.endpoint.as_deref(),
+            full.cache_seconds,
+            full.calls_per_second
+        ),
+        (
+            OpaqueMethod::Introspection,
+            Some("https://idp.example.com/introspect"),
+            300,
+            5
+        )
+    );
+    for (bad, field) in [
+        (json!({"opaque_tokens": "jwt"}), "opaque_tokens"),
+        (json!({"opaque_tokens": true}), "opaque_tokens"),
+        (json!({"opaque_tokens": {}}), "opaque_tokens.method"),
+        (
+            json!({"opaque_tokens": {"method": "introspect"}}),
+            "opaque_tokens.method",
+        ),
+        (
+            json!({"opaque_tokens": {"method": "userinfo", "endpoint": "/userinfo"}}),
+            "opaque_tokens.endpoint",
+        ),
+        (
+            json!({"opaque_tokens": {"method": "userinfo", "cache_seconds": 0}}),
+            "opaque_tokens.cache_seconds",
+        ),
+        (
+            json!({"opaque_tokens": {"method": "userinfo", "calls_per_second": 0}}),
+            "opaque_tokens.calls_per_second",
+        ),
+        (
+            json!({"opaque_tokens": {"method": "userinfo", "cache": 5}}),
+            "opaque_tokens.cache",
+        ),
+    ] {
+        assert_eq!(failing_field(bad.clone()), field, "{bad}");
+    }
+}

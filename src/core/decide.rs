@@ -2,13 +2,14 @@
 
 use std::rc::Rc;
 
-use crate::config::{Config, TokenHeader};
+use crate::config::{Config, OpaqueTokens, TokenHeader};
 use crate::core::claims::Grants;
 use crate::core::cookies;
 use crate::core::grpc::Protocol;
 use crate::core::identity::{identify, Identity, IdentityError, Token, LOGIN_ISSUER};
 use crate::core::jwks::KeySet;
 use crate::core::jwt::{self, ClaimRules, JwtError};
+use crate::core::opaque::{self, Lookup, OpaqueState};
 use crate::core::policy::{Picked, Policy, Shortfall, Unauthenticated};
 use crate::core::revocation::{self, Revocations};
 use crate::core::session::{self, Session, SessionError};
@@ -183,7 +184,7 @@ impl Deny {
         Decision::Deny(Deny::bad_token(reason))
     }
 
-    fn bad_token(reason: &'static str) -> Deny {
+    pub fn bad_token(reason: &'static str) -> Deny {
         Deny {
             status: 401,
             reason,
@@ -209,6 +210,15 @@ impl Deny {
                 reason: "insufficient_scope",
                 www_authenticate: Some("Bearer error=\"insufficient_scope\""),
             },
+        }
+    }
+
+    /// An opaque token that could not be checked now: the client may try again.
+    pub fn token_check_unavailable(reason: &'static str) -> Deny {
+        Deny {
+            status: 503,
+            reason,
+            www_authenticate: None,
         }
     }
 
@@ -247,6 +257,10 @@ pub enum Decision {
     AwaitRefetch {
         issuer: usize,
     },
+    /// An opaque token no call has judged yet: ask the login issuer (`core::opaque`).
+    CheckOpaque(Box<OpaqueCheck>),
+    /// An opaque token another request's call is judging: hold the request for its answer.
+    AwaitOpaque,
     /// A browser navigation without a valid credential: send it to the IdP.
     StartLogin,
     /// The login path: send the browser to the IdP, to come back to its `rd` parameter.
@@ -263,6 +277,14 @@ pub enum Decision {
     Logout(Logout),
     /// The IdP's back-channel logout: the request's body holds the logout token.
     BackchannelLogout,
+}
+
+/// A call about an opaque token is to be sent; the request is answered from what it says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpaqueCheck {
+    pub token: Token,
+    /// The rules the request picked, which the token's identity must then pass.
+    pub picked: Vec<usize>,
 }
 
 /// The two logout styles of the Kubeflow central dashboard.
@@ -314,6 +336,8 @@ pub struct Verifier {
     pub cache: TokenCache,
     /// Opened session cookies (keyed by their sealed values): a hit skips the decryption.
     pub sessions: TokenCache<Session>,
+    /// What the login issuer said of opaque tokens; kept when keys change (no key was used).
+    pub opaque: OpaqueState,
 }
 
 impl Verifier {
@@ -322,6 +346,7 @@ impl Verifier {
             keys: vec![None; issuers],
             cache: TokenCache::default(),
             sessions: TokenCache::with_max_key_bytes(session::MAX_SEALED_BYTES + 64),
+            opaque: OpaqueState::default(),
         }
     }
 
@@ -687,6 +712,9 @@ fn check_bearer(
     if let Some(verdict) = verifier.cache.get(token, now_s) {
         return bearer_decision(verdict, applied);
     }
+    if let (Some(settings), false) = (&config.opaque_tokens, is_jwt_shaped(token)) {
+        return check_opaque(applied, settings, token, verifier, now_s);
+    }
     let parsed = match jwt::parse(token) {
         Ok(parsed) => parsed,
         Err(e) => return Deny::invalid_token(e.reason()),
@@ -733,6 +761,58 @@ fn check_bearer(
         verified.exp.saturating_add(skew),
     );
     bearer_decision(verdict, applied)
+}
+
+/// Three dot-separated parts: judged as a JWT (a broken one is refused, never sent to the IdP).
+fn is_jwt_shaped(token: &str) -> bool {
+    token.bytes().filter(|&b| b == b'.').count() == 2
+}
+
+/// A token that is not a JWT, under `opaque_tokens`: what the login issuer said of it, or a
+/// call to ask it.
+fn check_opaque(
+    applied: &Applied,
+    settings: &OpaqueTokens,
+    token: &str,
+    verifier: &mut Verifier,
+    now_s: u64,
+) -> Decision {
+    let config = applied.config;
+    if !opaque::is_sendable(token) {
+        return Deny::invalid_token(JwtError::Malformed.reason());
+    }
+    // The endpoints come with the discovery document, which comes before the keys: until
+    // then the request waits, as one with a JWT would.
+    if !verifier.keys.first().is_some_and(Option::is_some) {
+        return Decision::AwaitKeys {
+            issuer: LOGIN_ISSUER,
+        };
+    }
+    // A call unanswered this long has timed out, even if its answer never reached us.
+    let lost_after_s = now_s + config.idp_timeout_ms.div_ceil(1000) + 1;
+    match verifier.opaque.lookup(token, settings, now_s, lost_after_s) {
+        Lookup::Known(verdict) => bearer_decision(verdict, applied),
+        Lookup::Refused => Deny::invalid_token("token_inactive"),
+        Lookup::InFlight => Decision::AwaitOpaque,
+        Lookup::Limited => {
+            Decision::Deny(Deny::token_check_unavailable("token_check_rate_limited"))
+        }
+        Lookup::Ask => Decision::CheckOpaque(Box::new(OpaqueCheck {
+            token: Token(token.to_string()),
+            picked: applied.picked.to_vec(),
+        })),
+    }
+}
+
+/// The decision for a request whose opaque token the login issuer judged (`verdict`), under
+/// the rules it picked.
+pub fn opaque_decision(config: &Config, picked: &[usize], verdict: Verdict) -> Decision {
+    let applied = Applied {
+        config,
+        picked,
+        redirect: false,
+    };
+    bearer_decision(verdict, &applied)
 }
 
 fn bearer_decision(verdict: Verdict, applied: &Applied) -> Decision {

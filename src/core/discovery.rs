@@ -14,6 +14,8 @@ pub struct Discovery {
     pub userinfo_endpoint: Option<String>,
     pub end_session_endpoint: Option<String>,
     pub revocation_endpoint: Option<String>,
+    /// RFC 8414 / 7662: where opaque tokens are checked (`opaque_tokens: "introspection"`).
+    pub introspection_endpoint: Option<String>,
     /// RFC 9207: the IdP sends `iss` on the authorization response.
     pub iss_parameter_supported: bool,
 }
@@ -73,6 +75,7 @@ pub fn parse(body: &[u8], expected_issuer: &str) -> Result<Discovery, DiscoveryE
         userinfo_endpoint: endpoint("userinfo_endpoint")?,
         end_session_endpoint: endpoint("end_session_endpoint")?,
         revocation_endpoint: endpoint("revocation_endpoint")?,
+        introspection_endpoint: endpoint("introspection_endpoint")?,
         iss_parameter_supported: doc
             .get("authorization_response_iss_parameter_supported")
             .and_then(Value::as_bool)

@@ -291,6 +291,15 @@ pub fn revocation_request(config: &Config, token: &str, hint: &str) -> TokenRequ
     token_request(config, &[("token", token), ("token_type_hint", hint)])
 }
 
+/// RFC 7662 2.1: ask the introspection endpoint about an access token, authenticated as at
+/// the token endpoint.
+pub fn introspection_request(config: &Config, token: &str) -> TokenRequest {
+    token_request(
+        config,
+        &[("token", token), ("token_type_hint", "access_token")],
+    )
+}
+
 /// A successful token endpoint response (OIDC Core 3.1.3.3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenResponse {

@@ -17,6 +17,7 @@ pub mod jwt;
 pub mod key_fetch;
 pub mod login;
 pub mod logout_token;
+pub mod opaque;
 pub mod paths;
 pub mod policy;
 pub mod refresh_board;

@@ -9,13 +9,14 @@ use crate::config::Config;
 use crate::core::decide::Deny;
 use crate::core::flow::answer;
 use crate::core::flow::key_wait::{Held, Parked, Until};
-use crate::core::flow::{audit, Effect, Event, Level, Pass, Reply};
+use crate::core::flow::{audit, Effect, Event, Flow, Level, Pass, Reply, Step};
 use crate::core::grpc::Protocol;
 use crate::core::header_map::Pairs;
 use crate::core::header_names;
 use crate::core::identity::Identity;
 use crate::core::revocation::Entry;
 use crate::filter::board::{self, ClaimRequest};
+use crate::filter::host::HostRandom;
 use crate::filter::host::{random_id, Host};
 use crate::filter::revocations::{self, Addition};
 use crate::filter::worker::Worker;
@@ -77,6 +78,33 @@ pub fn execute(
     (verdict, follow_up)
 }
 
+/// Moves `flow` on with `event`, and with every event its effects produce at once; returns
+/// where it stands and the verdict.
+pub fn advance(host: &mut impl Host, target: &Target, flow: Flow, event: Event) -> (Flow, Verdict) {
+    let mut next = Some(event);
+    let mut flow = flow;
+    let mut verdict = Verdict::Pause;
+    while let Some(event) = next.take() {
+        let step = {
+            let worker = target.worker.borrow();
+            let keys = worker.login_keys();
+            let inputs = worker.inputs(keys.as_deref(), host.now_ms());
+            flow.step(event, &inputs, &mut HostRandom(&*host))
+        };
+        flow = step.flow;
+        (verdict, next) = execute(host, target, step.effects);
+    }
+    (flow, verdict)
+}
+
+/// Carries out a step decided outside any event of the flow (a held request resumed).
+pub fn carry_on(host: &mut impl Host, target: &Target, step: Step) -> (Flow, Verdict) {
+    match execute(host, target, step.effects) {
+        (verdict, None) => (step.flow, verdict),
+        (_, Some(event)) => advance(host, target, step.flow, event),
+    }
+}
+
 /// Every effect but `Pass` and `Park`.
 fn carry_out(host: &mut impl Host, target: &Target, effect: Effect) -> Option<Event> {
     match effect {
@@ -118,6 +146,10 @@ fn carry_out(host: &mut impl Host, target: &Target, effect: Effect) -> Option<Ev
             let prefix = target.worker.borrow().prefix.clone();
             let fresh = revocations::record_jti(host, &prefix, &jti, until);
             return Some(Event::Recorded { fresh });
+        }
+        Effect::SettleOpaque { token, checked } => {
+            let opaque = &mut target.worker.borrow_mut().verifier.opaque;
+            opaque.settle(&token.0, checked);
         }
         Effect::ExpediteKeyFetch { issuer } => {
             key_fetch::expedite(host, &target.worker.borrow(), issuer);

@@ -146,7 +146,7 @@ impl Root {
             w.take_ready(host)
         };
         // No borrow is held here: answering may run other filters before returning.
-        for (context_id, grpc, effects) in ready {
+        for (context_id, grpc, step) in ready {
             if host.set_effective_context(context_id) {
                 let target = Target {
                     worker,
@@ -154,7 +154,8 @@ impl Root {
                     stage: Stage::Paused,
                     grpc,
                 };
-                let _ = executor::execute(host, &target, effects);
+                let (flow, _) = executor::carry_on(host, &target, step);
+                worker.borrow_mut().leave_flow(context_id, flow);
             }
         }
     }

@@ -10,7 +10,7 @@ use crate::core::grpc::Protocol;
 use crate::core::header_map::Pairs;
 use crate::core::logout_token::MAX_BODY_BYTES;
 use crate::filter::executor::{self, strip_identity_headers, Stage, Target, Verdict};
-use crate::filter::host::{Host, HostRandom};
+use crate::filter::host::Host;
 use crate::filter::revocations::SharedRevocations;
 use crate::filter::worker::Worker;
 
@@ -100,6 +100,9 @@ impl Stream {
         body_size: usize,
     ) {
         let response = host.call_response(header_count, body_size);
+        if let Some(flow) = self.worker.borrow_mut().adopt(self.context_id) {
+            self.flow = flow;
+        }
         self.run(host, Event::CallAnswered(response), Stage::Paused);
     }
 
@@ -123,9 +126,10 @@ impl Stream {
         let Ok(mut worker) = self.worker.try_borrow_mut() else {
             return;
         };
-        worker.forget(self.context_id);
+        let adopted = worker.forget(self.context_id);
         drop(worker);
-        let effects = std::mem::take(&mut self.flow).abandon();
+        let mut effects = std::mem::take(&mut self.flow).abandon();
+        effects.extend(adopted.map(Flow::abandon).unwrap_or_default());
         let _ = executor::execute(host, &self.target(Stage::Paused), effects);
     }
 
@@ -140,18 +144,9 @@ impl Stream {
 
     /// Steps the flow with `event`, and with every event its effects produce at once.
     fn run(&mut self, host: &mut impl Host, event: Event, stage: Stage) -> Verdict {
-        let mut next = Some(event);
-        let mut verdict = Verdict::Pause;
-        while let Some(event) = next.take() {
-            let step = {
-                let worker = self.worker.borrow();
-                let keys = worker.login_keys();
-                let inputs = worker.inputs(keys.as_deref(), host.now_ms());
-                std::mem::take(&mut self.flow).step(event, &inputs, &mut HostRandom(&*host))
-            };
-            self.flow = step.flow;
-            (verdict, next) = executor::execute(host, &self.target(stage), step.effects);
-        }
+        let flow = std::mem::take(&mut self.flow);
+        let (flow, verdict) = executor::advance(host, &self.target(stage), flow, event);
+        self.flow = flow;
         verdict
     }
 }

@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::core::decide::Verifier;
 use crate::core::discovery::{self, Discovery};
 use crate::core::flow::key_wait::{self, Held, Progress, Wait};
-use crate::core::flow::{Call, Effect, Inputs};
+use crate::core::flow::{Call, Effect, Flow, Inputs, Step};
 use crate::core::grpc::Protocol;
 use crate::core::hs256;
 use crate::core::jwks::KeySet;
@@ -64,6 +64,9 @@ pub struct Worker {
     pub idp_outbox: Vec<Call>,
     /// Headers for requests' responses (`Set-Cookie`, audit notes), by context.
     pub response_headers: HashMap<u32, Vec<(&'static str, String)>>,
+    /// Flows that held requests started when they were resumed (an IdP call of their own),
+    /// for their streams to take up when the call is answered.
+    adopted: HashMap<u32, Flow>,
 }
 
 impl Worker {
@@ -92,6 +95,7 @@ impl Worker {
             prefix,
             idp_outbox: Vec::new(),
             response_headers: HashMap::new(),
+            adopted: HashMap::new(),
         }
     }
 
@@ -167,20 +171,34 @@ impl Worker {
         self.held.insert(context_id, held);
     }
 
-    /// Forgets a request (its client went away): it must not be answered later.
-    pub fn forget(&mut self, context_id: u32) {
+    /// Forgets a request (its client went away): it must not be answered later. Returns the
+    /// flow it started while held, to be abandoned.
+    pub fn forget(&mut self, context_id: u32) -> Option<Flow> {
         self.held.remove(&context_id);
         if !self.response_headers.is_empty() {
             self.response_headers.remove(&context_id);
         }
+        self.adopt(context_id)
+    }
+
+    /// Keeps the flow a resumed request started, for its stream.
+    pub fn leave_flow(&mut self, context_id: u32, flow: Flow) {
+        if !matches!(flow, Flow::Idle) {
+            self.adopted.insert(context_id, flow);
+        }
+    }
+
+    /// The flow the request started while held, if any.
+    pub fn adopt(&mut self, context_id: u32) -> Option<Flow> {
+        if self.adopted.is_empty() {
+            return None;
+        }
+        self.adopted.remove(&context_id)
     }
 
     /// Takes out the held requests that can be answered now, with what to do for each (and
     /// whether it is a gRPC call, which only gets gRPC replies).
-    pub fn take_ready(
-        &mut self,
-        host: &mut impl Host,
-    ) -> Vec<(u32, Option<Protocol>, Vec<Effect>)> {
+    pub fn take_ready(&mut self, host: &mut impl Host) -> Vec<(u32, Option<Protocol>, Step)> {
         let mut ready = Vec::new();
         for (id, held) in std::mem::take(&mut self.held) {
             match self.settle(host, &held) {
@@ -199,11 +217,14 @@ impl Worker {
             deadline_ms: 0,
             ..held
         };
-        self.settle(host, &over).unwrap_or_default()
+        // Its wait is over, so it starts no flow of its own.
+        self.settle(host, &over)
+            .map(|step| step.effects)
+            .unwrap_or_default()
     }
 
     /// Decides a held request again (`core::flow::key_wait`).
-    fn settle(&mut self, host: &mut impl Host, held: &Held) -> Option<Vec<Effect>> {
+    fn settle(&mut self, host: &mut impl Host, held: &Held) -> Option<Step> {
         let now_ms = host.now_ms();
         let progress = self.progress(host, &held.wait, now_ms);
         let keys = self.login_keys();
@@ -226,7 +247,7 @@ impl Worker {
     /// What a held request may be waiting for, as shared data has it now.
     fn progress(&self, host: &impl Host, wait: &Wait, now_ms: u64) -> Progress {
         match wait {
-            Wait::Keys => Progress::default(),
+            Wait::Keys | Wait::OpaqueToken => Progress::default(),
             Wait::Refetch { issuer, .. } => Progress {
                 fetch_completed_ms: self.issuers[*issuer].fetch.last_completed_ms,
                 refresh: None,

@@ -1,7 +1,8 @@
 //! What the flows ask the filter to do.
 
 use crate::core::decide::Request;
-use crate::core::identity::Identity;
+use crate::core::identity::{Identity, Token};
+use crate::core::opaque::Checked;
 use crate::core::refresh_board::Outcome;
 use crate::core::revocation::Entry;
 
@@ -45,6 +46,12 @@ pub enum Effect {
     RecordLogoutToken {
         jti: String,
         until: u64,
+    },
+    /// The call about an opaque token ended: keep what it concluded for the worker's later
+    /// requests (`None`: nothing; the next request asks again).
+    SettleOpaque {
+        token: Token,
+        checked: Option<Checked>,
     },
     /// Bring the issuer's next key fetch forward (a `kid` we lack was seen).
     ExpediteKeyFetch {

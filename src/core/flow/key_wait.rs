@@ -2,13 +2,13 @@
 //! `kid` we lack completes, or until another request's refresh of their session ends. Each
 //! is decided again when something changes, and answered by its deadline at the latest.
 
-use crate::core::decide::{decide, Decision, OnUnknownKid, Request, Verifier};
+use crate::core::decide::{decide, Decision, Deny, OnUnknownKid, Request, Verifier};
 use crate::core::login::Random;
 use crate::core::refresh_board::Outcome;
 use crate::core::revocation::Revocations;
 use crate::core::session::Session;
 
-use super::{answer, audit, login_start, session_refresh, Effect, Inputs};
+use super::{answer, audit, login_start, opaque_check, session_refresh, Effect, Inputs, Step};
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Wait {
@@ -16,6 +16,8 @@ pub enum Wait {
     Keys,
     /// An early fetch of `issuer`'s keys, asked for at `since_ms`.
     Refetch { issuer: usize, since_ms: u64 },
+    /// Another request of this worker is asking the IdP about this request's opaque token.
+    OpaqueToken,
     /// Another request (of any worker) is refreshing this session.
     Refresh(Box<Session>),
 }
@@ -55,7 +57,8 @@ pub struct Progress {
     pub refresh: Option<Outcome>,
 }
 
-/// Decides a held request again: `None` while it should keep waiting, else what to do.
+/// Decides a held request again: `None` while it should keep waiting, else what to do (and,
+/// when it now calls the IdP itself, the flow that awaits the answer).
 pub fn resume(
     held: &Held,
     progress: Progress,
@@ -63,9 +66,20 @@ pub fn resume(
     revocations: &dyn Revocations,
     inputs: &Inputs,
     random: &mut dyn Random,
-) -> Option<Vec<Effect>> {
-    let effects = decide_again(held, progress, verifier, revocations, inputs, random)?;
-    Some(audit::carry_out(effects, &held.request, inputs.config))
+) -> Option<Step> {
+    let mut step = match decide_again(held, progress, verifier, revocations, inputs, random)? {
+        Resumed::Answer(effects) => Step::done(effects),
+        Resumed::Flow(step) => step,
+    };
+    step.effects = audit::carry_out(step.effects, &held.request, inputs.config);
+    Some(step)
+}
+
+/// What a held request does once it need not wait.
+enum Resumed {
+    Answer(Vec<Effect>),
+    /// It calls the IdP itself (its opaque token's check ended without an answer).
+    Flow(Step),
 }
 
 fn decide_again(
@@ -75,13 +89,14 @@ fn decide_again(
     revocations: &dyn Revocations,
     inputs: &Inputs,
     random: &mut dyn Random,
-) -> Option<Vec<Effect>> {
+) -> Option<Resumed> {
     let config = inputs.config;
     let waiting = inputs.now_ms < held.deadline_ms;
     let request = &held.request;
     let decision = match &held.wait {
         Wait::Refresh(session) => {
             return refresh_ended(session, request, progress.refresh, waiting, inputs, random)
+                .map(Resumed::Answer)
         }
         Wait::Refetch { since_ms, .. } if waiting && progress.fetch_completed_ms < *since_ms => {
             return None
@@ -96,21 +111,28 @@ fn decide_again(
             OnUnknownKid::Refuse,
         ),
     };
-    match decision {
-        Decision::AwaitKeys { .. } if waiting => None,
-        Decision::StartLogin if waiting && !inputs.login_ready() => None,
-        Decision::AwaitKeys { .. } => {
-            Some(answer::of(Decision::keys_unavailable(), request, config))
+    let effects = match decision {
+        Decision::AwaitKeys { .. } | Decision::AwaitOpaque if waiting => return None,
+        Decision::StartLogin if waiting && !inputs.login_ready() => return None,
+        Decision::AwaitKeys { .. } => answer::of(Decision::keys_unavailable(), request, config),
+        Decision::AwaitOpaque => {
+            let deny = Deny::token_check_unavailable("token_check_unavailable");
+            answer::of(Decision::Deny(deny), request, config)
         }
-        Decision::StartLogin => Some(login_start::start(inputs, request, random)),
+        // Its token is in flight for no one now (the call failed, or keys just arrived).
+        Decision::CheckOpaque(check) if waiting => {
+            let step = opaque_check::begin(*check, request.clone(), inputs);
+            return Some(Resumed::Flow(step));
+        }
+        Decision::CheckOpaque(check) => opaque_check::not_asked(config, &check, request),
+        Decision::StartLogin => login_start::start(inputs, request, random),
         // Its tokens fell due while it waited: it passes, and a later request refreshes.
-        Decision::Refresh { session, .. } => Some(answer::of(
-            Decision::allow_session(*session),
-            request,
-            config,
-        )),
-        other => Some(answer::of(other, request, config)),
-    }
+        Decision::Refresh { session, .. } => {
+            answer::of(Decision::allow_session(*session), request, config)
+        }
+        other => answer::of(other, request, config),
+    };
+    Some(Resumed::Answer(effects))
 }
 
 /// A request waiting on another's refresh of its session.

@@ -16,6 +16,7 @@ mod effect;
 pub mod key_wait;
 pub mod login_start;
 pub mod logout;
+pub mod opaque_check;
 pub mod session_refresh;
 
 #[cfg(test)]
@@ -47,6 +48,8 @@ pub enum Flow {
     FetchingUserinfo(Box<PendingLogin>),
     /// The token endpoint's answer to a session refresh.
     Refreshing(Box<Refreshing>),
+    /// The login issuer's answer about the request's opaque token.
+    CheckingToken(Box<opaque_check::Checking>),
     /// The body of a back-channel logout request.
     ReadingLogoutToken,
     /// The record of seen logout tokens' answer to [`Effect::RecordLogoutToken`].
@@ -172,6 +175,7 @@ impl Flow {
             Flow::Refreshing(refreshing) => {
                 session_refresh::on_response(*refreshing, answer, inputs, random)
             }
+            Flow::CheckingToken(checking) => opaque_check::on_answer(*checking, answer, inputs),
             other => Step::then(other, Vec::new()),
         }
     }
@@ -180,6 +184,7 @@ impl Flow {
     pub fn abandon(self) -> Vec<Effect> {
         match self {
             Flow::Refreshing(refreshing) => session_refresh::abandon(&refreshing),
+            Flow::CheckingToken(checking) => opaque_check::abandon(&checking),
             _ => Vec::new(),
         }
     }
@@ -203,6 +208,8 @@ fn on_decision(
     let now_ms = inputs.now_ms;
     match decision {
         Decision::AwaitKeys { .. } => park(request, Wait::Keys, Until::IdpTimeout),
+        Decision::CheckOpaque(check) => opaque_check::begin(*check, request, inputs),
+        Decision::AwaitOpaque => park(request, Wait::OpaqueToken, Until::IdpTimeout),
         Decision::AwaitRefetch { issuer } => {
             let wait = Wait::Refetch {
                 issuer,

@@ -2,6 +2,7 @@
 //! with one or more worker VMs (`Root`s sharing its shared data).
 
 mod fake_host;
+mod opaque;
 mod pinned;
 
 use std::collections::HashMap;

@@ -46,7 +46,6 @@ fn settle(world: &World, held: &Held, progress: Progress) -> Option<Step> {
         &world.inputs(),
         &mut Counter(0),
     )
-    .map(Step::done)
 }
 
 fn status(step: &Step) -> Option<u16> {

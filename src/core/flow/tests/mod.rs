@@ -7,6 +7,7 @@ mod backchannel;
 mod callback;
 mod key_wait;
 mod logout;
+mod opaque_check;
 mod session_refresh;
 
 use serde_json::{json, Value};
@@ -49,6 +50,7 @@ pub fn discovery() -> Discovery {
         userinfo_endpoint: Some(format!("{ISS}/userinfo")),
         end_session_endpoint: Some(format!("{ISS}/logout")),
         revocation_endpoint: None,
+        introspection_endpoint: None,
         iss_parameter_supported: false,
     }
 }
