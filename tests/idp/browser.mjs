@@ -2,7 +2,11 @@
 // login page, and prints what the app showed as JSON on stdout.
 //
 // Usage: node browser.mjs <app url> <user> [--logout <logout path>] [--other-tab]
+//                          [--user-field <name>] [--password <password>]
 //
+//   --user-field the name of the login form's user input: `login` on the test IdP (default),
+//                `username` on Django's (django-oauth-toolkit); --password what to type (the
+//                test IdP takes any)
 //   --other-tab  a second tab shows the app before the logout; after it, the session cookies
 //                the browser held before are put back (a copy kept elsewhere, or by a thief)
 //                and that tab is reloaded: what the gateway answers a logged-out session.
@@ -13,7 +17,12 @@ import { launchChromium } from './chromium.mjs';
 
 const { values: flags, positionals: [appUrl, user] } = parseArgs({
   allowPositionals: true,
-  options: { logout: { type: 'string' }, 'other-tab': { type: 'boolean' } },
+  options: {
+    logout: { type: 'string' },
+    'other-tab': { type: 'boolean' },
+    'user-field': { type: 'string', default: 'login' },
+    password: { type: 'string', default: 'any password' },
+  },
 });
 if (!appUrl || !user) {
   console.error('usage: node browser.mjs <app url> <user> [--logout <path>] [--other-tab]');
@@ -29,10 +38,11 @@ try {
     if (frame === page.mainFrame()) result.hops.push(frame.url());
   });
   await page.goto(appUrl);
-  // The IdP's (oidc-provider dev interactions) login form.
-  await page.waitForSelector('input[name="login"]', { timeout: 15000 });
-  await page.fill('input[name="login"]', user);
-  await page.fill('input[name="password"]', 'any password');
+  // The IdP's login form (oidc-provider's dev interactions, or Django's).
+  const userInput = `input[name="${flags['user-field']}"]`;
+  await page.waitForSelector(userInput, { timeout: 15000 });
+  await page.fill(userInput, user);
+  await page.fill('input[name="password"]', flags.password);
   await Promise.all([
     page.waitForURL((u) => u.href.startsWith(new URL(appUrl).origin + new URL(appUrl).pathname), { timeout: 15000 }),
     page.click('button[type="submit"]'),

@@ -11,6 +11,7 @@ upstreams, all on 127.0.0.1 free ports, started and stopped by the tests.
     login      the scripted browser and the one driver of the IdP's login form; idp_login
     gate       the filter's configuration and how its answers are checked
     lab        Lab: owns every process of one test scope
+    django_idp DjangoIdp: the second real OpenID provider (tests/idp_django, django-oauth-toolkit)
 
 This package holds the paths and the client registration every module shares.
 """
