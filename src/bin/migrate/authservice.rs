@@ -222,10 +222,7 @@ fn credentials(c: &mut Conversion, s: &mut Settings) {
     let access = s.take("ACCESS_TOKEN_AUTHN");
     let access_on = s.take("ACCESS_TOKEN_AUTHN_ENABLED").as_deref() != Some("false");
     if access_on && access.as_deref() == Some("opaque") {
-        c.drop(
-            "ACCESS_TOKEN_AUTHN",
-            "opaque access tokens are not supported: the filter verifies JWTs locally",
-        );
+        c.set("opaque_tokens", "userinfo", "ACCESS_TOKEN_AUTHN");
     }
     let audiences = s.take("AUDIENCES");
     if s.take("KUBERNETES_AUTHN_ENABLED").as_deref() != Some("false") {

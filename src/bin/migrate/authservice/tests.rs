@@ -117,7 +117,8 @@ fn sessions_identity_and_authorization_carry_over() {
         "@example\\.com$"
     );
     assert_eq!(c.config["scopes"], json!(["openid", "email"]));
-    assert_eq!(dropped(&c), ["ACCESS_TOKEN_AUTHN", "CA_BUNDLE", "WHATEVER"]);
+    assert_eq!(c.config["opaque_tokens"], "userinfo");
+    assert_eq!(dropped(&c), ["CA_BUNDLE", "WHATEVER"]);
 }
 
 #[test]
