@@ -21,6 +21,7 @@ use serde_json::Value;
 use crate::core::header_names;
 use crate::core::hs256::Hs256Key;
 use crate::core::policy::Rules;
+use crate::core::token_cache::DEFAULT_CAPACITY;
 use fields::Fields;
 pub use opaque::{OpaqueMethod, OpaqueTokens};
 
@@ -232,6 +233,8 @@ pub struct Config {
     pub jwks_refresh_seconds: u64,
     pub clock_skew_seconds: u64,
     pub idp_timeout_ms: u64,
+    /// Bearer tokens and session cookies each worker remembers as checked, of each kind.
+    pub credential_cache_entries: usize,
 }
 
 /// Where `client_secret_env` and `session_keys_env` are looked up (the VM environment).
@@ -311,6 +314,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "jwks_refresh_seconds",
     "clock_skew_seconds",
     "idp_timeout_ms",
+    "credential_cache_entries",
 ];
 
 const EXTRA_ISSUER_KEYS: &[&str] = &[
@@ -374,7 +378,14 @@ fn compile(mut f: Fields, env: &dyn Environment) -> Result<Config, ConfigError> 
         jwks_refresh_seconds: f.u64_in("jwks_refresh_seconds", 600, 10..=86_400)?,
         clock_skew_seconds: f.u64_in("clock_skew_seconds", 60, 0..=600)?,
         idp_timeout_ms: f.u64_in("idp_timeout_ms", 5000, 100..=60_000)?,
+        credential_cache_entries: cache_entries(&mut f)?,
     })
+}
+
+fn cache_entries(f: &mut Fields) -> Result<usize, ConfigError> {
+    let default = DEFAULT_CAPACITY as u64;
+    let entries = f.u64_in("credential_cache_entries", default, 16..=1_000_000)?;
+    Ok(usize::try_from(entries).unwrap_or(DEFAULT_CAPACITY))
 }
 
 /// The login issuer and the Envoy cluster that reaches it: `(issuer, idp_cluster)`.

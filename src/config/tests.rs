@@ -201,6 +201,13 @@ fn numbers_are_range_checked_and_accept_istio_doubles() {
             .jwks_refresh_seconds,
         900
     );
+    assert_eq!(load(&minimal()).unwrap().credential_cache_entries, 4096);
+    let large = load(&with(json!({"credential_cache_entries": 200_000}))).unwrap();
+    assert_eq!(large.credential_cache_entries, 200_000);
+    for bad in [json!(0), json!(15), json!(1_000_001)] {
+        let field = failing_field(json!({"credential_cache_entries": bad}));
+        assert_eq!(field, "credential_cache_entries");
+    }
 }
 
 #[test]

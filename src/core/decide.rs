@@ -13,7 +13,7 @@ use crate::core::opaque::{self, Lookup, OpaqueState};
 use crate::core::policy::{Picked, Policy, Shortfall, Unauthenticated};
 use crate::core::revocation::{self, Revocations};
 use crate::core::session::{self, Session, SessionError};
-use crate::core::token_cache::{TokenCache, Verdict};
+use crate::core::token_cache::{TokenCache, Verdict, DEFAULT_CAPACITY, MAX_CACHED_TOKEN_BYTES};
 
 /// Authorization header values above this are refused before any parsing.
 pub const MAX_AUTHORIZATION_BYTES: usize = 16 * 1024 + 16;
@@ -342,10 +342,15 @@ pub struct Verifier {
 
 impl Verifier {
     pub fn new(issuers: usize) -> Verifier {
+        Verifier::with_capacity(issuers, DEFAULT_CAPACITY)
+    }
+
+    /// Caches of `entries` credentials each (`credential_cache_entries`).
+    pub fn with_capacity(issuers: usize, entries: usize) -> Verifier {
         Verifier {
             keys: vec![None; issuers],
-            cache: TokenCache::default(),
-            sessions: TokenCache::with_max_key_bytes(session::MAX_SEALED_BYTES + 64),
+            cache: TokenCache::new(entries, MAX_CACHED_TOKEN_BYTES),
+            sessions: TokenCache::new(entries, session::MAX_SEALED_BYTES + 64),
             opaque: OpaqueState::default(),
         }
     }

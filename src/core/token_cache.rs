@@ -1,19 +1,22 @@
 //! Credentials already checked — bearer tokens and session cookies — so a client that repeats
 //! one pays for its signature check or decryption once, not per request.
 //!
-//! Per worker, bounded, least-recently-used eviction. An entry never outlives its credential
-//! (`exp` of a token, expiry of a session), nor comes alive before a token's `nbf`; the owner
-//! drops the whole cache when key sets change, so a token signed by a retired key stops
-//! working at the next JWKS fetch.
+//! Per worker, bounded, with CLOCK eviction (second chance: an approximation of least recently
+//! used whose cost per insertion is constant on average, however many entries there are). An
+//! entry never outlives its credential (`exp` of a token, expiry of a session), nor comes
+//! alive before a token's `nbf`; the owner drops the whole cache when key sets change, so a
+//! token signed by a retired key stops working at the next JWKS fetch.
 
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use rustc_hash::FxBuildHasher;
 
 use crate::core::identity::{Identity, IdentityError};
 
-/// Entries per worker. A hit saves one signature check (0.1-1 ms in V8) or one decryption.
-pub const CAPACITY: usize = 1024;
+/// Entries per worker and kind, unless configured (`credential_cache_entries`). A hit saves one
+/// signature check (0.1-1 ms in V8) or one decryption.
+pub const DEFAULT_CAPACITY: usize = 4096;
 /// Larger tokens are not cached (like Envoy's jwt_authn), bounding the cache's memory.
 pub const MAX_CACHED_TOKEN_BYTES: usize = 4096;
 
@@ -24,93 +27,128 @@ pub struct Verdict {
     pub identity: Result<Identity, IdentityError>,
 }
 
-struct Entry<V> {
+struct Slot<V> {
+    key: Rc<str>,
     value: V,
     /// First second at which the token is no longer accepted (`exp` + clock skew).
     invalid_from: u64,
     /// First second at which it is accepted (`nbf` - clock skew).
     valid_from: u64,
-    last_used: u64,
+    /// Used since the clock hand last passed: spared once.
+    referenced: bool,
 }
 
 /// Keys are whole credentials, compared in full on a hit; the fast non-cryptographic hash only
 /// spreads them (keys cannot be chosen to collide usefully: every entry was verified first).
 pub struct TokenCache<V = Verdict> {
-    entries: HashMap<Box<str>, Entry<V>, FxBuildHasher>,
+    index: HashMap<Rc<str>, usize, FxBuildHasher>,
+    slots: Vec<Slot<V>>,
+    /// The CLOCK hand: the next slot considered for eviction.
+    hand: usize,
+    capacity: usize,
     max_key_bytes: usize,
-    /// Logical clock for LRU order.
-    uses: u64,
 }
 
 impl<V: Clone> Default for TokenCache<V> {
     fn default() -> Self {
-        TokenCache::with_max_key_bytes(MAX_CACHED_TOKEN_BYTES)
+        TokenCache::new(DEFAULT_CAPACITY, MAX_CACHED_TOKEN_BYTES)
     }
 }
 
 impl<V: Clone> TokenCache<V> {
-    pub fn with_max_key_bytes(max_key_bytes: usize) -> Self {
+    /// At most `capacity` entries (at least 1), of keys up to `max_key_bytes`.
+    pub fn new(capacity: usize, max_key_bytes: usize) -> Self {
         TokenCache {
-            entries: HashMap::default(),
+            index: HashMap::default(),
+            slots: Vec::new(),
+            hand: 0,
+            capacity: capacity.max(1),
             max_key_bytes,
-            uses: 0,
         }
     }
 
     pub fn get(&mut self, token: &str, now_s: u64) -> Option<V> {
-        self.uses += 1;
-        let uses = self.uses;
-        let entry = self.entries.get_mut(token)?;
-        if now_s >= entry.invalid_from {
-            self.entries.remove(token);
+        let at = *self.index.get(token)?;
+        let slot = &mut self.slots[at];
+        if now_s >= slot.invalid_from {
+            self.remove_at(at);
             return None;
         }
-        if now_s < entry.valid_from {
+        if now_s < slot.valid_from {
             return None;
         }
-        entry.last_used = uses;
-        Some(entry.value.clone())
+        slot.referenced = true;
+        Some(slot.value.clone())
     }
 
     pub fn insert(&mut self, token: &str, value: V, valid_from: u64, invalid_from: u64) {
         if token.len() > self.max_key_bytes {
             return;
         }
-        if self.entries.len() >= CAPACITY && !self.entries.contains_key(token) {
-            self.evict_least_recently_used();
+        if let Some(&at) = self.index.get(token) {
+            let slot = &mut self.slots[at];
+            (slot.value, slot.valid_from, slot.invalid_from) = (value, valid_from, invalid_from);
+            return;
         }
-        self.uses += 1;
-        let entry = Entry {
+        let key: Rc<str> = token.into();
+        let slot = Slot {
+            key: key.clone(),
             value,
             invalid_from,
             valid_from,
-            last_used: self.uses,
+            // New entries go first, before any that was used again: a burst of one-off
+            // credentials cannot push out the ones clients repeat.
+            referenced: false,
         };
-        self.entries.insert(token.into(), entry);
+        let at = if self.slots.len() < self.capacity {
+            self.slots.push(slot);
+            self.slots.len() - 1
+        } else {
+            let at = self.victim();
+            let old = std::mem::replace(&mut self.slots[at], slot);
+            self.index.remove(&old.key);
+            at
+        };
+        self.index.insert(key, at);
     }
 
-    /// Runs only on a miss at capacity, which already costs a signature check.
-    fn evict_least_recently_used(&mut self) {
-        let oldest = self
-            .entries
-            .iter()
-            .min_by_key(|(_, e)| e.last_used)
-            .map(|(token, _)| token.clone());
-        if let Some(token) = oldest {
-            self.entries.remove(&token);
+    /// The slot to reuse: the first from the hand on not used since the hand last passed it
+    /// (each slot passed over loses its second chance, so this ends within one sweep).
+    fn victim(&mut self) -> usize {
+        loop {
+            if self.hand >= self.slots.len() {
+                self.hand = 0;
+            }
+            let at = self.hand;
+            self.hand += 1;
+            let slot = &mut self.slots[at];
+            if !std::mem::take(&mut slot.referenced) {
+                return at;
+            }
+        }
+    }
+
+    /// Drops the slot at `at`; the last slot takes its place.
+    fn remove_at(&mut self, at: usize) {
+        let removed = self.slots.swap_remove(at);
+        self.index.remove(&removed.key);
+        if let Some(moved) = self.slots.get(at) {
+            self.index.insert(moved.key.clone(), at);
         }
     }
 
     pub fn clear(&mut self) {
-        self.entries.clear();
+        self.index.clear();
+        self.slots.clear();
+        self.hand = 0;
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.slots.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.slots.is_empty()
     }
 }
 
@@ -150,23 +188,45 @@ mod tests {
     }
 
     #[test]
-    fn bounded_with_least_recently_used_eviction() {
-        let mut cache: TokenCache = TokenCache::default();
-        for i in 0..CAPACITY {
+    fn bounded_and_entries_in_use_outlive_those_not_used_again() {
+        let mut cache: TokenCache = TokenCache::new(4, MAX_CACHED_TOKEN_BYTES);
+        for i in 0..4 {
             cache.insert(&format!("t{i}"), verdict("a"), 0, 1000);
         }
-        assert!(
-            cache.get("t0", 1).is_some(),
-            "t0 is now the most recently used"
-        );
+        assert!(cache.get("t0", 1).is_some(), "t0 is used again");
         cache.insert("new", verdict("b"), 0, 1000);
-        assert_eq!(cache.len(), CAPACITY);
+        assert_eq!(cache.len(), 4);
         assert!(cache.get("t0", 1).is_some());
         assert!(
             cache.get("t1", 1).is_none(),
-            "the least recently used entry went"
+            "the first entry not used again went"
         );
         assert!(cache.get("new", 1).is_some());
+        // A burst of one-off entries takes each other's place, not those in use.
+        for i in 0..100 {
+            cache.insert(&format!("burst{i}"), verdict("c"), 0, 1000);
+            assert!(cache.get("t0", 1).is_some() && cache.get("new", 1).is_some());
+        }
+        assert_eq!(cache.len(), 4);
+    }
+
+    #[test]
+    fn expired_entries_leave_and_the_rest_stay_findable() {
+        let mut cache: TokenCache = TokenCache::new(8, MAX_CACHED_TOKEN_BYTES);
+        for i in 0..8 {
+            cache.insert(&format!("t{i}"), verdict(&format!("u{i}")), 0, 10 + i);
+        }
+        for i in 0..4 {
+            assert_eq!(cache.get(&format!("t{i}"), 20), None, "expired");
+        }
+        assert_eq!(cache.len(), 4);
+        for i in 4..8 {
+            let user = format!("u{i}");
+            assert_eq!(cache.get(&format!("t{i}"), 13), Some(verdict(&user)));
+        }
+        cache.insert("t5", verdict("renewed"), 0, 100);
+        assert_eq!(cache.get("t5", 50), Some(verdict("renewed")));
+        assert_eq!(cache.len(), 4);
     }
 
     #[test]
@@ -187,9 +247,10 @@ mod tests {
     #[test]
     fn many_distinct_tokens_stay_bounded() {
         let mut cache: TokenCache = TokenCache::default();
-        for i in 0..3 * CAPACITY {
+        for i in 0..3 * DEFAULT_CAPACITY {
             cache.insert(&format!("token-{i}"), verdict("a"), 0, 1000);
+            assert_eq!(cache.get(&format!("token-{i}"), 1), Some(verdict("a")));
         }
-        assert_eq!(cache.len(), CAPACITY);
+        assert_eq!(cache.len(), DEFAULT_CAPACITY);
     }
 }

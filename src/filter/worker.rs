@@ -82,7 +82,7 @@ impl Worker {
             config.login_issuer().issuer,
             config.session.cookie_name
         );
-        let mut verifier = Verifier::new(count);
+        let mut verifier = Verifier::with_capacity(count, config.credential_cache_entries);
         for (index, keys) in hs256::pinned_key_sets(&config.issuers) {
             verifier.set_keys(index, keys);
         }
