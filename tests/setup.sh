@@ -48,9 +48,9 @@ if (( ${#apt_missing[@]} )); then
   }
   mkdir -p "$ROOT/tests/.work"
   apt_log="$ROOT/tests/.work/apt.log"
-  log "installing system packages as root (apt-get): ${apt_missing[*]}; log in $apt_log"
+  log "installing system packages as root with apt-get, one line each; apt's output in $apt_log"
   apt_quiet() { DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get -q -y "$@" >>"$apt_log" 2>&1; }
-  # The package lists are refreshed only when apt does not know a package yet, or when the
+  # The package lists are refreshed only when apt does not know a package yet, or when an
   # install fails on stale lists.
   for pkg in "${apt_missing[@]}"; do
     if ! apt-cache policy "$pkg" 2>/dev/null | grep -q 'Candidate: [^(]'; then
@@ -58,16 +58,20 @@ if (( ${#apt_missing[@]} )); then
       break
     fi
   done
-  if ! apt_quiet install --no-install-recommends "${apt_missing[@]}"; then
-    apt_quiet update
-    apt_quiet install --no-install-recommends "${apt_missing[@]}" || {
+  for pkg in "${apt_missing[@]}"; do
+    if apt_quiet install --no-install-recommends "$pkg" ||
+        { apt_quiet update && apt_quiet install --no-install-recommends "$pkg"; }; then
+      log "installed $pkg"
+    else
       tail -n 30 "$apt_log" >&2
-      echo "setup: apt-get install ${apt_missing[*]} failed (full log: $apt_log)" >&2
+      echo "setup: apt-get install $pkg failed (full log: $apt_log)" >&2
       exit 1
-    }
-  fi
+    fi
+  done
+  # Debian enables and starts the registry's service on install; the tests start their own on
+  # a free port, so it is stopped and not started at boot.
   if [[ " ${apt_missing[*]} " == *" docker-registry "* ]] && command -v systemctl >/dev/null; then
-    "${sudo[@]}" systemctl disable --quiet docker-registry.service >>"$apt_log" 2>&1 || true
+    "${sudo[@]}" systemctl disable --now --quiet docker-registry.service >>"$apt_log" 2>&1 || true
   fi
 else
   log "system packages present: skopeo docker-registry chromium"
