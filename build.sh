@@ -260,6 +260,10 @@ push_release() {
     echo "usage: $0 push-release VERSION [skopeo copy options]" >&2
     exit 2
   fi
+  if [[ ! -f "$(release_dir "$version")/oci/index.json" ]]; then
+    echo "push-release: no release $version in $(release_dir "$version"); run ./build.sh release $version first" >&2
+    exit 1
+  fi
   OCI_LAYOUT_DIR="$(release_dir "$version")/oci" push "$RELEASE_IMAGE:$version" "$@"
 }
 

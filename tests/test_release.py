@@ -219,6 +219,14 @@ def test_push_release_sends_the_image_the_overlays_pin(releases, lab):
     assert inspect.stdout.strip() == f"sha256:{sha256}"
 
 
+def test_push_release_needs_that_release():
+    res = subprocess.run([REPO / "build.sh", "push-release", "0.0.0-none", "--dest-tls-verify=false"],
+                         capture_output=True, text=True, timeout=30)
+    assert res.returncode == 1 and "run ./build.sh release 0.0.0-none first" in res.stderr, res
+    res = subprocess.run([REPO / "build.sh", "push-release", "v1"], capture_output=True, text=True, timeout=30)
+    assert res.returncode == 2 and "usage" in res.stderr, res
+
+
 def test_overlays_in_git_pin_a_released_image():
     changelog = (REPO / "CHANGELOG.md").read_text()
     pins = {pinned(REPO, overlay) for overlay in OVERLAYS}
