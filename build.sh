@@ -7,6 +7,8 @@
 #   ./build.sh setup    install what the tests and the demo need (idempotent)
 #   ./build.sh oci      build, then write dist/oci: an OCI image layout of plugin.wasm (Istio)
 #   ./build.sh push REF [skopeo copy options]   push dist/oci to REF (registry/repo:tag) with skopeo
+#   ./build.sh release VERSION   reproducible release files in dist/release/VERSION, overlays pinned
+#   ./build.sh push-release VERSION [skopeo copy options]   push that release's image (RELEASE_IMAGE)
 #   ./build.sh bench    build, then benchmark against Envoy jwt_authn and ext_authz (bench/README.md)
 #   ./build.sh chaos    build, then IdP outages, IdP faults and a soak under load (bench/README.md)
 set -euo pipefail
@@ -20,12 +22,22 @@ ensure_wasm_target() {
   fi
 }
 
+# Build paths must not reach the artifacts, so that a build in another checkout or on another
+# machine gives the same bytes. Cargo names this crate's sources relative to the checkout; the
+# dependencies' sources (panic locations) sit under the cargo home, which is remapped. The flags
+# do not name the checkout, so every checkout shares the dependencies' cached builds. Only the
+# artifact builds get them, each with --target (so build scripts and proc macros, which run on
+# the host, stay unflagged): set for the whole script, they would rebuild the tests' tree.
+artifact_cargo() {
+  CARGO_ENCODED_RUSTFLAGS="--remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo" cargo "$@"
+}
+
 build() {
   ensure_wasm_target
   # --lib: the native tools in src/bin/ are not part of the module.
-  cargo build --quiet --lib --target "$WASM_TARGET" --release
+  artifact_cargo build --quiet --lib --target "$WASM_TARGET" --release
   mkdir -p dist
-  cp "target/$WASM_TARGET/release/oidc_gate.wasm" dist/plugin.wasm
+  cp "${CARGO_TARGET_DIR:-target}/$WASM_TARGET/release/oidc_gate.wasm" dist/plugin.wasm
   echo "dist/plugin.wasm: $(stat -c %s dist/plugin.wasm) bytes"
 }
 
@@ -131,6 +143,130 @@ push() {
   echo "              sha256: ${digest#sha256:}"
 }
 
+# --- Release (docs/releasing.md) ------------------------------------------------------------
+# release VERSION: dist/release/VERSION/ holds plugin.wasm, the OCI layout of it, the
+# oidc-gate-check binary for Linux x86_64, a sha256 file for each, and RELEASE-NOTES.md; the
+# same tree and toolchain give the same bytes. The overlays are pinned to the image by digest.
+RELEASE_IMAGE="${RELEASE_IMAGE:-ghcr.io/oidc-gate/oidc-gate}"
+NATIVE_TARGET=x86_64-unknown-linux-gnu
+SEMVER_RE='^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$'
+
+release_dir() { echo "dist/release/$1"; }
+
+sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+# The version is never edited here: the release commit sets it in Cargo.toml (and Cargo.lock),
+# so the tagged tree is exactly the tree built.
+check_release_version() {
+  local version="$1"
+  if [[ ! "$version" =~ $SEMVER_RE ]]; then
+    echo "usage: $0 release VERSION (MAJOR.MINOR.PATCH[-PRERELEASE], e.g. 0.2.0; no leading v)" >&2
+    exit 2
+  fi
+  if [[ "$version" != "$(crate_version)" ]]; then
+    echo "release: Cargo.toml's version is $(crate_version), not $version; set it in the release commit" >&2
+    exit 1
+  fi
+  local section
+  section="$(changelog_section "$version")"
+  if [[ -z "${section//[[:space:]]/}" ]]; then
+    echo "release: CHANGELOG.md has no section \"## [$version] - YYYY-MM-DD\"; write it first" >&2
+    exit 1
+  fi
+}
+
+# CHANGELOG.md's "## [VERSION] - DATE" section, without its heading.
+changelog_section() {
+  awk -v head="## [$1]" '
+    /^## / { if (found) exit; found = (index($0, head) == 1); next }
+    found' CHANGELOG.md
+}
+
+release_notes() {
+  local version="$1" digest="$2" out="$3"
+  cat <<EOF
+# oidc-gate $version
+$(changelog_section "$version")
+
+## Files
+
+| file | sha256 |
+|---|---|
+| \`plugin.wasm\` | \`$(sha256_of "$out/plugin.wasm")\` |
+| \`oidc-gate-check\` (Linux x86_64) | \`$(sha256_of "$out/oidc-gate-check")\` |
+
+- image: \`oci://$RELEASE_IMAGE:$version\`
+- its manifest digest: \`$digest\` (a WasmPlugin's \`sha256\` is the hex part)
+- built with $(rustc -V); that toolchain rebuilds these bytes: \`./build.sh release $version\`
+EOF
+}
+
+# The native tool, symbols stripped too (the release profile strips only debuginfo: the names
+# stay in the module for Envoy's Wasm backtraces).
+build_check_tool() {
+  rustup target list --installed 2>/dev/null | grep -qx "$NATIVE_TARGET" || rustup target add "$NATIVE_TARGET"
+  CARGO_PROFILE_RELEASE_STRIP=symbols \
+    artifact_cargo build --quiet --release --bin oidc-gate-check --target "$NATIVE_TARGET"
+}
+
+# The overlays name the release image and pin its manifest digest.
+pin_overlays() {
+  local version="$1" hex="${2#sha256:}" patch
+  for patch in istio/overlays/*/wasmplugin-patch.yaml; do
+    sed -i -E -e "s|^  url: oci://.*|  url: oci://$RELEASE_IMAGE:$version|" \
+      -e "s|^  sha256: .*|  sha256: $hex|" "$patch"
+    if ! grep -qx "  url: oci://$RELEASE_IMAGE:$version" "$patch" || ! grep -qx "  sha256: $hex" "$patch"; then
+      echo "release: $patch has no '  url:' and '  sha256:' line to pin" >&2
+      exit 1
+    fi
+  done
+}
+
+release() {
+  local version="${1:-}"
+  check_release_version "$version"
+  # File times of the outputs: the commit's, not the build's.
+  local epoch="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || true)}"
+  if [[ ! "$epoch" =~ ^[0-9]+$ ]]; then
+    echo "release: no commit time: run it in a git checkout, or set SOURCE_DATE_EPOCH" >&2
+    exit 1
+  fi
+  local out digest
+  out="$(release_dir "$version")"
+  rm -rf "$out"
+  mkdir -p "$out"
+  build
+  install -m 0644 dist/plugin.wasm "$out/plugin.wasm"
+  digest="$(python3 istio/oci_layout.py "$out/plugin.wasm" "$out/oci" --tag "$version" --digest-only)"
+  build_check_tool
+  install -m 0755 "${CARGO_TARGET_DIR:-target}/$NATIVE_TARGET/release/oidc-gate-check" "$out/oidc-gate-check"
+  # sha256sum --check reads these beside the files.
+  (cd "$out" && sha256sum plugin.wasm >plugin.wasm.sha256 && sha256sum oidc-gate-check >oidc-gate-check.sha256)
+  release_notes "$version" "$digest" "$out" >"$out/RELEASE-NOTES.md"
+  find "$out" -exec touch -h -d "@$epoch" {} +
+  pin_overlays "$version" "$digest"
+  echo "$out: oidc-gate $version"
+  echo "  plugin.wasm      sha256 $(sha256_of "$out/plugin.wasm")"
+  echo "  oidc-gate-check  sha256 $(sha256_of "$out/oidc-gate-check")"
+  echo "  image manifest   $digest"
+  echo "  istio/overlays pinned to oci://$RELEASE_IMAGE:$version; push: ./build.sh push-release $version"
+}
+
+# push-release VERSION [skopeo copy options]: the release's layout to the image the overlays name.
+push_release() {
+  local version="${1:-}"
+  [[ $# -gt 0 ]] && shift
+  if [[ ! "$version" =~ $SEMVER_RE ]]; then
+    echo "usage: $0 push-release VERSION [skopeo copy options]" >&2
+    exit 2
+  fi
+  if [[ ! -f "$(release_dir "$version")/oci/index.json" ]]; then
+    echo "push-release: no release $version in $(release_dir "$version"); run ./build.sh release $version first" >&2
+    exit 1
+  fi
+  OCI_LAYOUT_DIR="$(release_dir "$version")/oci" push "$RELEASE_IMAGE:$version" "$@"
+}
+
 case "${1:-build}" in
   build) build ;;
   setup) setup ;;
@@ -152,6 +288,8 @@ case "${1:-build}" in
     oci
     ;;
   push) push "${@:2}" ;;
+  release) release "${@:2}" ;;
+  push-release) push_release "${@:2}" ;;
   fuzz) fuzz "${@:2}" ;;
   bench)
     build
@@ -162,7 +300,7 @@ case "${1:-build}" in
     exec bench/run.sh chaos "${@:2}"
     ;;
   *)
-    echo "usage: $0 [build|test|demo|setup|oci|push REF|bench|chaos|fuzz [SECONDS] [TARGET...]]" >&2
+    echo "usage: $0 [build|test|demo|setup|oci|push REF|release VERSION|push-release VERSION|bench|chaos|fuzz [SECONDS] [TARGET...]]" >&2
     exit 2
     ;;
 esac

@@ -21,57 +21,8 @@ log() { echo "setup: $*" >&2; }
 hash_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
 
 # --- System packages (Debian/Ubuntu; root or sudo) --------------------------------------------
-# Checked first, so a machine without root learns it at once. Only what the tests use:
-#   chromium        the browser of the login tests (tests/test_browser.py, driven by playwright-core)
-#   skopeo          pushes and pulls the OCI image (./build.sh push, tests/test_deploy_oci.py)
-#   docker-registry the local registry that test starts on 127.0.0.1; its boot-time service is
-#                   disabled again (Debian enables it on install; the tests start their own)
-# apt's output goes to a log file, shown only when an install fails.
-apt_missing=()
-command -v skopeo >/dev/null || apt_missing+=(skopeo)
-[[ -x /usr/bin/docker-registry ]] || apt_missing+=(docker-registry)
-# A font for the pages it renders; the rest of chromium's recommends is not needed headless.
-command -v chromium >/dev/null || apt_missing+=(chromium fonts-liberation)
-if (( ${#apt_missing[@]} )); then
-  sudo=()
-  if [[ "$(id -u)" != 0 ]]; then
-    if ! command -v sudo >/dev/null; then
-      echo "setup: needs root (or sudo) to install system packages: ${apt_missing[*]}" >&2
-      echo "setup: run as root once, or: apt-get install ${apt_missing[*]}" >&2
-      exit 1
-    fi
-    sudo=(sudo)
-  fi
-  command -v apt-get >/dev/null || {
-    echo "setup: missing ${apt_missing[*]} and no apt-get: install them with your package manager" >&2
-    exit 1
-  }
-  mkdir -p "$ROOT/tests/.work"
-  apt_log="$ROOT/tests/.work/apt.log"
-  log "installing system packages as root (apt-get): ${apt_missing[*]}; log in $apt_log"
-  apt_quiet() { DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get -q -y "$@" >>"$apt_log" 2>&1; }
-  # The package lists are refreshed only when apt does not know a package yet, or when the
-  # install fails on stale lists.
-  for pkg in "${apt_missing[@]}"; do
-    if ! apt-cache policy "$pkg" 2>/dev/null | grep -q 'Candidate: [^(]'; then
-      apt_quiet update
-      break
-    fi
-  done
-  if ! apt_quiet install --no-install-recommends "${apt_missing[@]}"; then
-    apt_quiet update
-    apt_quiet install --no-install-recommends "${apt_missing[@]}" || {
-      tail -n 30 "$apt_log" >&2
-      echo "setup: apt-get install ${apt_missing[*]} failed (full log: $apt_log)" >&2
-      exit 1
-    }
-  fi
-  if [[ " ${apt_missing[*]} " == *" docker-registry "* ]] && command -v systemctl >/dev/null; then
-    "${sudo[@]}" systemctl disable --quiet docker-registry.service >>"$apt_log" 2>&1 || true
-  fi
-else
-  log "system packages present: skopeo docker-registry chromium"
-fi
+# First, so a machine without root learns it at once.
+bash "$TESTS_DIR/setup-system.sh"
 
 # --- Python venv -----------------------------------------------------------------------------
 py_stamp="$(hash_of "$TESTS_DIR/requirements.txt") $("$PYTHON" -c 'import sys; print(sys.version.split()[0])')"

