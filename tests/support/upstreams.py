@@ -101,3 +101,12 @@ class UpstreamWatch:
         if exc_type is None:
             after = self.upstream.count()
             assert after == self.before, f"{after - self.before} request(s) reached the upstream"
+
+
+class PlatformStandIn(Echo):
+    """A platform's server for its real client (support/platform_server.py): the echo upstream
+    that answers the API calls of kfp and acryl-datahub as their servers do."""
+    module = "support.platform_server"
+
+    def __init__(self, workdir: Path, name: str = "platform"):
+        ServerProcess.__init__(self, workdir, name)
