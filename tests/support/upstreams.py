@@ -110,3 +110,17 @@ class PlatformStandIn(Echo):
 
     def __init__(self, workdir: Path, name: str = "platform"):
         ServerProcess.__init__(self, workdir, name)
+
+
+class AmundsenFrontend(ServerProcess):
+    """Amundsen's frontend (support/amundsen_app.py, Flask) calling `metadata_url`."""
+    module = "support.amundsen_app"
+
+    def __init__(self, workdir: Path, metadata_url: str, name: str = "amundsen"):
+        super().__init__(workdir, name, "--metadata-url", metadata_url)
+
+    def ready(self) -> bool:
+        return self.count() >= 0
+
+    def count(self) -> int:
+        return http_json(self.url("/__amundsen/count"), timeout=2)["count"]
