@@ -51,9 +51,16 @@
 //                                                  OIDC Back-Channel Logout URI, with
 //                                                  backchannel_logout_session_required: its
 //                                                  id_tokens carry `sid`)
-//                        "store": "state.json"}  (grants, tokens and sessions kept in that file, so
+//                        "store": "state.json",  (grants, tokens and sessions kept in that file, so
 //                                                  a restarted IdP still honours its refresh tokens;
 //                                                  default: in memory, lost on restart or rebuild)
+//                        "machine_client": {"client_id": "...", "client_secret": "...",
+//                                           "resource": "https://api.example.com", "scope": "all"}}
+//                                                 (a second client, client_secret_basic, that gets
+//                                                  access tokens by the client-credentials grant: JWTs
+//                                                  signed RS256 with `aud` = resource and `sub` =
+//                                                  client_id, as IdPs issue them to services; the
+//                                                  default client's tokens stay opaque)
 //                     Default client: `demo-app` / `s3cret`, client_secret_basic, code flow,
 //                     application_type "native" so that any http://127.0.0.1:<port>/... loopback
 //                     redirect matching a registered path is accepted (RFC 8252 §7.3), which
@@ -195,9 +202,40 @@ function defaultClient(config) {
   };
 }
 
+// The client-credentials grant for `machine_client` (oidc-provider: clientCredentials, with
+// resource indicators so that its access tokens are JWTs for that resource). Only that client's
+// grants get the resource: every other client's access tokens stay opaque, as before.
+function machineClientSetup(machine) {
+  if (!machine) return { clients: [], features: {} };
+  const client = {
+    client_id: machine.client_id,
+    client_secret: machine.client_secret,
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+  };
+  const features = {
+    clientCredentials: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: (_ctx, c) => (c.clientId === machine.client_id ? machine.resource : undefined),
+      useGrantedResource: () => true,
+      getResourceServerInfo: () => ({
+        scope: machine.scope ?? 'all',
+        audience: machine.resource,
+        accessTokenFormat: 'jwt',
+        jwt: { sign: { alg: 'RS256' } },
+      }),
+    },
+  };
+  return { clients: [client], features };
+}
+
 function buildProvider(jwks, config) {
   const users = config.users ?? {};
-  const clients = config.clients ?? [defaultClient(config)];
+  const machine = machineClientSetup(config.machine_client);
+  const clients = [...(config.clients ?? [defaultClient(config)]), ...machine.clients];
   const pkceRequired = config.pkce_required ?? true;
 
   const provider = new Provider(ISSUER, {
@@ -242,6 +280,7 @@ function buildProvider(jwks, config) {
       revocation: { enabled: true },
       introspection: { enabled: true },
       backchannelLogout: { enabled: true },
+      ...machine.features,
     },
     fetch: backchannelFetch,
     cookies: { keys: ['test-cookie-key-not-secret'] },

@@ -6,7 +6,8 @@ upstreams, all on 127.0.0.1 free ports, started and stopped by the tests.
     tokens     KeySet (signing keys, JWKS, signed tokens), raw_token, claims_for
     idp        Idp: the test OpenID provider (tests/idp/idp.mjs)
     serving    the one base of the test HTTP servers, and of their handles in the tests
-    upstreams  Echo, StaticServer, WsgiUpstream handles; UpstreamWatch
+    upstreams  Echo, StaticServer, WsgiUpstream, PlatformStandIn, AmundsenFrontend handles;
+               UpstreamWatch
     envoy      Envoy bootstraps, the Envoy process, Response
     login      the scripted browser and the one driver of the IdP's login form; idp_login
     gate       the filter's configuration and how its answers are checked

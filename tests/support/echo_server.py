@@ -93,6 +93,11 @@ class EchoHandler(Handler):
             return self._preflight()
         if self.html and "text/html" in self.headers.get("accept", ""):
             return self._page(seen)
+        self.answer(seen)
+
+    def answer(self, seen: dict) -> None:
+        """The answer to a counted request: what arrived. The platform stand-ins
+        (support/platform_server.py) answer as their platform's API does instead."""
         self.send_json(200, seen)
 
     def _allowed_origin(self) -> bool:

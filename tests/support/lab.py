@@ -9,7 +9,7 @@ from support.envoy import Envoy, EnvoyStart, launch, render_bootstrap
 from support.idp import Idp
 from support.processes import free_port, wait_until
 from support.tokens import KeySet
-from support.upstreams import Echo, StaticServer, WsgiUpstream
+from support.upstreams import Echo, PlatformStandIn, StaticServer, WsgiUpstream
 
 
 class Lab:
@@ -40,6 +40,9 @@ class Lab:
 
     def static(self, routes: dict) -> StaticServer:
         return self.own(StaticServer(self.workdir, routes, self.unique_name("static"))).start()
+
+    def platform(self) -> PlatformStandIn:
+        return self.own(PlatformStandIn(self.workdir, self.unique_name("platform"))).start()
 
     def wsgi(self) -> WsgiUpstream:
         return self.own(WsgiUpstream(self.workdir, self.unique_name("wsgi"))).start()

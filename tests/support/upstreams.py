@@ -101,3 +101,26 @@ class UpstreamWatch:
         if exc_type is None:
             after = self.upstream.count()
             assert after == self.before, f"{after - self.before} request(s) reached the upstream"
+
+
+class PlatformStandIn(Echo):
+    """A platform's server for its real client (support/platform_server.py): the echo upstream
+    that answers the API calls of kfp and acryl-datahub as their servers do."""
+    module = "support.platform_server"
+
+    def __init__(self, workdir: Path, name: str = "platform"):
+        ServerProcess.__init__(self, workdir, name)
+
+
+class AmundsenFrontend(ServerProcess):
+    """Amundsen's frontend (support/amundsen_app.py, Flask) calling `metadata_url`."""
+    module = "support.amundsen_app"
+
+    def __init__(self, workdir: Path, metadata_url: str, name: str = "amundsen"):
+        super().__init__(workdir, name, "--metadata-url", metadata_url)
+
+    def ready(self) -> bool:
+        return self.count() >= 0
+
+    def count(self) -> int:
+        return http_json(self.url("/__amundsen/count"), timeout=2)["count"]
