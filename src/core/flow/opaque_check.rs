@@ -8,7 +8,7 @@ use crate::core::login;
 use crate::core::opaque::{self, Checked, Unanswered};
 
 use super::callback::form_post;
-use super::{answer, Answer, Call, Effect, Flow, Inputs, Level, Step};
+use super::{answer, audit, Answer, Call, Effect, Flow, Inputs, Level, Step};
 
 /// A request whose token is being checked.
 #[derive(Debug)]
@@ -64,12 +64,17 @@ fn call(config: &Config, method: OpaqueMethod, url: &str, token: &str) -> Call {
     }
 }
 
-/// The IdP answered (or the call failed).
+/// The IdP answered (or the call failed). In audit mode a refusal passes, as at the headers.
 pub fn on_answer(checking: Checking, answer: Answer, inputs: &Inputs) -> Step {
+    let effects = answer_effects(&checking, answer, inputs);
+    Step::done(audit::carry_out(effects, &checking.request, inputs.config))
+}
+
+fn answer_effects(checking: &Checking, answer: Answer, inputs: &Inputs) -> Vec<Effect> {
     let Checking { request, check } = checking;
     let config = inputs.config;
     let Some(settings) = &config.opaque_tokens else {
-        return Step::done(unanswered(config, &check, &request, "not configured"));
+        return unanswered(config, check, request, "not configured");
     };
     let checked = match answer {
         Answer::Response(response) => opaque::read_answer(
@@ -83,9 +88,7 @@ pub fn on_answer(checking: Checking, answer: Answer, inputs: &Inputs) -> Step {
     };
     let checked = match checked {
         Ok(checked) => checked,
-        Err(Unanswered(detail)) => {
-            return Step::done(unanswered(config, &check, &request, &detail))
-        }
+        Err(Unanswered(detail)) => return unanswered(config, check, request, &detail),
     };
     let (decision, label) = match &checked {
         Checked::Active { verdict, .. } => (
@@ -99,13 +102,13 @@ pub fn on_answer(checking: Checking, answer: Answer, inputs: &Inputs) -> Step {
     };
     let mut effects = vec![
         Effect::SettleOpaque {
-            token: check.token,
+            token: check.token.clone(),
             checked: Some(checked),
         },
         Effect::count("opaque_check", label),
     ];
-    effects.extend(answer::of(decision, &request, config));
-    Step::done(effects)
+    effects.extend(answer::of(decision, request, config));
+    effects
 }
 
 /// The call said nothing of the token: the request gets 503 (the client may retry), and the

@@ -274,3 +274,16 @@ fn an_opaque_token_before_the_idp_is_known_waits_for_its_keys() {
     let step = arrive(&world, &mut Verifier::new(1), with_token("/api", TOKEN));
     assert!(matches!(&step.effects[..], [Effect::Park(p)] if p.wait == Wait::Keys));
 }
+
+#[test]
+fn audit_mode_lets_a_dead_opaque_token_pass_without_identity_and_says_why() {
+    let mut world = opaque_world(json!("introspection"));
+    world.config.mode = crate::config::Mode::Audit;
+    let mut verifier = verifier(&world);
+    let step = arrive(&world, &mut verifier, with_token("/api", TOKEN));
+    let step = world.step(step.flow, introspected(json!({"active": false})));
+    let passed = pass(&step);
+    assert!(passed.identity.is_none());
+    assert_eq!(passed.audit.as_deref(), Some("401 token_inactive"));
+    assert!(step.effects.iter().all(|e| !matches!(e, Effect::Reply(_))));
+}
