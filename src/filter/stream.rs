@@ -77,6 +77,7 @@ impl Stream {
         body_size: usize,
         end_of_stream: bool,
     ) -> Verdict {
+        self.take_up_adopted_flow();
         match self.flow {
             Flow::ReadingLogoutToken => {}
             Flow::Idle if !self.worker.borrow().is_held(self.context_id) => {
@@ -100,10 +101,16 @@ impl Stream {
         body_size: usize,
     ) {
         let response = host.call_response(header_count, body_size);
+        self.take_up_adopted_flow();
+        self.run(host, Event::CallAnswered(response), Stage::Paused);
+    }
+
+    /// The flow this request started while held (its own IdP call), now this stream's: until
+    /// it ends, the request is neither let through nor its body.
+    fn take_up_adopted_flow(&mut self) {
         if let Some(flow) = self.worker.borrow_mut().adopt(self.context_id) {
             self.flow = flow;
         }
-        self.run(host, Event::CallAnswered(response), Stage::Paused);
     }
 
     /// Adds the headers the request's flow left for its response: the `Set-Cookie`s of a

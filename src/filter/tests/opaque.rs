@@ -81,3 +81,32 @@ fn a_request_that_goes_away_during_its_call_leaves_the_token_to_the_next() {
     );
     assert_eq!(envoy.host.last_call().context, 3);
 }
+
+#[test]
+fn a_waiting_request_that_asks_itself_keeps_its_body_back_until_the_answer() {
+    let mut envoy = opaque_envoy();
+    envoy.send(0, 2, &[(":path", "/api"), ("authorization", OPAQUE)]);
+    let headers = [
+        (":method", "POST"),
+        (":path", "/api"),
+        ("authorization", OPAQUE),
+    ];
+    envoy.host.request(3, &headers);
+    let mut stream = envoy.vms[0].root.new_stream(3).unwrap();
+    assert_eq!(
+        stream.on_request_headers(&mut envoy.host, false),
+        Verdict::Pause
+    );
+    envoy.vms[0].streams.insert(3, stream);
+    envoy.answer_stream_call(0, 2, CallResponse::default());
+    envoy.tick(0);
+    assert_eq!(envoy.host.last_call().context, 3, "it asks itself now");
+    let stream = envoy.vms[0].streams.get_mut(&3).unwrap();
+    assert_eq!(
+        stream.on_request_body(&mut envoy.host, 10, false),
+        Verdict::Pause
+    );
+    assert!(envoy.host.resumed.is_empty());
+    envoy.answer_stream_call(0, 3, active("bob@example.com"));
+    assert_eq!(envoy.host.resumed, [3]);
+}
