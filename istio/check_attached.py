@@ -35,7 +35,7 @@ RBAC_TYPE = "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC"
 # The filter state oidc-gate sets on every request it lets through; the companion policy
 # refuses requests without it.
 PASSED_KEY = "wasm.oidc_gate.passed"
-# Istio names by version (pilot/pkg/model/extensions.go): 1.24-1.25
+# The names istiod gives the filter, by version: 1.24-1.25
 # `extenstions.istio.io/wasmplugin/<ns>.<name>` (sic), 1.26-1.29
 # `extensions.istio.io/wasmplugin/<ns>.<name>`, from 1.30
 # `extensions.istio.io/trafficextension/<ns>.<name>~istio-translated-wasmplugin`.

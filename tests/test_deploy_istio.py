@@ -10,10 +10,17 @@
   `Config::from_json`), both as YAML-decoded JSON and as the protojson string Istio hands over.
 * The Kubeflow overlay + component, rendered together with Kubeflow's own oauth2-proxy
   resources, removes the CUSTOM policy and wires the gateway's secrets.
-* Istio's shape: Envoy runs the filter exactly as istiod configures a WasmPlugin (name
-  <ns>.<name>, root_id = pluginName, no vm_id, pluginConfig JSON in a StringValue, INLINE/HOST
-  env, FAIL_CLOSED) with clusters named as Istio names them, and passes bearer requests; the
-  overlays' EnvoyFilter, merged into its connection manager, refuses `kubeflow_userid` (400).
+* Each rendered EnvoyFilter validates against tests/fixtures/istio/envoyfilter-crd.yaml the
+  same way, and selects the WasmPlugin's pods; so does the components/gateway-api variant,
+  by targetRefs.
+* Istio's shape: Envoy runs the filter exactly as istiod configures a WasmPlugin and its agent
+  hands it over (an ECDS filter named as each Istio version names it, root_id = pluginName,
+  no vm_id, pluginConfig JSON in a StringValue, HOST env, the ISTIO_META_* variables removed,
+  FAIL_CLOSED) with clusters named as Istio names them, and passes bearer requests; the
+  overlays' EnvoyFilters, merged into its connection manager, refuse `kubeflow_userid` (400)
+  and every request the filter did not pass (403): without the plugin, with Istio's stand-ins
+  for a module it could not fetch, whatever the client sends. istio/check_attached.py tells
+  each of those gateways from a good one.
 """
 
 from __future__ import annotations

@@ -125,11 +125,10 @@ DEFAULT_ISTIO = "1.29"
 
 def istio_names(plugin: dict, istio: str = DEFAULT_ISTIO) -> tuple[str, str]:
     """(the ECDS resource name, which is also the HTTP filter's name; the PluginConfig's `name`)
-    istiod gives WasmPlugin <ns>/<name> (pilot/pkg/model/extensions.go): the resource name is
+    istiod gives WasmPlugin <ns>/<name>: the resource name is
     prefixed `extenstions.istio.io/wasmplugin/` (sic) up to 1.25, `extensions.istio.io/wasmplugin/`
     in 1.26-1.29; from 1.30 a WasmPlugin is translated into a TrafficExtension named
-    `<name>~istio-translated-wasmplugin` (pilot/pkg/config/kube/extensions/translate.go), prefixed
-    `extensions.istio.io/trafficextension/`."""
+    `<name>~istio-translated-wasmplugin`, prefixed `extensions.istio.io/trafficextension/`."""
     meta = plugin["metadata"]
     name = f"{meta.get('namespace', 'default')}.{meta['name']}"
     minor = int(istio.split(".")[1])
@@ -142,8 +141,7 @@ def istio_names(plugin: dict, istio: str = DEFAULT_ISTIO) -> tuple[str, str]:
 
 def istiod_wasm_extension(plugin: dict, resource_version: str = "1",
                           istio: str = DEFAULT_ISTIO) -> dict:
-    """The ECDS resource istiod sends for a WasmPlugin (`convertToWasmPluginWrapper` /
-    `buildVMConfig`; 1.30: `InsertedTrafficExtensionConfigurations`): root_id = pluginName; no
+    """The ECDS resource istiod sends for a WasmPlugin: root_id = pluginName; no
     vm_id; runtime v8; remote code for the agent to fetch; configuration =
     StringValue(protojson(pluginConfig)) (absent when pluginConfig is empty); env:
     ISTIO_META_WASM_PLUGIN_RESOURCE_VERSION (+ pull policy/secret) and INLINE values in
@@ -182,8 +180,8 @@ def istiod_wasm_extension(plugin: dict, resource_version: str = "1",
 
 
 def agent_converted(extension: dict, wasm_path: Path) -> dict:
-    """What the istio-agent hands Envoy after fetching the module (pkg/wasm/convert.go,
-    `rewriteVMConfig`): the code is the local file, and every ISTIO_META_* variable is removed
+    """What the istio-agent hands Envoy after fetching the module: the code is the local file,
+    and every ISTIO_META_* variable is removed
     (key_values dropped when empty, the whole environment when no host key is left either)."""
     extension = copy.deepcopy(extension)
     vm = extension["typed_config"]["config"]["vm_config"]
@@ -199,8 +197,8 @@ def agent_converted(extension: dict, wasm_path: Path) -> dict:
 
 
 def fetch_failed_extension(name: str, fail_open: bool) -> dict:
-    """What the agent puts in place of a module it cannot fetch (Istio >= 1.25,
-    `createHTTPDefaultFilter`): an RBAC filter allowing everything under FAIL_OPEN, denying
+    """What the agent puts in place of a module it cannot fetch (Istio >= 1.25): an RBAC
+    filter allowing everything under FAIL_OPEN, denying
     everything otherwise (rules present but empty)."""
     if fail_open:
         rbac = {"rules_stat_prefix": "wasm-default-allow"}
