@@ -379,6 +379,22 @@ def test_overlay_selector_is_the_one_place_to_name_the_gateway(tmp_path):
         assert envoy_filter["spec"]["workloadSelector"] == {"labels": {"istio": "ingress"}}
 
 
+def test_namespace_wide_fail_closed_policy_renders_valid(tmp_path, envoyfilter_schema):
+    """The guide's variant for a gateway in a namespace of its own: the policy without a
+    selector there, on every pod of that namespace."""
+    istio = Path(os.path.relpath(ISTIO_DIR, tmp_path))
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+        "resources": [str(istio / "overlays" / "generic")],
+        "patches": [{"target": {"kind": "EnvoyFilter", "name": REQUIRE_FILTER},
+                     "patch": "- {op: replace, path: /metadata/namespace, value: istio-ingress}\n"
+                              "- {op: remove, path: /spec/workloadSelector}\n"}],
+    }))
+    (policy,) = [f for f in of_kind(render(tmp_path), "EnvoyFilter") if f["metadata"]["name"] == REQUIRE_FILTER]
+    assert envoyfilter_errors(envoyfilter_schema, policy) == []
+    assert policy["metadata"]["namespace"] == "istio-ingress" and "workloadSelector" not in policy["spec"]
+
+
 def test_gateway_api_component_attaches_by_target_refs(tmp_path, wasmplugin_schema, envoyfilter_schema):
     """components/gateway-api after the generic overlay, in the Gateway's namespace: the
     WasmPlugin and every EnvoyFilter name the Gateway instead of selecting pods, and each
