@@ -10,17 +10,27 @@
   `Config::from_json`), both as YAML-decoded JSON and as the protojson string Istio hands over.
 * The Kubeflow overlay + component, rendered together with Kubeflow's own oauth2-proxy
   resources, removes the CUSTOM policy and wires the gateway's secrets.
-* Istio's shape: Envoy runs the filter exactly as istiod configures a WasmPlugin (name
-  <ns>.<name>, root_id = pluginName, no vm_id, pluginConfig JSON in a StringValue, INLINE/HOST
-  env, FAIL_CLOSED) with clusters named as Istio names them, and passes bearer requests; the
-  overlays' EnvoyFilter, merged into its connection manager, refuses `kubeflow_userid` (400).
+* Each rendered EnvoyFilter validates against tests/fixtures/istio/envoyfilter-crd.yaml the
+  same way, and selects the WasmPlugin's pods; so does the components/gateway-api variant,
+  by targetRefs.
+* Istio's shape: Envoy runs the filter exactly as istiod configures a WasmPlugin and its agent
+  hands it over (an ECDS filter named as each Istio version names it, root_id = pluginName,
+  no vm_id, pluginConfig JSON in a StringValue, HOST env, the ISTIO_META_* variables removed,
+  FAIL_CLOSED) with clusters named as Istio names them, and passes bearer requests; the
+  overlays' EnvoyFilters, merged into its connection manager, refuse `kubeflow_userid` (400)
+  and every request the filter did not pass (403): without the plugin, with Istio's stand-ins
+  for a module it could not fetch, whatever the client sends. istio/check_attached.py tells
+  each of those gateways from a good one.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
+import subprocess
+import sys
 import urllib.parse
 from pathlib import Path
 
@@ -29,15 +39,22 @@ import pytest
 import yaml
 
 from support.deploy import (
+    DEFAULT_ISTIO,
     ISTIO_DIR,
     ISTIO_FIXTURES,
+    ISTIO_VERSIONS,
+    agent_converted,
     check_config,
-    istio_wasm_filter,
+    ecds_http_filter,
+    fetch_failed_extension,
+    istio_names,
+    istiod_wasm_extension,
     merge_gateway_hcm_patches,
     of_kind,
     protojson,
     render,
     run_envoy,
+    write_ecds,
 )
 from support.envoy import ROUTER_FILTER, listener_bootstrap, static_cluster
 from support.gate import session_key, wait_for_pass
@@ -282,15 +299,126 @@ def test_overlay_gateway_refuses_header_names_with_underscores(rendered, overlay
     """components/reject-underscore-headers: the gateway's HTTP connection manager answers
     400 to header names with '_' (defence in depth; the filter strips identity spellings)."""
     docs = rendered[overlay]
-    (envoy_filter,) = of_kind(docs, "EnvoyFilter")
-    assert envoy_filter["apiVersion"] == "networking.istio.io/v1alpha3"
-    assert envoy_filter["metadata"]["namespace"] == "istio-system"
-    # At least every pod the WasmPlugin runs in.
-    selector = envoy_filter["spec"]["workloadSelector"]["labels"]
-    assert selector.items() <= the_plugin(docs)["spec"]["selector"]["matchLabels"].items()
+    (envoy_filter,) = [f for f in of_kind(docs, "EnvoyFilter")
+                       if f["metadata"]["name"] == "oidc-gate-reject-underscore-headers"]
     hcm = merge_gateway_hcm_patches({"stat_prefix": "gateway"}, [envoy_filter])
     assert hcm == {"stat_prefix": "gateway",
                    "common_http_protocol_options": {"headers_with_underscores_action": "REJECT_REQUEST"}}
+
+
+@pytest.fixture(scope="module")
+def envoyfilter_schema():
+    (crd,) = [d for d in yaml.safe_load_all((ISTIO_FIXTURES / "envoyfilter-crd.yaml").read_text()) if d]
+    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1alpha3"]
+    schema = _strict(version["schema"]["openAPIV3Schema"])
+    schema["properties"].update({"apiVersion": {"type": "string"}, "kind": {"type": "string"},
+                                 "metadata": {"type": "object"}})
+    return jsonschema.Draft4Validator(schema)
+
+
+def envoyfilter_errors(validator, obj: dict) -> list[str]:
+    """The EnvoyFilter CRD's schema, and its CEL rules by hand."""
+    errors = [f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
+              for e in validator.iter_errors(obj)]
+    spec = obj.get("spec") or {}
+    if "workloadSelector" in spec and "targetRefs" in spec:
+        errors.append("only one of targetRefs or workloadSelector can be set")
+    labels = (spec.get("workloadSelector") or {}).get("labels") or {}
+    if any("*" in v for v in labels.values()):
+        errors.append("wildcard is not supported in selector")
+    if any(r.get("namespace") for r in spec.get("targetRefs") or []):
+        errors.append("cross namespace referencing is not currently supported")
+    return errors
+
+
+def test_envoyfilter_checker_applies_the_crd_rules(envoyfilter_schema):
+    good = {"apiVersion": "networking.istio.io/v1alpha3", "kind": "EnvoyFilter", "metadata": {"name": "x"},
+            "spec": {"workloadSelector": {"labels": {"istio": "ingress"}}, "configPatches": []}}
+    assert envoyfilter_errors(envoyfilter_schema, good) == []
+    both = json.loads(json.dumps(good))
+    both["spec"]["targetRefs"] = [{"kind": "Gateway", "group": "gateway.networking.k8s.io", "name": "gw"}]
+    assert envoyfilter_errors(envoyfilter_schema, both) == ["only one of targetRefs or workloadSelector can be set"]
+    typo = json.loads(json.dumps(good))
+    typo["spec"]["workloadSelecter"] = typo["spec"].pop("workloadSelector")
+    assert any("workloadSelecter" in e for e in envoyfilter_errors(envoyfilter_schema, typo))
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_overlay_envoyfilters_are_valid_and_select_the_plugins_pods(rendered, envoyfilter_schema, overlay):
+    """Both EnvoyFilters (underscore names, the fail-closed policy) validate, and go to exactly
+    the pods of the WasmPlugin: the overlay copies its selector into them."""
+    docs = rendered[overlay]
+    envoy_filters = of_kind(docs, "EnvoyFilter")
+    assert {f["metadata"]["name"] for f in envoy_filters} == {"oidc-gate-reject-underscore-headers",
+                                                              REQUIRE_FILTER}
+    for envoy_filter in envoy_filters:
+        assert envoyfilter_errors(envoyfilter_schema, envoy_filter) == []
+        assert envoy_filter["metadata"]["namespace"] == "istio-system"
+        assert envoy_filter["spec"]["workloadSelector"]["labels"] == \
+            the_plugin(docs)["spec"]["selector"]["matchLabels"]
+
+
+def test_overlay_selector_is_the_one_place_to_name_the_gateway(tmp_path):
+    """A copy of the generic overlay set to the Helm chart's labels (`istio: ingress`): the
+    EnvoyFilters follow the WasmPlugin's selector."""
+    copy = tmp_path / "my-oidc-gate"
+    copy.mkdir()
+    istio = Path(os.path.relpath(ISTIO_DIR, copy))
+    generic = ISTIO_DIR / "overlays" / "generic"
+    kustomization = yaml.safe_load((generic / "kustomization.yaml").read_text())
+    kustomization["resources"] = [str(istio / "base"), "idp.yaml"]
+    kustomization["components"] = [c.replace("../..", str(istio)) for c in kustomization["components"]]
+    (copy / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    (copy / "idp.yaml").write_text((generic / "idp.yaml").read_text())
+    patch = (generic / "wasmplugin-patch.yaml").read_text()
+    assert "      istio: ingressgateway\n" in patch
+    (copy / "wasmplugin-patch.yaml").write_text(patch.replace("      istio: ingressgateway\n", "      istio: ingress\n"))
+    docs = render(copy)
+    assert the_plugin(docs)["spec"]["selector"] == {"matchLabels": {"istio": "ingress"}}
+    for envoy_filter in of_kind(docs, "EnvoyFilter"):
+        assert envoy_filter["spec"]["workloadSelector"] == {"labels": {"istio": "ingress"}}
+
+
+def test_namespace_wide_fail_closed_policy_renders_valid(tmp_path, envoyfilter_schema):
+    """The guide's variant for a gateway in a namespace of its own: the policy without a
+    selector there, on every pod of that namespace."""
+    istio = Path(os.path.relpath(ISTIO_DIR, tmp_path))
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+        "resources": [str(istio / "overlays" / "generic")],
+        "patches": [{"target": {"kind": "EnvoyFilter", "name": REQUIRE_FILTER},
+                     "patch": "- {op: replace, path: /metadata/namespace, value: istio-ingress}\n"
+                              "- {op: remove, path: /spec/workloadSelector}\n"}],
+    }))
+    (policy,) = [f for f in of_kind(render(tmp_path), "EnvoyFilter") if f["metadata"]["name"] == REQUIRE_FILTER]
+    assert envoyfilter_errors(envoyfilter_schema, policy) == []
+    assert policy["metadata"]["namespace"] == "istio-ingress" and "workloadSelector" not in policy["spec"]
+
+
+def test_gateway_api_component_attaches_by_target_refs(tmp_path, wasmplugin_schema, envoyfilter_schema):
+    """components/gateway-api after the generic overlay, in the Gateway's namespace: the
+    WasmPlugin and every EnvoyFilter name the Gateway instead of selecting pods, and each
+    validates against its CRD (one of selector and targetRefs, no cross-namespace reference)."""
+    istio = Path(os.path.relpath(ISTIO_DIR, tmp_path))
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+        "namespace": "gateways",
+        "resources": [str(istio / "overlays" / "generic")],
+        "components": [str(istio / "components" / "gateway-api")],
+    }))
+    docs = render(tmp_path)
+    gateway = [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "gateway"}]
+    plugin = the_plugin(docs)
+    assert wasmplugin_errors(wasmplugin_schema, plugin) == []
+    assert "selector" not in plugin["spec"] and plugin["spec"]["targetRefs"] == gateway
+    envoy_filters = of_kind(docs, "EnvoyFilter")
+    assert len(envoy_filters) == 2
+    for envoy_filter in envoy_filters:
+        assert envoyfilter_errors(envoyfilter_schema, envoy_filter) == []
+        assert "workloadSelector" not in envoy_filter["spec"]
+        assert envoy_filter["spec"]["targetRefs"] == gateway
+    # The ServiceEntry and DestinationRule (exportTo ".") must be where the gateway is.
+    assert {d["metadata"]["namespace"] for d in docs} == {"gateways"}
 
 
 def test_kubeflow_overlay_settings(rendered):
@@ -422,23 +550,61 @@ def test_kubeflow_component_replaces_oauth2_proxy_in_a_kubeflow_build(tmp_path):
 
 # --- Istio's shape, run by Envoy ----------------------------------------------------------------
 
+CHECK_ATTACHED = ISTIO_DIR / "check_attached.py"
+REQUIRE_FILTER = "oidc-gate-require-filter"
 
-def istio_gateway_bootstrap(plugin: dict, wasm_path, listener_port: int,
+
+def check_attached(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """istio/check_attached.py with `args`, as an operator runs it."""
+    return subprocess.run([sys.executable, str(CHECK_ATTACHED), *args], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, **(env or {})})
+
+
+def check_attached_module():
+    spec = importlib.util.spec_from_file_location("check_attached", CHECK_ATTACHED)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+
+def istio_gateway_bootstrap(http_filters: list[dict], listener_port: int,
                             clusters: dict[str, int], envoy_filters: list[dict] = ()) -> dict:
-    """A gateway listener with the filter as istiod generates it, Istio-named clusters,
-    routes as Kubeflow's VirtualServices set them (/dex/ -> Dex, the rest -> the app), and
-    the HTTP connection manager patched by `envoy_filters`."""
+    """A gateway listener with `http_filters` (the plugin's, as istiod places them), Istio-named
+    clusters, routes as Kubeflow's VirtualServices set them (/dex/ -> Dex, the rest -> the
+    app), and the HTTP connection manager patched by `envoy_filters`."""
     dex = [name for name in clusters if "dex" in name]
     routes = [{"match": {"prefix": "/dex/"}, "route": {"cluster": dex[0]}}] if dex else []
     routes.append({"match": {"prefix": "/"}, "route": {"cluster": "outbound|80||app.kubeflow.svc.cluster.local"}})
-    return listener_bootstrap(listener_port, merge_gateway_hcm_patches({
+    bootstrap = listener_bootstrap(listener_port, merge_gateway_hcm_patches({
         "stat_prefix": "outbound_0.0.0.0_8080",
         "normalize_path": True,
         "route_config": {"name": "http.8080", "virtual_hosts": [
             {"name": "*:80", "domains": ["*"], "routes": routes}]},
-        "http_filters": [istio_wasm_filter(plugin, wasm_path), ROUTER_FILTER],
+        "http_filters": [*http_filters, ROUTER_FILTER],
     }, list(envoy_filters)), [static_cluster(name, port) for name, port in clusters.items()],
         listener_name="0.0.0.0_8080")
+    # The node as istio-agent names a gateway (ECDS subscriptions need one).
+    bootstrap["node"] = {"id": "router~127.0.0.1~istio-ingressgateway-0.istio-system~istio-system.svc.cluster.local",
+                         "cluster": "istio-ingressgateway.istio-system"}
+    return bootstrap
+
+
+def plugin_http_filters(lab, plugin: dict, wasm_path, module: str = "fetched",
+                        istio: str = DEFAULT_ISTIO) -> list[dict]:
+    """The plugin's HTTP filter as istiod places it (configured by ECDS), with the ECDS resource
+    the agent hands Envoy: `module` "fetched" (the Wasm filter), or after a failed fetch on
+    Istio >= 1.25 "deny-all" (FAIL_CLOSE, FAIL_RELOAD) or "allow-all" (FAIL_OPEN); "absent":
+    the plugin is not attached to this gateway, no filter at all."""
+    if module == "absent":
+        return []
+    name, _ = istio_names(plugin, istio)
+    if module == "fetched":
+        extension = agent_converted(istiod_wasm_extension(plugin, istio=istio), wasm_path)
+    else:
+        extension = fetch_failed_extension(name, fail_open=module == "allow-all")
+    ecds = write_ecds(lab.workdir / f"{lab.unique_name('ecds')}.json", [extension])
+    return [ecds_http_filter(name, ecds)]
 
 
 @pytest.fixture(scope="module")
@@ -452,7 +618,8 @@ def cluster_jwks_proxy(module_lab, sa_keys):
     return module_lab.static({"/openid/v1/jwks": jwks_route(sa_keys.public_jwks())})
 
 
-def istio_gateway(lab, plugin, idp, echo, wasm_path, cluster_jwks_proxy=None, envoy_filters=()):
+def istio_gateway(lab, plugin, idp, echo, wasm_path, cluster_jwks_proxy=None, envoy_filters=(),
+                  module="fetched", istio=DEFAULT_ISTIO):
     """Envoy as Istio would configure the gateway for `plugin` (and `envoy_filters`); only the
     issuer is changed, to the test IdP's (http://127.0.0.1:<port>), which its tokens carry."""
     plugin = json.loads(json.dumps(plugin))
@@ -462,15 +629,17 @@ def istio_gateway(lab, plugin, idp, echo, wasm_path, cluster_jwks_proxy=None, en
     for extra in config.get("extra_issuers", []):
         clusters[extra["cluster"]] = cluster_jwks_proxy.port
     port = free_port()
-    bootstrap = istio_gateway_bootstrap(plugin, wasm_path, port, clusters, envoy_filters)
+    http_filters = plugin_http_filters(lab, plugin, wasm_path, module, istio)
+    bootstrap = istio_gateway_bootstrap(http_filters, port, clusters, envoy_filters)
     return run_envoy(lab, bootstrap, port, env=SECRET_ENV, name="istio-gateway")
 
 
 def test_istio_translation_matches_istiod(rendered, plugin_wasm):
     plugin = the_plugin(rendered["kubeflow"])
-    f = istio_wasm_filter(plugin, plugin_wasm, resource_version="4711")
-    config = f["typed_config"]["config"]
-    assert f["name"] == config["name"] == "istio-system.oidc-gate"
+    sent = istiod_wasm_extension(plugin, resource_version="4711")
+    assert sent["name"] == "extensions.istio.io/wasmplugin/istio-system.oidc-gate"
+    config = sent["typed_config"]["config"]
+    assert config["name"] == "istio-system.oidc-gate"
     assert config["root_id"] == plugin["spec"]["pluginName"]
     assert "vm_id" not in config["vm_config"]
     assert config["failure_policy"] == "FAIL_CLOSED"
@@ -480,6 +649,32 @@ def test_istio_translation_matches_istiod(rendered, plugin_wasm):
         "host_env_keys": ["OIDC_CLIENT_SECRET", "OIDC_SESSION_KEYS"],
     }
     assert json.loads(config["configuration"]["value"]) == plugin["spec"]["pluginConfig"]
+    # The agent strips every ISTIO_META_* variable before Envoy sees the configuration: with
+    # only host keys left, no key_values at all.
+    run = agent_converted(sent, plugin_wasm)["typed_config"]["config"]["vm_config"]
+    assert run["environment_variables"] == {"host_env_keys": ["OIDC_CLIENT_SECRET", "OIDC_SESSION_KEYS"]}
+    assert run["code"] == {"local": {"filename": str(plugin_wasm)}}
+
+
+@pytest.mark.parametrize("istio", ISTIO_VERSIONS)
+def test_ecds_names_by_istio_version(rendered, istio):
+    """The names an operator finds in the gateway's ECDS config dump: misspelt prefix up to
+    1.25, the synthetic TrafficExtension from 1.30; check_attached.py knows each, and no other
+    plugin's."""
+    plugin = the_plugin(rendered["kubeflow"])
+    names = istio_names(plugin, istio)
+    expected = {
+        "1.24": ("extenstions.istio.io/wasmplugin/istio-system.oidc-gate", "istio-system.oidc-gate"),
+        "1.25": ("extenstions.istio.io/wasmplugin/istio-system.oidc-gate", "istio-system.oidc-gate"),
+        "1.30": ("extensions.istio.io/trafficextension/istio-system.oidc-gate~istio-translated-wasmplugin",
+                 "istio-system.oidc-gate~istio-translated-wasmplugin"),
+    }.get(istio, ("extensions.istio.io/wasmplugin/istio-system.oidc-gate", "istio-system.oidc-gate"))
+    assert names == expected
+    checker = check_attached_module()
+    assert all(checker.is_plugin_name(n, "istio-system", "oidc-gate") for n in names)
+    other = {**plugin, "metadata": {**plugin["metadata"], "name": "oidc-gate-old"}}
+    assert not any(checker.is_plugin_name(n, "istio-system", "oidc-gate") for n in istio_names(other, istio))
+    assert not checker.is_plugin_name(names[0].replace("istio-system.", "kubeflow."), "istio-system", "oidc-gate")
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -511,9 +706,15 @@ def test_istio_shaped_gateway_passes_bearer_requests(rendered, overlay, lab, idp
         seen = wait_for_pass(gw, sa_token).upstream
         assert seen["headers"]["kubeflow-userid"] == SA_USER
         assert seen["headers"].get("kubeflow-groups", "") == ""
-        # Dex's pages pass without a session (skip_auth_paths: /dex), routed to Dex.
+        # Dex's pages pass without a session (skip_auth_paths: /dex), routed to Dex, and
+        # the fail-closed policy lets them through too (the filter marked them).
         r = gw.request("GET", "/dex/.well-known/openid-configuration")
-        assert r.status != 401, r
+        assert r.status not in (401, 403), r
+
+    # The install check finds the filter, started, with the fail-closed policy after it.
+    out = check_attached("--admin", f"http://127.0.0.1:{gw.admin_port}")
+    assert (out.returncode, out.stdout) == (0, f"ok   http://127.0.0.1:{gw.admin_port}: "
+                                               "oidc-gate runs, the fail-closed policy after it\n")
 
 
 def _cookies(resp) -> dict[str, str]:
@@ -589,3 +790,99 @@ def test_istio_shaped_gateway_browser_login_and_both_logout_styles(rendered, lab
                                                    ("Authorization", f"Bearer {session[name]}")], b"")
     assert r.status == 201, r
     assert r.json() == {"afterLogoutURL": config["after_logout_url"]}
+
+
+# --- failing closed when the filter is not there ------------------------------------------------
+
+
+def without(envoy_filters: list[dict], name: str) -> list[dict]:
+    return [f for f in envoy_filters if f["metadata"]["name"] != name]
+
+
+@pytest.mark.parametrize("module", ["absent", "allow-all", "deny-all"])
+def test_companion_policy_fails_the_gateway_closed_without_the_filter(rendered, lab, idp, echo, keys,
+                                                                        plugin_wasm, cluster_jwks_proxy,
+                                                                        module):
+    """components/require-oidc-gate: the plugin not attached ("absent"), or its module not
+    fetched so that Istio >= 1.25 put an RBAC filter in its place (allow-all under FAIL_OPEN,
+    deny-all otherwise). The gateway refuses every request, /dex included, whatever a client
+    sends; the install check fails and says why."""
+    plugin = the_plugin(rendered["kubeflow"])
+    envoy_filters = of_kind(rendered["kubeflow"], "EnvoyFilter")
+    token = keys.mint(claims_for(idp.issuer, aud=plugin["spec"]["pluginConfig"]["client_id"]))
+    forged = [("x-oidc-gate-passed", "1"), ("wasm.oidc-gate.passed", "1"),
+              ("kubeflow-userid", "admin@example.com"), ("Authorization", f"Bearer {token}")]
+    if module != "deny-all":
+        # Without the policy, such a gateway lets requests through unauthenticated.
+        open_gw = istio_gateway(lab, plugin, idp, echo, plugin_wasm, cluster_jwks_proxy,
+                                without(envoy_filters, REQUIRE_FILTER), module=module)
+        seen = open_gw.request("GET", "/api/x", API + [("kubeflow-userid", "admin@example.com")])
+        assert seen.status == 200 and seen.upstream["headers"]["kubeflow-userid"] == "admin@example.com"
+        open_gw.stop()
+
+    gw = istio_gateway(lab, plugin, idp, echo, plugin_wasm, cluster_jwks_proxy, envoy_filters, module=module)
+    with UpstreamWatch(echo):
+        for path in ["/api/x", "/", "/dex/auth", "/oauth2/callback?code=x&state=y"]:
+            assert gw.request("GET", path, API).status == 403, path
+        assert gw.request("GET", "/api/x", API + forged).status == 403
+        assert gw.request("POST", "/api/x", API + forged, b"{}").status == 403
+    if module != "deny-all":
+        denied = gw.stats("rbac.oidc_gate_required.denied")
+        assert sum(denied.values()) >= 6, denied
+
+    out = check_attached("--admin", f"http://127.0.0.1:{gw.admin_port}")
+    assert out.returncode == 1, out
+    reason = {"absent": "no filter of WasmPlugin istio-system/oidc-gate: it is not attached",
+              "allow-all": "Istio put an allow-all filter in its place",
+              "deny-all": "Istio put a deny-all filter in its place"}[module]
+    assert out.stdout.startswith(f"FAIL http://127.0.0.1:{gw.admin_port}: "), out.stdout
+    assert reason in out.stdout, out.stdout
+
+
+def pod(namespace: str, name: str, **labels: str) -> dict:
+    return {"kind": "Pod", "metadata": {"namespace": namespace, "name": name, "labels": labels}}
+
+
+def test_check_attached_through_kubectl_finds_the_pods_and_what_is_missing(rendered, lab, idp, echo, keys,
+                                                                          plugin_wasm, cluster_jwks_proxy,
+                                                                          tmp_path):
+    """The check as an operator runs it (kubectl; here a stand-in answering from a described
+    cluster, whose one gateway Envoy is real): a selector matching no pod fails loudly and
+    shows the gateway pods' labels; the pods a selector or targetRefs pick are checked; a
+    filter without the fail-closed policy after it fails."""
+    plugin = the_plugin(rendered["kubeflow"])
+    envoy_filters = without(of_kind(rendered["kubeflow"], "EnvoyFilter"), REQUIRE_FILTER)
+    gw = istio_gateway(lab, plugin, idp, echo, plugin_wasm, cluster_jwks_proxy, envoy_filters)
+    wait_for_pass(gw, keys.mint(claims_for(idp.issuer, aud=plugin["spec"]["pluginConfig"]["client_id"])))
+    admin = f"http://127.0.0.1:{gw.admin_port}"
+    missing_policy = "no fail-closed policy after the filter (components/require-oidc-gate)"
+    out = check_attached("--admin", admin)
+    assert (out.returncode, out.stdout.strip()) == (1, f"FAIL {admin}: {missing_policy}: if the filter "
+                                                       "ever stops running here, requests pass unauthenticated")
+
+    helm_pod = pod("istio-ingress", "istio-ingress-7d4b9", app="istio-ingress", istio="ingress")
+    world = tmp_path / "cluster.json"
+    kubectl = f"{sys.executable} {Path(__file__).parent / 'support' / 'kubectl_standin.py'}"
+
+    def check(spec: dict, namespace: str = "istio-system") -> subprocess.CompletedProcess:
+        wasmplugin = {**plugin, "metadata": {**plugin["metadata"], "namespace": namespace}, "spec": spec}
+        gateway_api_pod = pod("apps", "gw-istio-5c8f", **{"gateway.networking.k8s.io/gateway-name": "gw"})
+        world.write_text(json.dumps({"wasmplugins": {f"{namespace}/oidc-gate": wasmplugin}, "admin": admin,
+                                     "pods": [helm_pod, gateway_api_pod, pod("apps", "web-1", app="web")]}))
+        return check_attached("-n", namespace, "--kubectl", kubectl, env={"KUBECTL_WORLD": str(world)})
+
+    # The generic overlay's selector on a gateway installed with Helm (release istio-ingress).
+    out = check(plugin["spec"])
+    assert out.returncode == 1, out
+    assert out.stdout == ("FAIL WasmPlugin istio-system/oidc-gate: its selector app=istio-ingressgateway,"
+                          "istio=ingressgateway matches no pod: no gateway runs oidc-gate; pods with an "
+                          "istio label: istio-ingress/istio-ingress-7d4b9 (istio=ingress)\n")
+    # The right selector: that pod (another namespace: the plugin is in the root namespace).
+    out = check({**plugin["spec"], "selector": {"matchLabels": {"istio": "ingress"}}})
+    assert (out.returncode, out.stdout.splitlines()) == (1, [f"FAIL istio-ingress/istio-ingress-7d4b9: {missing_policy}: "
+                                                             "if the filter ever stops running here, requests pass unauthenticated"])
+    # targetRefs: the pods of that Gateway, in the plugin's namespace.
+    by_ref = {k: v for k, v in plugin["spec"].items() if k != "selector"}
+    out = check({**by_ref, "targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "gw"}]},
+                namespace="apps")
+    assert out.returncode == 1 and out.stdout.startswith("FAIL apps/gw-istio-5c8f: "), out

