@@ -3,7 +3,7 @@
 #   ./build.sh          build dist/plugin.wasm (release, wasm32-wasip1, LTO) and print its size
 #   ./build.sh test     lint, unit tests, a 5 s fuzz smoke per target, then the integration suite
 #   ./build.sh fuzz [SECONDS] [TARGET...]   fuzz every target (or those named) SECONDS each (60)
-#   ./build.sh demo     run the local demo: IdP + Envoy with the filter + an app
+#   ./build.sh demo [--keep-logs] [--port P]   run the local demo: IdP + Envoy with the filter + an app
 #   ./build.sh setup    install what the tests and the demo need (idempotent)
 #   ./build.sh oci      build, then write dist/oci: an OCI image layout of plugin.wasm (Istio)
 #   ./build.sh push REF [skopeo copy options]   push dist/oci to REF (registry/repo:tag) with skopeo

@@ -5,6 +5,7 @@
 //! serde's own messages give a line and column, which says nothing inside a WasmPlugin.
 //! Unknown keys are errors too: a typo (`isuer`) must not silently fall back to a default.
 
+mod check_all;
 mod fields;
 mod headers;
 mod opaque;
@@ -256,18 +257,23 @@ impl Config {
 
     /// Parses and validates the plugin configuration. Empty input reads as `{}`.
     pub fn from_json(raw: &[u8], env: &dyn Environment) -> Result<Config, ConfigError> {
-        let raw = if raw.iter().all(u8::is_ascii_whitespace) {
-            b"{}".as_slice()
-        } else {
-            raw
-        };
-        let value: Value = serde_json::from_slice(raw)
-            .map_err(|e| error("configuration", format!("not valid JSON: {e}")))?;
-        let Value::Object(map) = value else {
-            return Err(error("configuration", "must be a JSON object"));
-        };
-        compile(Fields::new(map, "", TOP_LEVEL_KEYS)?, env)
+        compile(Fields::new(json_object(raw)?, "", TOP_LEVEL_KEYS)?, env)
     }
+}
+
+/// The configuration's JSON object. Empty input reads as `{}`.
+fn json_object(raw: &[u8]) -> Result<serde_json::Map<String, Value>, ConfigError> {
+    let raw = if raw.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        raw
+    };
+    let value: Value = serde_json::from_slice(raw)
+        .map_err(|e| error("configuration", format!("not valid JSON: {e}")))?;
+    let Value::Object(map) = value else {
+        return Err(error("configuration", "must be a JSON object"));
+    };
+    Ok(map)
 }
 
 const TOP_LEVEL_KEYS: &[&str] = &[
@@ -335,8 +341,7 @@ const TRANSFORMER_KEYS: &[&str] = &["matches", "replaces"];
 fn compile(mut f: Fields, env: &dyn Environment) -> Result<Config, ConfigError> {
     let (issuer, idp_cluster) = login_issuer(&mut f)?;
     let idp_clusters = f.string_map("idp_clusters")?;
-    let client_id = f.required_str("client_id")?;
-    check_non_empty("client_id", &client_id)?;
+    let client_id = client_id(&mut f)?;
     let client_secret = secret_from(&mut f, "client_secret", "client_secret_env", env)?;
     let client_auth = client_auth(&mut f)?;
     let issuers = issuers(&mut f, issuer, idp_cluster, &client_id, env)?;
@@ -371,15 +376,38 @@ fn compile(mut f: Fields, env: &dyn Environment) -> Result<Config, ConfigError> 
         userid_transformers: identity.userid_transformers,
         groups_allowlist: identity.groups_allowlist,
         rules,
-        allow_cors_preflight: f.bool_or("allow_cors_preflight", false)?,
+        allow_cors_preflight: allow_cors_preflight(&mut f)?,
         login_path,
         mode: mode(&mut f)?,
         logout,
-        jwks_refresh_seconds: f.u64_in("jwks_refresh_seconds", 600, 10..=86_400)?,
-        clock_skew_seconds: f.u64_in("clock_skew_seconds", 60, 0..=600)?,
-        idp_timeout_ms: f.u64_in("idp_timeout_ms", 5000, 100..=60_000)?,
+        jwks_refresh_seconds: jwks_refresh_seconds(&mut f)?,
+        clock_skew_seconds: clock_skew_seconds(&mut f)?,
+        idp_timeout_ms: idp_timeout_ms(&mut f)?,
         credential_cache_entries: cache_entries(&mut f)?,
     })
+}
+
+// The scalar settings, each a function of its own so that `check_all` reads them the same way.
+fn allow_cors_preflight(f: &mut Fields) -> Result<bool, ConfigError> {
+    f.bool_or("allow_cors_preflight", false)
+}
+
+fn jwks_refresh_seconds(f: &mut Fields) -> Result<u64, ConfigError> {
+    f.u64_in("jwks_refresh_seconds", 600, 10..=86_400)
+}
+
+fn clock_skew_seconds(f: &mut Fields) -> Result<u64, ConfigError> {
+    f.u64_in("clock_skew_seconds", 60, 0..=600)
+}
+
+fn idp_timeout_ms(f: &mut Fields) -> Result<u64, ConfigError> {
+    f.u64_in("idp_timeout_ms", 5000, 100..=60_000)
+}
+
+fn client_id(f: &mut Fields) -> Result<String, ConfigError> {
+    let client_id = f.required_str("client_id")?;
+    check_non_empty("client_id", &client_id)?;
+    Ok(client_id)
 }
 
 fn cache_entries(f: &mut Fields) -> Result<usize, ConfigError> {

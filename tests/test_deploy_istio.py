@@ -265,7 +265,9 @@ def test_rendered_plugin_config_passes_the_filters_check(rendered, overlay):
 
 def test_base_alone_is_not_deployable(rendered):
     ok, message = check_config(the_plugin(rendered["base"])["spec"]["pluginConfig"], SECRET_ENV)
-    assert (ok, message) == (False, "oidc-gate: invalid configuration: issuer: required")
+    assert not ok
+    assert message.splitlines() == ["oidc-gate: invalid configuration: issuer: required",
+                                    "oidc-gate: invalid configuration: client_id: required"]
 
 
 def test_check_tool_reports_the_field():

@@ -20,6 +20,24 @@ pub(super) struct Fields {
     prefix: String,
 }
 
+/// An error for each key of `map` outside `known`, with a "did you mean" hint where one is close.
+pub(super) fn unknown_keys(
+    map: &Map<String, Value>,
+    prefix: &str,
+    known: &[&str],
+) -> Vec<ConfigError> {
+    let unknown = map.keys().filter(|k| !known.contains(&k.as_str()));
+    unknown
+        .map(|key| {
+            let reason = match closest(key, known) {
+                Some(guess) => format!("unknown key (did you mean {guess:?}?)"),
+                None => "unknown key".to_string(),
+            };
+            error(format!("{prefix}{key}"), reason)
+        })
+        .collect()
+}
+
 impl Fields {
     /// Starts reading an object, refusing keys outside `known` first so that a typo is
     /// reported as itself rather than as the required key it was meant to be.
@@ -28,12 +46,8 @@ impl Fields {
         prefix: &str,
         known: &[&str],
     ) -> Result<Self, ConfigError> {
-        if let Some(unknown) = map.keys().find(|k| !known.contains(&k.as_str())) {
-            let reason = match closest(unknown, known) {
-                Some(guess) => format!("unknown key (did you mean {guess:?}?)"),
-                None => "unknown key".to_string(),
-            };
-            return Err(error(format!("{prefix}{unknown}"), reason));
+        if let Some(unknown) = unknown_keys(&map, prefix, known).into_iter().next() {
+            return Err(unknown);
         }
         Ok(Fields {
             map,

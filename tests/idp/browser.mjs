@@ -67,6 +67,7 @@ try {
       await Promise.all([page.waitForNavigation({ timeout: 15000 }), confirm.click()]);
     }
     result.after_logout = page.url();
+    result.after_logout_body = await page.textContent('body');
     const response = await page.goto(appUrl);
     result.after_logout_app_url = page.url();
     result.after_logout_status = response ? response.status() : null;

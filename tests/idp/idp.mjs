@@ -4,9 +4,12 @@
 // fault-injection and hit-counting layer in front of it, all on 127.0.0.1.
 //
 // Usage:
-//   node idp.mjs --port P --keys keys.json [--control-port C] [--config config.json]
+//   node idp.mjs --port P --keys keys.json [--host H] [--control-port C] [--config config.json]
 //
 //   --port P          IdP port; the issuer is exactly `http://127.0.0.1:P`.
+//   --host H          the issuer's host instead of 127.0.0.1 (it still listens on 127.0.0.1):
+//                     `localhost` keeps the IdP's cookies away from apps on 127.0.0.1, as a
+//                     real IdP on its own host does (the demo).
 //   --keys FILE       private JWKS ({"keys":[...]}) used for signing; every key needs a `kid`.
 //                     The public halves are served at /jwks.
 //   --control-port C  optional control API (127.0.0.1 only, never on the IdP port):
@@ -90,6 +93,7 @@ import Provider, { interactionPolicy } from 'oidc-provider';
 const { values: args } = parseArgs({
   options: {
     port: { type: 'string' },
+    host: { type: 'string', default: '127.0.0.1' },
     keys: { type: 'string' },
     'control-port': { type: 'string' },
     config: { type: 'string' },
@@ -97,12 +101,12 @@ const { values: args } = parseArgs({
 });
 
 if (!args.port || !args.keys) {
-  console.error('usage: node idp.mjs --port P --keys keys.json [--control-port C] [--config config.json]');
+  console.error('usage: node idp.mjs --port P --keys keys.json [--host H] [--control-port C] [--config config.json]');
   process.exit(2);
 }
 
 const PORT = Number(args.port);
-const ISSUER = `http://127.0.0.1:${PORT}`;
+const ISSUER = `http://${args.host}:${PORT}`;
 
 const DEFAULT_CLIENT = {
   client_id: 'demo-app',
@@ -112,7 +116,8 @@ const DEFAULT_CLIENT = {
   grant_types: ['authorization_code', 'refresh_token'],
   response_types: ['code'],
   redirect_uris: ['http://127.0.0.1/authservice/oidc/callback'],
-  post_logout_redirect_uris: ['http://127.0.0.1/'],
+  // `/signed-out`: the demo's public page after logout.
+  post_logout_redirect_uris: ['http://127.0.0.1/', 'http://127.0.0.1/signed-out'],
 };
 
 function readJson(path) {

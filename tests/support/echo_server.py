@@ -24,6 +24,13 @@ from html import escape
 from support.serving import Handler, command_line, serve_threaded
 
 CONTROL_PREFIX = "/__echo/"
+IDENTITY_HEADERS = ("kubeflow-userid", "kubeflow-groups")
+# --html: the demo's public page after logout (its after_logout_url, an allowed path).
+SIGNED_OUT_PATH = "/signed-out"
+SIGNED_OUT_PAGE = b"""<!doctype html><meta charset="utf-8"><title>Signed out</title>
+<h1>You are signed out</h1>
+<p><a id=sign-in href="/authservice/login?rd=/">Sign in again</a></p>
+"""
 
 _lock = threading.Lock()
 _requests: list = []
@@ -59,10 +66,20 @@ def _headers_dict(handler: Handler) -> dict:
     return out
 
 
+def _credential(headers: dict) -> str:
+    """Which credential the gateway took the identity from. The gateway removes its session
+    cookie before the request comes here, so an identity without a bearer token is a session's."""
+    if "kubeflow-userid" not in headers:
+        return "Not signed in."
+    if str(headers.get("authorization", "")).lower().startswith("bearer "):
+        return "Signed in with a bearer token (Authorization: Bearer)."
+    return "Signed in with a session cookie (authservice_session)."
+
+
 class EchoHandler(Handler):
     name = "echo"
     server_version = "echo"
-    html = False  # --html: answer browsers with the demo's "who am I" page
+    html = False  # --html: answer browsers with the demo's "who am I" and signed-out pages
     cors_origin: str | None = None  # --cors-origin
 
     def _control(self) -> None:
@@ -91,6 +108,8 @@ class EchoHandler(Handler):
         if self._allowed_origin() and self.command == "OPTIONS" \
                 and "access-control-request-method" in self.headers:
             return self._preflight()
+        if self.html and self.path.split("?")[0] == SIGNED_OUT_PATH:
+            return self.send(200, "text/html; charset=utf-8", SIGNED_OUT_PAGE)
         if self.html and "text/html" in self.headers.get("accept", ""):
             return self._page(seen)
         self.answer(seen)
@@ -121,12 +140,21 @@ class EchoHandler(Handler):
         super().end_headers()
 
     def _page(self, seen: dict) -> None:
-        """The demo's "who am I" page."""
+        """The demo's "who am I" page: the identity headers up front, the credential that
+        carried them, and every header and cookie the app received."""
         h = seen["headers"]
-        rows = "".join(f"<tr><td>{escape(k)}</td><td>{escape(str(v))}</td></tr>" for k, v in sorted(h.items()))
+        rows = "".join(f"<tr{' class=identity' if k in IDENTITY_HEADERS else ''}><td>{escape(k)}</td>"
+                       f"<td>{escape(str(v))}</td></tr>" for k, v in sorted(h.items()))
+        cookies = [c.split("=", 1)[0].strip() for c in str(h.get("cookie", "")).split(";") if c.strip()]
         data = f"""<!doctype html><meta charset="utf-8"><title>whoami</title>
+<style>.identity {{ background: #fff3b0; font-weight: bold }} td {{ padding: 2px 8px }}</style>
 <h1>Hello, {escape(h.get("kubeflow-userid", "anonymous"))}</h1>
-<p>Groups: {escape(h.get("kubeflow-groups", "") or "(none)")}</p>
+<table class=identity-headers>
+<tr class=identity><td>kubeflow-userid</td><td>{escape(h.get("kubeflow-userid", "(none)"))}</td></tr>
+<tr class=identity><td>kubeflow-groups</td><td>{escape(h.get("kubeflow-groups", "") or "(none)")}</td></tr>
+</table>
+<p id=credential>{_credential(h)}</p>
+<p id=cookies>Cookies this app received: {escape(", ".join(cookies) or "(none)")}</p>
 <p><a href="/authservice/logout">Log out</a></p>
 <h2>Headers this app received</h2><table>{rows}</table>
 """.encode()

@@ -104,11 +104,13 @@ def wasm_filter(plugin_config: dict | str, env: dict, wasm_path: Path) -> dict:
 def render_bootstrap(listener_port: int, app_port: int, idp_port: int | None,
                      plugin_config: dict | str | None, env: dict, extra_clusters: dict,
                      wasm_path: Path, filters_after: list[dict] = (),
-                     connection_manager: dict | None = None, app_http2: bool = False) -> dict:
+                     connection_manager: dict | None = None, app_http2: bool = False,
+                     admin_port: int = 0) -> dict:
     """Envoy v3 bootstrap; plugin_config=None leaves the wasm filter out (the test support's self-tests).
     `filters_after` go between the wasm filter and the router; `connection_manager` adds
     settings to the HTTP connection manager (an access log, path normalisation); `app_http2`:
-    the app is a gRPC server (HTTP/2 without TLS). The listener speaks HTTP/1.1 and, to
+    the app is a gRPC server (HTTP/2 without TLS); `admin_port`: see `listener_bootstrap`.
+    The listener speaks HTTP/1.1 and, to
     clients that open with HTTP/2's preface (gRPC clients), HTTP/2 without TLS."""
     http_filters = []
     if plugin_config is not None:
@@ -130,7 +132,7 @@ def render_bootstrap(listener_port: int, app_port: int, idp_port: int | None,
         }]},
         "http_filters": http_filters,
         **(connection_manager or {}),
-    }, clusters)
+    }, clusters, admin_port=admin_port)
 
 
 ROUTER_FILTER = {"name": "envoy.filters.http.router", "typed_config": {
@@ -138,13 +140,13 @@ ROUTER_FILTER = {"name": "envoy.filters.http.router", "typed_config": {
 
 
 def listener_bootstrap(listener_port: int, connection_manager: dict, clusters: list[dict],
-                       listener_name: str = "main") -> dict:
-    """Envoy v3 bootstrap: admin on a free port, one 127.0.0.1 listener whose HTTP connection
-    manager has the given settings (stat_prefix, route_config, http_filters, ...)."""
+                       listener_name: str = "main", admin_port: int = 0) -> dict:
+    """Envoy v3 bootstrap: admin on `admin_port` (0: a free one), one 127.0.0.1 listener whose
+    HTTP connection manager has the given settings (stat_prefix, route_config, http_filters, ...)."""
     hcm = {"@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
            **connection_manager}
     return {
-        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
+        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
         "static_resources": {
             "listeners": [{
                 "name": listener_name,

@@ -18,17 +18,19 @@ class Idp:
     """A running test IdP; `stop()`/`start()` keep the same ports (the issuer never changes)."""
 
     def __init__(self, workdir: Path, keyset: KeySet, name: str = "idp", config: dict | None = None,
-                 port: int | None = None):
+                 port: int | None = None, host: str = "127.0.0.1"):
+        """`host`: the issuer's host name (it always listens on 127.0.0.1); `localhost` puts
+        its cookies apart from those of apps on 127.0.0.1."""
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.name = name
         self.port = port or free_port()
         self.control_port = free_port()
-        self.issuer = f"http://127.0.0.1:{self.port}"
+        self.issuer = f"http://{host}:{self.port}"
         self.keyset = keyset
         self.keys_path = self.workdir / f"{name}-keys.json"
         self.keys_path.write_text(json.dumps(keyset.private_jwks()))
-        cmd = ["node", IDP_SCRIPT, "--port", self.port, "--keys", self.keys_path,
+        cmd = ["node", IDP_SCRIPT, "--port", self.port, "--host", host, "--keys", self.keys_path,
                "--control-port", self.control_port]
         if config is not None:
             config_path = self.workdir / f"{name}-config.json"

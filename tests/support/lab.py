@@ -31,8 +31,8 @@ class Lab:
         return thing
 
     def idp(self, keyset: KeySet, config: dict | None = None, start: bool = True,
-            port: int | None = None) -> Idp:
-        idp = self.own(Idp(self.workdir, keyset, self.unique_name("idp"), config, port))
+            port: int | None = None, host: str = "127.0.0.1") -> Idp:
+        idp = self.own(Idp(self.workdir, keyset, self.unique_name("idp"), config, port, host))
         return idp.start() if start else idp
 
     def echo(self, html: bool = False, cors_origin: str | None = None) -> Echo:
@@ -51,13 +51,15 @@ class Lab:
               concurrency: int = 2, env: dict | None = None, extra_clusters: dict | None = None,
               wasm_path: Path = PLUGIN_WASM, expect_failure: bool = False,
               timeout: float = 30, port: int | None = None, filters_after: list[dict] = (),
-              connection_manager: dict | None = None, app_http2: bool = False) -> Envoy | EnvoyStart:
+              connection_manager: dict | None = None, app_http2: bool = False,
+              admin_port: int = 0) -> Envoy | EnvoyStart:
         """Start Envoy. Normally waits for admin /ready == LIVE and returns the Envoy.
 
         Two workers by default, as Envoy runs on this size of machine: each worker has its own
         Wasm VM, so what workers share (keys, fetch leases, refreshes) is always exercised.
         `env` is the plugin's VM environment (not Envoy's process environment).
         `filters_after`, `connection_manager` and `app_http2`: see `render_bootstrap`.
+        `admin_port`: the admin API's port (0: a free one).
 
         expect_failure=True: wait until Envoy exits or becomes ready and return an
         EnvoyStart with the log, for configs that must be refused.
@@ -68,7 +70,7 @@ class Lab:
         port = port or free_port()
         bootstrap = render_bootstrap(port, app_port, idp_port, plugin_config, env or {},
                                      extra_clusters or {}, Path(wasm_path), filters_after,
-                                     connection_manager, app_http2)
+                                     connection_manager, app_http2, admin_port)
         envoy = self.own(launch(self.workdir, name, bootstrap, port, concurrency))
         if expect_failure:
             return self._outcome(envoy, timeout)
