@@ -10,12 +10,13 @@ use std::fmt;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
-use jwt_compact::alg::{Ed25519, Es256, VerifyingKey as _};
+use jwt_compact::alg::Ed25519;
 use jwt_compact::{Algorithm, AlgorithmSignature};
 use serde_json::{Map, Value};
 
 use super::es384::Es384;
 use super::hs256::Hs256Key;
+use super::p256::P256VerifyingKey;
 use super::rsa::{bit_length, RsaAlg, RsaVerifyingKey, MAX_MODULUS_BITS, MIN_MODULUS_BITS};
 
 /// Largest JWKS body we parse. Real sets are a few KiB; this bounds memory and parse time.
@@ -41,7 +42,6 @@ const JWK_BASE64: GeneralPurpose = GeneralPurpose::new(
         .with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
-type P256Key = <Es256 as Algorithm>::VerifyingKey;
 type P384Key = <Es384 as Algorithm>::VerifyingKey;
 type Ed25519Key = <Ed25519 as Algorithm>::VerifyingKey;
 
@@ -135,7 +135,7 @@ pub enum KeyKind {
 #[derive(Debug, Clone)]
 enum PublicKey {
     Rsa(RsaVerifyingKey),
-    P256(P256Key),
+    P256(P256VerifyingKey),
     P384(P384Key),
     Ed25519(Ed25519Key),
 }
@@ -191,7 +191,7 @@ impl Jwk {
         }
         match (&self.key, alg.rsa()) {
             (PublicKey::Rsa(key), Some(rsa)) => verify_with(&rsa, key, signing_input, signature),
-            (PublicKey::P256(key), _) => verify_with(&Es256, key, signing_input, signature),
+            (PublicKey::P256(key), _) => key.verify(signing_input, signature),
             (PublicKey::P384(key), _) => verify_with(&Es384, key, signing_input, signature),
             (PublicKey::Ed25519(key), _) => verify_with(&Ed25519, key, signing_input, signature),
             (PublicKey::Rsa(_), None) => false,
@@ -489,15 +489,13 @@ fn parse_ec(object: &Map<String, Value>) -> Result<PublicKey, SkipReason> {
     if x.len() != coordinate_len || y.len() != coordinate_len {
         return Err(SkipReason::InvalidKey);
     }
-    // SEC1 uncompressed point; decoding checks that it lies on the curve.
-    let mut point = Vec::with_capacity(1 + 2 * coordinate_len);
-    point.push(0x04);
-    point.extend_from_slice(&x);
-    point.extend_from_slice(&y);
+    // Both constructors check that the coordinates are below p and the point is on the curve.
     let key = if curve == "P-256" {
-        P256Key::from_slice(&point).map(PublicKey::P256).ok()
+        P256VerifyingKey::from_coordinates(&x, &y).map(PublicKey::P256)
     } else {
-        P384Key::from_sec1_bytes(&point).map(PublicKey::P384).ok()
+        P384Key::from_sec1_bytes(&[&[0x04], x.as_slice(), &y].concat())
+            .map(PublicKey::P384)
+            .ok()
     };
     key.ok_or(SkipReason::InvalidKey)
 }
