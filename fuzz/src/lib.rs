@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use ed25519_compact::{KeyPair, Seed};
+use ed25519_dalek::{Signer as _, SigningKey};
 use oidc_gate::config::Config;
 use oidc_gate::core::decide::Verifier;
 use oidc_gate::core::jwks::KeySet;
@@ -50,13 +50,13 @@ pub fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-pub fn signing_key() -> KeyPair {
-    KeyPair::from_seed(Seed::new([42; 32]))
+pub fn signing_key() -> SigningKey {
+    SigningKey::from_bytes(&[42; 32])
 }
 
 /// The JWKS document of the fixed key set: kids `ed`, `rsa` and `ec`.
 pub fn jwks() -> Vec<u8> {
-    let ed = b64(signing_key().pk.as_ref());
+    let ed = b64(signing_key().verifying_key().as_bytes());
     format!(
         r#"{{"keys":[
   {{"kty":"OKP","crv":"Ed25519","kid":"ed","use":"sig","x":"{ed}"}},
@@ -70,8 +70,8 @@ pub fn jwks() -> Vec<u8> {
 /// `header.payload.signature` with the Ed25519 key, whatever the header and payload say.
 pub fn mint(header: &[u8], payload: &[u8]) -> String {
     let input = format!("{}.{}", b64(header), b64(payload));
-    let signature = signing_key().sk.sign(input.as_bytes(), None);
-    format!("{input}.{}", b64(signature.as_ref()))
+    let signature = signing_key().sign(input.as_bytes());
+    format!("{input}.{}", b64(&signature.to_bytes()))
 }
 
 thread_local! {

@@ -10,12 +10,12 @@ use std::fmt;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
-use jwt_compact::alg::{Ed25519, Es256, VerifyingKey as _};
 use jwt_compact::{Algorithm, AlgorithmSignature};
 use serde_json::{Map, Value};
 
 use super::es384::Es384;
 use super::hs256::Hs256Key;
+use super::p256::P256VerifyingKey;
 use super::rsa::{bit_length, RsaAlg, RsaVerifyingKey, MAX_MODULUS_BITS, MIN_MODULUS_BITS};
 
 /// Largest JWKS body we parse. Real sets are a few KiB; this bounds memory and parse time.
@@ -41,9 +41,7 @@ const JWK_BASE64: GeneralPurpose = GeneralPurpose::new(
         .with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
-type P256Key = <Es256 as Algorithm>::VerifyingKey;
 type P384Key = <Es384 as Algorithm>::VerifyingKey;
-type Ed25519Key = <Ed25519 as Algorithm>::VerifyingKey;
 
 /// The asymmetric JWS algorithms we verify. HMAC and `none` are deliberately absent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -135,9 +133,9 @@ pub enum KeyKind {
 #[derive(Debug, Clone)]
 enum PublicKey {
     Rsa(RsaVerifyingKey),
-    P256(P256Key),
+    P256(P256VerifyingKey),
     P384(P384Key),
-    Ed25519(Ed25519Key),
+    Ed25519(ed25519_dalek::VerifyingKey),
 }
 
 impl PublicKey {
@@ -191,16 +189,24 @@ impl Jwk {
         }
         match (&self.key, alg.rsa()) {
             (PublicKey::Rsa(key), Some(rsa)) => verify_with(&rsa, key, signing_input, signature),
-            (PublicKey::P256(key), _) => verify_with(&Es256, key, signing_input, signature),
+            (PublicKey::P256(key), _) => key.verify(signing_input, signature),
             (PublicKey::P384(key), _) => verify_with(&Es384, key, signing_input, signature),
-            (PublicKey::Ed25519(key), _) => verify_with(&Ed25519, key, signing_input, signature),
+            (PublicKey::Ed25519(key), _) => verify_ed25519(key, signing_input, signature),
             (PublicKey::Rsa(_), None) => false,
         }
     }
 }
 
+/// EdDSA (RFC 8037) with ed25519-dalek, about 2.5 times faster in V8 than ed25519-compact
+/// (bench/p256). `verify_strict` refuses non-canonical s and small-order R (and keys, which
+/// parsing already refused).
+fn verify_ed25519(key: &ed25519_dalek::VerifyingKey, message: &[u8], signature: &[u8]) -> bool {
+    ed25519_dalek::Signature::from_slice(signature)
+        .is_ok_and(|signature| key.verify_strict(message, &signature).is_ok())
+}
+
 /// Runs one jwt-compact algorithm. The length check matters: for fixed-size signatures
-/// jwt-compact expects callers to have checked it (Ed25519's constructor would panic otherwise).
+/// jwt-compact expects callers to have checked it (some constructors would panic otherwise).
 fn verify_with<A: Algorithm>(
     alg: &A,
     key: &A::VerifyingKey,
@@ -489,15 +495,13 @@ fn parse_ec(object: &Map<String, Value>) -> Result<PublicKey, SkipReason> {
     if x.len() != coordinate_len || y.len() != coordinate_len {
         return Err(SkipReason::InvalidKey);
     }
-    // SEC1 uncompressed point; decoding checks that it lies on the curve.
-    let mut point = Vec::with_capacity(1 + 2 * coordinate_len);
-    point.push(0x04);
-    point.extend_from_slice(&x);
-    point.extend_from_slice(&y);
+    // Both constructors check that the coordinates are below p and the point is on the curve.
     let key = if curve == "P-256" {
-        P256Key::from_slice(&point).map(PublicKey::P256).ok()
+        P256VerifyingKey::from_coordinates(&x, &y).map(PublicKey::P256)
     } else {
-        P384Key::from_sec1_bytes(&point).map(PublicKey::P384).ok()
+        P384Key::from_sec1_bytes(&[&[0x04], x.as_slice(), &y].concat())
+            .map(PublicKey::P384)
+            .ok()
     };
     key.ok_or(SkipReason::InvalidKey)
 }
@@ -507,10 +511,15 @@ fn parse_okp(object: &Map<String, Value>) -> Result<PublicKey, SkipReason> {
     if curve != "Ed25519" {
         return Err(SkipReason::UnsupportedCurve);
     }
-    let x = required_bytes(object, "x")?;
-    // `validate` rejects non-canonical encodings and small-order points up front.
-    match Ed25519Key::from_slice(&x) {
-        Ok(key) if key.validate().is_ok() => Ok(PublicKey::Ed25519(key)),
+    let x: [u8; 32] = required_bytes(object, "x")?
+        .try_into()
+        .map_err(|_| SkipReason::InvalidKey)?;
+    // Decoding accepts y >= p and a negative zero x; re-encoding tells them apart. Small-order
+    // (weak) keys are refused up front too.
+    match ed25519_dalek::VerifyingKey::from_bytes(&x) {
+        Ok(key) if !key.is_weak() && key.to_edwards().compress().to_bytes() == x => {
+            Ok(PublicKey::Ed25519(key))
+        }
         _ => Err(SkipReason::InvalidKey),
     }
 }

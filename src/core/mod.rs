@@ -18,6 +18,7 @@ pub mod key_fetch;
 pub mod login;
 pub mod logout_token;
 pub mod opaque;
+pub mod p256;
 pub mod paths;
 pub mod policy;
 pub mod refresh_board;

@@ -1,0 +1,230 @@
+//! Arithmetic modulo the P-256 prime p (coordinates) and the group order n (scalars), in
+//! Montgomery form with eight 32-bit limbs, least significant first.
+//!
+//! 32-bit limbs because WebAssembly multiplies 64×64→64 natively but has no 128-bit product:
+//! a 32×32 product plus two 32-bit addends always fits in a `u64`, whereas `u128` arithmetic
+//! becomes calls into compiler-rt (see bench/p256 for the measurements).
+//! Nothing here is constant time: verification only handles public values.
+
+pub(super) type Limbs = [u32; 8];
+
+/// An odd 256-bit modulus with its Montgomery constants (R = 2^256), computed at compile time.
+pub(super) struct Modulus {
+    pub(super) limbs: Limbs,
+    /// -m⁻¹ mod 2^32, the per-limb reduction factor.
+    n0_inv: u32,
+    /// R² mod m: one multiplication by it moves a number into Montgomery form.
+    r_squared: Limbs,
+    /// R mod m, which is 1 in Montgomery form.
+    pub(super) one: Limbs,
+}
+
+impl Modulus {
+    const fn new(limbs: Limbs) -> Modulus {
+        Modulus {
+            limbs,
+            n0_inv: neg_inverse_mod_2_32(limbs[0]),
+            r_squared: power_of_two_mod(512, &limbs),
+            one: power_of_two_mod(256, &limbs),
+        }
+    }
+
+    /// x·R mod m, for x < m.
+    #[inline]
+    pub(super) fn to_montgomery(&self, x: &Limbs) -> Limbs {
+        self.mul(x, &self.r_squared)
+    }
+
+    /// a·b·R⁻¹ mod m for a, b < m, fully reduced (so equal values have equal limbs).
+    ///
+    /// Finely integrated operand scanning, as `core::rsa`'s Montgomery code: each pass adds
+    /// a·b[i] and q·m (q chosen so that the low limb cancels) with two carry chains.
+    #[inline]
+    pub(super) fn mul(&self, a: &Limbs, b: &Limbs) -> Limbs {
+        let m = &self.limbs;
+        let mut t = [0u32; 9];
+        for &b_i in b {
+            let b_i = u64::from(b_i);
+            let first = u64::from(t[0]) + u64::from(a[0]) * b_i;
+            let q = u64::from((first as u32).wrapping_mul(self.n0_inv));
+            let mut carry_ab = first >> 32;
+            let mut carry_qm = (u64::from(first as u32) + q * u64::from(m[0])) >> 32;
+            for j in 1..8 {
+                let ab = u64::from(t[j]) + u64::from(a[j]) * b_i + carry_ab;
+                let qm = u64::from(ab as u32) + q * u64::from(m[j]) + carry_qm;
+                t[j - 1] = qm as u32;
+                carry_ab = ab >> 32;
+                carry_qm = qm >> 32;
+            }
+            let top = u64::from(t[8]) + carry_ab + carry_qm;
+            t[7] = top as u32;
+            t[8] = (top >> 32) as u32;
+        }
+        let mut out = [0u32; 8];
+        out.copy_from_slice(&t[..8]);
+        if t[8] != 0 || !less_than(&out, m) {
+            subtract_in_place(&mut out, m);
+        }
+        out
+    }
+
+    /// a + b mod m, for a, b < m.
+    #[inline]
+    pub(super) fn add(&self, a: &Limbs, b: &Limbs) -> Limbs {
+        let mut out = *a;
+        let carry = add_in_place(&mut out, b);
+        if carry || !less_than(&out, &self.limbs) {
+            subtract_in_place(&mut out, &self.limbs);
+        }
+        out
+    }
+
+    /// a - b mod m, for a, b < m.
+    #[inline]
+    pub(super) fn sub(&self, a: &Limbs, b: &Limbs) -> Limbs {
+        let mut out = *a;
+        if subtract_in_place(&mut out, b) {
+            add_in_place(&mut out, &self.limbs);
+        }
+        out
+    }
+
+    /// base^exponent in Montgomery form (base in Montgomery form, exponent plain), with a fixed
+    /// 4-bit window: 256 squarings and at most 64 multiplications.
+    pub(super) fn pow(&self, base: &Limbs, exponent: &Limbs) -> Limbs {
+        let mut table = [self.one; 16];
+        for i in 1..16 {
+            table[i] = self.mul(&table[i - 1], base);
+        }
+        let mut acc = self.one;
+        for limb in exponent.iter().rev() {
+            for shift in (0..8).rev() {
+                for _ in 0..4 {
+                    acc = self.mul(&acc, &acc);
+                }
+                let digit = (limb >> (4 * shift)) & 0xf;
+                if digit != 0 {
+                    acc = self.mul(&acc, &table[digit as usize]);
+                }
+            }
+        }
+        acc
+    }
+
+    /// x⁻¹ in Montgomery form by Fermat's little theorem (m is prime); 0 maps to 0.
+    pub(super) fn invert(&self, x: &Limbs) -> Limbs {
+        let mut exponent = self.limbs;
+        subtract_in_place(&mut exponent, &[2, 0, 0, 0, 0, 0, 0, 0]);
+        self.pow(x, &exponent)
+    }
+}
+
+/// p = 2^256 - 2^224 + 2^192 + 2^96 - 1.
+pub(super) const P: Modulus = Modulus::new([
+    0xffff_ffff,
+    0xffff_ffff,
+    0xffff_ffff,
+    0,
+    0,
+    0,
+    1,
+    0xffff_ffff,
+]);
+
+/// n, the order of the base point (and of every other point: the cofactor is 1).
+pub(super) const N: Modulus = Modulus::new([
+    0xfc63_2551,
+    0xf3b9_cac2,
+    0xa717_9e84,
+    0xbce6_faad,
+    0xffff_ffff,
+    0xffff_ffff,
+    0,
+    0xffff_ffff,
+]);
+
+/// -x⁻¹ mod 2^32 for odd x, by Newton's iteration (each step doubles the correct low bits).
+const fn neg_inverse_mod_2_32(x: u32) -> u32 {
+    let mut inverse = x;
+    let mut step = 0;
+    while step < 4 {
+        inverse = inverse.wrapping_mul(2u32.wrapping_sub(x.wrapping_mul(inverse)));
+        step += 1;
+    }
+    inverse.wrapping_neg()
+}
+
+/// 2^exponent mod m, by doubling 1 modulo m (m > 2^255, so 1 is already reduced).
+const fn power_of_two_mod(exponent: usize, m: &Limbs) -> Limbs {
+    let mut x: Limbs = [1, 0, 0, 0, 0, 0, 0, 0];
+    let mut round = 0;
+    while round < exponent {
+        let mut carry = 0;
+        let mut i = 0;
+        while i < 8 {
+            let next = x[i] >> 31;
+            x[i] = (x[i] << 1) | carry;
+            carry = next;
+            i += 1;
+        }
+        if carry == 1 || !less_than(&x, m) {
+            subtract_in_place(&mut x, m);
+        }
+        round += 1;
+    }
+    x
+}
+
+/// a < b.
+pub(super) const fn less_than(a: &Limbs, b: &Limbs) -> bool {
+    let mut i = 8;
+    while i > 0 {
+        i -= 1;
+        if a[i] != b[i] {
+            return a[i] < b[i];
+        }
+    }
+    false
+}
+
+/// x -= y, wrapping; returns the borrow out of the top.
+pub(super) const fn subtract_in_place(x: &mut Limbs, y: &Limbs) -> bool {
+    let mut borrow = 0u64;
+    let mut i = 0;
+    while i < 8 {
+        let difference = (x[i] as u64).wrapping_sub(y[i] as u64).wrapping_sub(borrow);
+        x[i] = difference as u32;
+        borrow = (difference >> 63) & 1;
+        i += 1;
+    }
+    borrow == 1
+}
+
+/// x += y, wrapping; returns the carry out of the top.
+pub(super) fn add_in_place(x: &mut Limbs, y: &Limbs) -> bool {
+    let mut carry = 0u64;
+    for (x, &y) in x.iter_mut().zip(y) {
+        let sum = u64::from(*x) + u64::from(y) + carry;
+        *x = sum as u32;
+        carry = sum >> 32;
+    }
+    carry == 1
+}
+
+/// A 32-byte big-endian number.
+pub(super) fn from_be_bytes(bytes: &[u8; 32]) -> Limbs {
+    let mut limbs = [0u32; 8];
+    for (limb, chunk) in limbs.iter_mut().zip(bytes.rchunks_exact(4)) {
+        *limb = u32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+    }
+    limbs
+}
+
+#[cfg(test)]
+pub(super) fn to_be_bytes(limbs: &Limbs) -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    for (chunk, limb) in bytes.rchunks_exact_mut(4).zip(limbs) {
+        chunk.copy_from_slice(&limb.to_be_bytes());
+    }
+    bytes
+}
