@@ -80,7 +80,7 @@ fn filler(len: usize) -> Result<String, String> {
 }
 
 fn optional_filler(len: usize) -> Result<Option<String>, String> {
-    Ok((len > 0).then(|| filler(len)).transpose()?)
+    (len > 0).then(|| filler(len)).transpose()
 }
 
 fn session(i: u64, args: &Args, now: u64, max_age: u64) -> Result<Session, String> {
