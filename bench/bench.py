@@ -15,19 +15,20 @@ under test runs with `--concurrency 1` and routes `/` to the upstream through:
        of any Wasm filter that looks at a credential
   (b) jwt_authn, remote JWKS from the IdP, no cache — one RS256 token repeated
   (c) the same with `jwt_cache_config`              — one RS256 token repeated
-  (d) ext_authz over HTTP to a no-op authorizer (a third Envoy answering 200 at once)
-      — the floor of every external auth service (oauth2-proxy, oidc-authservice)
   (h) Envoy's own oauth2 filter with the cookies of a real login through it at the same IdP
       — the native peer of (e), as (c) is of (f)
+  (d) ext_authz over HTTP to a no-op authorizer (a third Envoy answering 200 at once)
+      — the floor of every external auth service (oauth2-proxy, oidc-authservice)
   (e) oidc-gate, a session cookie from a real login at the IdP (tests/idp/idp.mjs)
   (f) oidc-gate, one RS256 bearer token repeated
   (g) oidc-gate, a fresh bearer token on every request (RS256, ES256, EdDSA): distinct
       pre-minted tokens, each sent once, so nothing can be served from a cache
 
 Every request carries the same claims (iss/aud/exp/email/groups of the test IdP) and the
-filters pass the user id upstream. A row only counts if wrk saw no error or status >= 400 and
-the filter's own "allowed" counter grew by every request (Envoy admin stats; for (h) its
-`oauth_success`, which counts every request its cookies let through).
+filters pass the user id upstream (but (h): Envoy's oauth2 filter has no identity headers). A
+row only counts if wrk saw no error or status >= 400 and the filter's own "allowed" counter
+grew by every request (Envoy admin stats; for (h) its `oauth_success`, which counts every
+request its cookies let through).
 
 How cost grows: rows measured in the same rounds as their small case, (e) or (f), reported
 as ratios to it — 100,000 distinct sessions and 100,000 distinct bearer tokens in rotation
@@ -131,7 +132,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sched", choices=("rr", "normal"), default="rr",
                    help="rr (default): every benchmark process under SCHED_RR priority 1, so "
                         "other work on the machine cannot delay it; normal: unchanged")
-    p.add_argument("--scale-count", type=int, default=100_000,
+    p.add_argument("--scale-count", type=int,
                    help="distinct sessions and bearer tokens of the scale rows (100000; --quick: 10000)")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 2 s, 1 round, 1 s warm-up, 1 start, 10,000 distinct "
@@ -142,7 +143,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.quick:
         args.duration, args.rounds, args.warmup, args.startup_runs = 2, 1, 1, 1
-        args.scale_count = min(args.scale_count, 10_000)
+    args.scale_count = args.scale_count or (10_000 if args.quick else 100_000)
     return args
 
 
