@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from support import CLIENT_ID
+from support import CLIENT_ID, CLIENT_SECRET
 from support.envoy import ROUTER_FILTER, Envoy, envoy_binary, listener_bootstrap, static_cluster, wasm_filter
 from support.processes import Proc, free_port
 
@@ -42,12 +42,16 @@ def direct_response_bootstrap(port: int, body: str | None) -> dict:
 
 
 def proxy_bootstrap(port: int, http_filters: list[dict], app_port: int,
-                    extra_clusters: dict[str, int] | None = None) -> dict:
-    """The Envoy under test: `/` goes to cluster `app` through `http_filters` + router."""
+                    extra_clusters: dict[str, int] | None = None, secrets: list[dict] = ()) -> dict:
+    """The Envoy under test: `/` goes to cluster `app` through `http_filters` + router;
+    `secrets`: static secrets the filters name."""
     clusters = [static_cluster("app", app_port)]
     clusters += [static_cluster(name, p) for name, p in (extra_clusters or {}).items()]
     route = {"route": {"cluster": "app", "timeout": "10s"}}
-    return _bootstrap(port, route, http_filters, clusters)
+    bootstrap = _bootstrap(port, route, http_filters, clusters)
+    if secrets:
+        bootstrap["static_resources"]["secrets"] = list(secrets)
+    return bootstrap
 
 
 def jwt_authn_filter(issuer: str, jwks_uri: str, cache: bool) -> dict:
@@ -85,6 +89,35 @@ def ext_authz_filter(authorizer_port: int) -> dict:
         "http_service": {"server_uri": {
             "uri": f"http://127.0.0.1:{authorizer_port}", "cluster": "authz", "timeout": "2s"}},
     }}
+
+
+def oauth2_filter(issuer: str) -> dict:
+    """Envoy's own OAuth2 filter as a login client of the test IdP's default client: code flow
+    (Envoy sends PKCE), client_secret_basic at the token endpoint (cluster `idp`), and on
+    every later request the HMAC-signed cookies it set (BearerToken, OauthHMAC, OauthExpires,
+    IdToken, RefreshToken). The client secret and the HMAC key are static secrets of the
+    bootstrap (`OAUTH2_SECRETS`)."""
+    return {"name": "envoy.filters.http.oauth2", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.oauth2.v3.OAuth2",
+        "config": {
+            "token_endpoint": {"uri": f"{issuer}/token", "cluster": "idp", "timeout": "5s"},
+            "authorization_endpoint": f"{issuer}/auth",
+            "redirect_uri": "http://%REQ(:authority)%/authservice/oidc/callback",
+            "redirect_path_matcher": {"path": {"exact": "/authservice/oidc/callback"}},
+            "signout_path": {"path": {"exact": "/authservice/logout"}},
+            "credentials": {"client_id": CLIENT_ID, "token_secret": {"name": "oauth2-client"},
+                            "hmac_secret": {"name": "oauth2-hmac"}},
+            "auth_scopes": ["openid", "email", "profile", "groups"],
+            "auth_type": "BASIC_AUTH",
+            "use_refresh_token": True,
+        },
+    }}
+
+
+def oauth2_secrets(hmac_key: str) -> list[dict]:
+    """The static secrets `oauth2_filter` names: the test client's secret, the cookie HMAC key."""
+    return [{"name": name, "generic_secret": {"secret": {"inline_string": value}}}
+            for name, value in (("oauth2-client", CLIENT_SECRET), ("oauth2-hmac", hmac_key))]
 
 
 def gate_filter(plugin_config: dict, wasm_path: Path) -> dict:

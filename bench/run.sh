@@ -42,6 +42,10 @@ if [[ "${1:-}" == chaos ]]; then
 fi
 
 # The do-nothing filter that shows the floor cost of any proxy-wasm filter.
-cargo build --quiet --release --target wasm32-wasip1 --manifest-path "$BENCH_DIR/noop-filter/Cargo.toml"
+# Its own target dir, where bench.py looks, whatever CARGO_TARGET_DIR says.
+cargo build --quiet --release --target wasm32-wasip1 --manifest-path "$BENCH_DIR/noop-filter/Cargo.toml" \
+  --target-dir "$BENCH_DIR/noop-filter/target"
+# The session cookies of the scale rows ("How cost grows"): examples/mint-sessions.rs.
+cargo build --quiet --release --example mint-sessions --manifest-path "$ROOT/Cargo.toml"
 
 exec "$VENV/bin/python" "$BENCH_DIR/bench.py" "$@"
