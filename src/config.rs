@@ -21,6 +21,7 @@ use serde_json::Value;
 
 use crate::core::header_names;
 use crate::core::hs256::Hs256Key;
+use crate::core::http_url;
 use crate::core::policy::Rules;
 use crate::core::token_cache::DEFAULT_CAPACITY;
 use fields::Fields;
@@ -930,15 +931,9 @@ fn check_list_not_empty(field: &str, list: &[String]) -> Result<(), ConfigError>
 }
 
 fn check_http_url(field: &str, value: &str) -> Result<(), ConfigError> {
-    let url = url::Url::parse(value)
-        .map_err(|e| error(field, format!("{value:?} is not an absolute URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(error(
-            field,
-            format!("{value:?} must be an http(s) URL with a host"),
-        ));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
+    let url = http_url::parse(value)
+        .map_err(|e| error(field, format!("{value:?} is not an http(s) URL: {e}")))?;
+    if url.query.is_some() || url.fragment.is_some() {
         return Err(error(field, "must not have a query or fragment"));
     }
     Ok(())
@@ -963,7 +958,7 @@ fn path_of(url_or_path: &str) -> String {
             .unwrap_or("/")
             .to_string();
     }
-    url::Url::parse(url_or_path).map_or_else(|_| "/".to_string(), |u| u.path().to_string())
+    http_url::parse(url_or_path).map_or_else(|_| "/".to_string(), |u| u.path().to_string())
 }
 
 fn check_url_or_path(field: &str, value: &str) -> Result<(), ConfigError> {

@@ -173,6 +173,27 @@ fn urls_and_paths_are_checked() {
     assert_eq!(ok.callback_path, "/cb");
 }
 
+/// URLs are used as written, so what a browser would rewrite is refused, naming the reason.
+#[test]
+fn urls_parsers_would_rewrite_are_refused_with_the_reason() {
+    for (field, bad, why) in [
+        ("issuer", "https://user@idp.example.com", "user name"),
+        ("issuer", "https://bücher.example", "punycode"),
+        ("issuer", "https://idp.example.com/a b", "space"),
+        ("redirect_uri", "https://app\\evil/cb", "backslash"),
+        ("after_logout_url", "https://app/x/../y", "'..'"),
+        (
+            "authorization_endpoint",
+            "http://2130706433/auth",
+            "dotted-decimal",
+        ),
+    ] {
+        let error = load(&with(json!({ field: bad }))).unwrap_err();
+        assert_eq!(error.field, field, "{bad}");
+        assert!(error.reason.contains(why), "{bad}: {}", error.reason);
+    }
+}
+
 #[test]
 fn numbers_are_range_checked_and_accept_istio_doubles() {
     assert_eq!(

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use super::http_url;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallTarget {
     pub cluster: String,
@@ -18,14 +20,9 @@ pub fn target(
     default_cluster: &str,
     idp_clusters: &BTreeMap<String, String>,
 ) -> Option<CallTarget> {
-    let parsed = url::Url::parse(url).ok()?;
-    let scheme = match parsed.scheme() {
-        "http" => "http",
-        "https" => "https",
-        _ => return None,
-    };
-    let host = parsed.host_str()?.to_ascii_lowercase();
-    let authority = match parsed.port() {
+    let parsed = http_url::parse(url).ok()?;
+    let host = parsed.host.to_ascii_lowercase();
+    let authority = match parsed.port {
         Some(port) => format!("{host}:{port}"),
         None => host.clone(),
     };
@@ -34,7 +31,7 @@ pub fn target(
         .or_else(|| idp_clusters.get(&host))
         .map_or(default_cluster, String::as_str)
         .to_string();
-    let path = match parsed.query() {
+    let path = match parsed.query {
         Some(query) => format!("{}?{query}", parsed.path()),
         None => parsed.path().to_string(),
     };
@@ -42,7 +39,7 @@ pub fn target(
         cluster,
         authority,
         path,
-        scheme,
+        scheme: parsed.scheme,
     })
 }
 

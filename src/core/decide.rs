@@ -631,7 +631,7 @@ fn has_query_token(path: &[u8]) -> bool {
     let query = query.split(|&b| b == b'#').next().unwrap_or_default();
     query.split(|&b| b == b'&' || b == b';').any(|pair| {
         let name = pair.split(|&b| b == b'=').next().unwrap_or_default();
-        let decoded = url::form_urlencoded::parse(name).next().map(|(k, _)| k);
+        let decoded = form_urlencoded::parse(name).next().map(|(k, _)| k);
         name == b"access_token" || decoded.is_some_and(|k| k == "access_token")
     })
 }

@@ -2,6 +2,8 @@
 
 use serde_json::Value;
 
+use super::http_url;
+
 /// The largest discovery document we accept; real ones are a few KiB.
 pub const MAX_DISCOVERY_BYTES: usize = 64 * 1024;
 
@@ -83,12 +85,10 @@ pub fn parse(body: &[u8], expected_issuer: &str) -> Result<Discovery, DiscoveryE
     })
 }
 
-/// The URL parser drops surrounding spaces and inner tabs and newlines, but the value is kept
-/// as written (it ends up in a `Location` header), so those are refused first.
+/// The value is kept as written (it ends up in a `Location` header); `http_url` accepts only
+/// URLs every parser reads the same way.
 fn is_http_url(value: &str) -> bool {
-    !value.bytes().any(|b| b <= b' ' || b == 0x7f)
-        && url::Url::parse(value)
-            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+    http_url::parse(value).is_ok()
 }
 
 #[cfg(test)]

@@ -118,7 +118,7 @@ pub fn authorization_url(
     secrets: &FlowSecrets,
 ) -> String {
     let scope = config.scopes.join(" ");
-    let query = url::form_urlencoded::Serializer::new(String::new())
+    let query = form_urlencoded::Serializer::new(String::new())
         .append_pair("response_type", "code")
         .append_pair("client_id", &config.client_id)
         .append_pair("redirect_uri", redirect_uri)
@@ -179,7 +179,7 @@ impl CallbackError {
 
 pub fn parse_callback(query: &str) -> Result<CallbackParams, CallbackError> {
     let mut fields: Vec<(String, String)> = Vec::new();
-    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
         let relevant = ["code", "state", "iss", "error", "error_description"];
         if !relevant.contains(&name.as_ref()) {
             continue;
@@ -236,7 +236,7 @@ pub struct TokenRequest {
 /// RFC 6749 2.3.1: client id and secret are form-urlencoded *before* the Basic encoding,
 /// so secrets with `:`, `+`, `%` or non-ASCII characters work.
 fn basic_credentials(config: &Config) -> String {
-    let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let pair = format!(
         "{}:{}",
         encode(&config.client_id),
@@ -246,7 +246,7 @@ fn basic_credentials(config: &Config) -> String {
 }
 
 fn token_request(config: &Config, params: &[(&str, &str)]) -> TokenRequest {
-    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    let mut form = form_urlencoded::Serializer::new(String::new());
     form.extend_pairs(params);
     let authorization = match config.client_auth {
         ClientAuth::Basic => Some(basic_credentials(config)),

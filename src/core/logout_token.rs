@@ -64,7 +64,7 @@ impl LogoutTokenError {
 
 /// The `logout_token` of a form body; a second one is as bad as none.
 pub fn from_form(body: &[u8]) -> Result<String, LogoutTokenError> {
-    let mut tokens = url::form_urlencoded::parse(body)
+    let mut tokens = form_urlencoded::parse(body)
         .filter(|(name, _)| name == "logout_token")
         .map(|(_, value)| value.into_owned());
     match (tokens.next(), tokens.next()) {

@@ -11,6 +11,7 @@ pub mod grpc;
 pub mod header_map;
 pub mod header_names;
 pub mod hs256;
+pub mod http_url;
 pub mod identity;
 pub mod jwks;
 pub mod jwt;

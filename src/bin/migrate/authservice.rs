@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use super::{capitalised, scopes_with_openid, split_list, Conversion};
+use oidc_gate::core::http_url;
 
 /// Converts the text of an environment file.
 pub fn convert(text: &str) -> Result<Conversion, String> {
@@ -129,7 +130,7 @@ fn paths(c: &mut Conversion, s: &mut Settings) {
 
 /// The path of a URL, or the value itself when it is a path.
 fn url_path(value: &str) -> String {
-    url::Url::parse(value).map_or(value.to_string(), |u| u.path().to_string())
+    http_url::parse(value).map_or(value.to_string(), |u| u.path().to_string())
 }
 
 fn sessions(c: &mut Conversion, s: &mut Settings) {

@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 
 use base64::Engine;
 use oidc_gate::config::{Config, ConfigError};
+use oidc_gate::core::http_url;
 use serde_json::{Map, Value};
 
 /// Which tool the settings come from.
@@ -248,9 +249,9 @@ fn check_rule(rule: &Value) -> Result<(), ConfigError> {
 
 /// `outbound|<port>||<host>` for an http(s) URL.
 fn istio_cluster(url: &str) -> Option<String> {
-    let parsed = url::Url::parse(url).ok()?;
-    let host = parsed.host_str()?;
-    let port = parsed.port_or_known_default()?;
+    let parsed = http_url::parse(url).ok()?;
+    let host = parsed.host.to_ascii_lowercase();
+    let port = parsed.port_or_default();
     Some(format!("outbound|{port}||{host}"))
 }
 

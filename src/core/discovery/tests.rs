@@ -43,13 +43,17 @@ fn issuer_must_match_exactly() {
 }
 
 #[test]
-fn endpoints_with_spaces_or_line_breaks_are_refused() {
+fn endpoints_that_parsers_would_rewrite_are_refused() {
     for bad in [
         " https://idp.example.com/keys",
         "https://idp.example.com/keys ",
         "https://idp.exa\nmple.com/keys",
         "https://idp.example.com/k\teys",
         "https://idp.example.com/k\u{7f}",
+        "https://idp.example.com\\@evil.example/keys",
+        "https://idp.example.com@evil.example/keys",
+        "https://bücher.example/keys",
+        "https://idp.example.com/a/../keys",
     ] {
         assert_eq!(
             parse(&doc(json!({"jwks_uri": bad})), ISS),

@@ -18,7 +18,7 @@ pub fn start(inputs: &Inputs, request: &Request, random: &mut dyn Random) -> Vec
 /// when absent or anything else).
 pub fn sign_in(inputs: &Inputs, request: &Request, random: &mut dyn Random) -> Vec<Effect> {
     let rd = request.query().and_then(|query| {
-        url::form_urlencoded::parse(query.as_bytes())
+        form_urlencoded::parse(query.as_bytes())
             .find(|(name, _)| name == "rd")
             .map(|(_, value)| value.into_owned())
     });

@@ -75,7 +75,7 @@ fn end_session_url(
         || config.logout.after_logout_url.clone(),
         |o| o.absolute(&config.logout.after_logout_url),
     );
-    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    let mut query = form_urlencoded::Serializer::new(String::new());
     query.append_pair("client_id", &config.client_id);
     query.append_pair("post_logout_redirect_uri", &after);
     if let Some(hint) = session.and_then(|s| s.id_token.as_deref()) {
