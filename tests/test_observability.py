@@ -62,3 +62,72 @@ def test_every_metric_is_there_at_zero_before_the_first_request(gate):
     for kind in ["discovery", "jwks", "token", "userinfo", "introspection", "revocation"]:
         assert value(samples, gate_metric(samples, "idp_call_ms_count"), kind=kind) is not None, kind
     assert value(samples, gate_metric(samples, "key_wait_ms_count")) is not None
+
+
+def test_a_refused_bearer_request_is_counted_by_label_logged_and_explained(gate, idp, keys):
+    wait_for_pass(gate, keys.mint(idp.claims()))
+    denied = gate_metric(scrape(gate), "denied")
+    replies = gate_metric(scrape(gate), "error_replies")
+    before = value(scrape(gate), denied, reason="expired", mode="enforce")
+    replies_before = value(scrape(gate), replies, status="401")
+    token = keys.mint(idp.claims(lifetime=-600))
+    r = gate.request("GET", "/api/x", API + [("Authorization", f"Bearer {token}"),
+                                             ("X-Request-Id", REQUEST_ID)])
+    assert_invalid_token(r, token)
+    assert r.header("www-authenticate") == \
+        'Bearer error="invalid_token", error_description="the token has expired"'
+    assert r.body.decode().endswith(f"request id: {REQUEST_ID}\n"), r.body
+    assert value(scrape(gate), denied, reason="expired", mode="enforce") == before + 1
+    assert value(scrape(gate), replies, status="401") == replies_before + 1
+    line = f"request refused: reason=expired issuer=test-idp request_id={REQUEST_ID}"
+    logs = gate.logs()
+    assert line in logs
+    assert token.split(".")[2] not in logs and token.split(".")[1] not in logs
+
+
+def test_an_error_page_names_its_request_and_a_forged_id_is_left_out(gate):
+    callback = "/authservice/oidc/callback?code=c&state=s"
+    page = gate.request("GET", callback, [("X-Request-Id", REQUEST_ID)])
+    assert page.status == 400 and page.header("content-type").startswith("text/html"), page
+    assert f"<p>Request id: <code>{REQUEST_ID}</code></p>" in page.body.decode()
+    forged = gate.request("GET", callback, [("X-Request-Id", "<script>alert(1)</script>")])
+    assert forged.status == 400 and b"<script>" not in forged.body
+    assert b"Request id" not in forged.body
+
+
+# --- the shipped rules and dashboard ---------------------------------------------------------
+
+METRIC = re.compile(r"\boidc_gate_[a-z_]+")
+
+
+def promtool(*args: str) -> subprocess.CompletedProcess:
+    tool = shutil.which("promtool")
+    assert tool, "promtool is missing: run tests/setup.sh (Debian's prometheus package)"
+    return subprocess.run([tool, *args], cwd=OBSERVABILITY, capture_output=True, text=True, timeout=60)
+
+
+def test_alert_rules_are_valid_prometheus_rules():
+    checked = promtool("check", "rules", "alerts.yaml")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "SUCCESS: 4 rules found" in checked.stdout
+
+
+def test_alerts_fire_on_their_unit_test_series_and_only_then():
+    tested = promtool("test", "rules", "alerts-test.yaml")
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+
+
+def shipped_queries() -> list[str]:
+    dashboard = json.loads((OBSERVABILITY / "grafana-dashboard.json").read_text())
+    queries = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    queries.append(dashboard["templating"]["list"][1]["definition"])
+    queries.append((OBSERVABILITY / "alerts.yaml").read_text())
+    return queries
+
+
+def test_dashboard_and_alerts_only_query_metrics_envoy_shows(gate, idp, keys):
+    wait_for_pass(gate, keys.mint(idp.claims()))
+    shown = {name for name, _, _ in scrape(gate)}
+    queried = {m for q in shipped_queries() for m in METRIC.findall(q)}
+    assert len(queried) >= 10, queried
+    assert queried <= shown, sorted(queried - shown)

@@ -44,6 +44,18 @@ const PLAIN: &[(&str, &str)] = &[
     ("token_revocation", "failed"),
 ];
 
+/// The statuses of the filter's own error replies, each an `error_replies` counter label.
+const ERROR_STATUSES: &[&str] = &["400", "401", "403", "500", "502", "503"];
+
+/// The `error_replies` label of a reply's status; `None` for statuses that are no error
+/// (redirects) or that the filter never sends.
+pub fn error_status_label(status: u16) -> Option<&'static str> {
+    ERROR_STATUSES
+        .iter()
+        .find(|label| label.parse() == Ok(status))
+        .copied()
+}
+
 /// Kinds of IdP call, each the `kind` of an `idp_call_ms` histogram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallKind {
@@ -80,6 +92,9 @@ impl CallKind {
     }
 }
 
+/// Gauge: live entries in the revocation list.
+pub const REVOCATION_ENTRIES: &str = "revocation.entries";
+
 /// Time a request was held waiting for an issuer's keys, in milliseconds.
 pub const KEY_WAIT_HISTOGRAM: &str = "key_wait_ms";
 
@@ -92,16 +107,22 @@ pub fn counters() -> Vec<(&'static str, &'static str)> {
     denied
         .chain(allowed)
         .chain(backchannel.map(|label| ("backchannel_logout", label)))
+        .chain(
+            ERROR_STATUSES
+                .iter()
+                .map(|status| ("error_replies", *status)),
+        )
         .chain(PLAIN.iter().copied())
         .collect()
 }
 
 /// The metric name of a per-request counter: refusals and passes carry the reason and the
-/// mode as tags, back-channel logouts the reason.
+/// mode as tags, back-channel logouts the reason, error replies their status.
 pub fn counter_name(prefix: &str, label: &str, mode: Mode) -> String {
     match prefix {
         "denied" | "allowed" => format!("{prefix}.reason.{label}.mode.{}", mode_label(mode)),
         "backchannel_logout" => format!("{prefix}.reason.{label}"),
+        "error_replies" => format!("{prefix}.status.{label}"),
         _ if label.is_empty() => prefix.to_string(),
         _ => format!("{prefix}.{label}"),
     }

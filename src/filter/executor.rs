@@ -14,6 +14,7 @@ use crate::core::grpc::Protocol;
 use crate::core::header_map::Pairs;
 use crate::core::header_names;
 use crate::core::identity::Identity;
+use crate::core::metrics;
 use crate::core::refusal;
 use crate::core::revocation::Entry;
 use crate::filter::board::{self, ClaimRequest};
@@ -225,6 +226,9 @@ fn log_refusal(host: &mut impl Host, target: &Target, reason: &str) {
 /// Every reply of the filter goes out here, so a gRPC call gets none but a gRPC status, and
 /// an error page names its request.
 fn send_reply(host: &mut impl Host, target: &Target, reply: Reply) {
+    if let Some(status) = metrics::error_status_label(reply.status) {
+        host.increment("error_replies", status);
+    }
     let reply = match (target.grpc, target.about.request_id) {
         (Some(protocol), _) => answer::for_grpc(reply, protocol),
         (None, Some(id)) => answer::with_request_id(reply, &id),

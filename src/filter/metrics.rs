@@ -2,11 +2,8 @@
 //! shows each at zero from the first scrape and counting one later needs no name.
 
 use crate::config::Config;
-use crate::core::metrics::{self, CallKind, IssuerMetrics, KEY_WAIT_HISTOGRAM};
+use crate::core::metrics::{self, CallKind, IssuerMetrics, KEY_WAIT_HISTOGRAM, REVOCATION_ENTRIES};
 use crate::filter::host::{Host, MetricKind};
-
-/// The gauge of revocation list entries.
-pub const REVOCATION_ENTRIES: &str = "revocation.entries";
 
 pub fn define_all(host: &mut impl Host, config: &Config, issuers: &[IssuerMetrics]) {
     for (prefix, label) in metrics::counters() {

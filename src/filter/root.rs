@@ -10,12 +10,12 @@ use std::rc::Rc;
 
 use crate::config::{Config, Environment};
 use crate::core::flow::{CallResponse, Level};
-use crate::core::metrics::CallKind;
+use crate::core::metrics::{CallKind, REVOCATION_ENTRIES};
 use crate::filter::callout;
 use crate::filter::executor::{self, About, Stage, Target};
 use crate::filter::host::{random_id, Host};
 use crate::filter::key_fetch::KeyFetcher;
-use crate::filter::metrics::{self, REVOCATION_ENTRIES};
+use crate::filter::metrics;
 use crate::filter::revocations;
 use crate::filter::stream::Stream;
 use crate::filter::worker::Worker;

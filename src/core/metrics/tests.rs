@@ -58,3 +58,47 @@ fn issuers_are_named_by_configuration_or_host() {
         ]
     );
 }
+
+/// The Prometheus name of a metric once Envoy's shipped stats tags took its tags out.
+fn prometheus_name(name: &str) -> String {
+    let parts: Vec<&str> = name.split('.').collect();
+    let mut kept = vec!["oidc_gate"];
+    let mut i = 0;
+    while i < parts.len() {
+        match parts[i] {
+            "reason" | "mode" | "status" | "kind" | "issuer" => i += 2,
+            part => {
+                kept.push(part);
+                i += 1;
+            }
+        }
+    }
+    kept.join("_")
+}
+
+#[test]
+fn the_readme_lists_every_metric() {
+    let readme = include_str!("../../../README.md");
+    let metrics = IssuerMetrics::new("x");
+    let names = counters()
+        .into_iter()
+        .map(|(prefix, label)| counter_name(prefix, label, Mode::Enforce))
+        .chain([
+            metrics.fetch_ok,
+            metrics.fetch_failed,
+            metrics.keys,
+            metrics.age_seconds,
+        ])
+        .chain(CallKind::ALL.map(|kind| kind.histogram().to_string()))
+        .chain([
+            KEY_WAIT_HISTOGRAM.to_string(),
+            REVOCATION_ENTRIES.to_string(),
+        ]);
+    for name in names {
+        let shown = prometheus_name(&name);
+        assert!(
+            readme.contains(&format!("`{shown}`")),
+            "README lacks {shown} ({name})"
+        );
+    }
+}

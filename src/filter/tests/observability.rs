@@ -110,6 +110,7 @@ fn a_bearer_refusal_says_why_and_names_its_request() {
     refused_bearer(&mut envoy);
     let reply = &envoy.host.replies[&2];
     assert_eq!(reply.status, 401);
+    assert_eq!(envoy.host.counter("error_replies.401"), 1);
     let challenge = reply.headers.iter().find(|(n, _)| *n == "www-authenticate");
     assert_eq!(
         challenge.map(|(_, v)| v.as_str()),
