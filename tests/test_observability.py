@@ -6,13 +6,17 @@ error replies that name their request. Then the shipped Prometheus rules and Gra
 only name metrics a real Envoy shows."""
 
 import json
+import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
+import yaml
 
 from support import REPO
+from support.deploy import of_kind, render
 from support.gate import assert_invalid_token, gate_config, wait_for_pass
 
 OBSERVABILITY = REPO / "observability"
@@ -131,3 +135,46 @@ def test_dashboard_and_alerts_only_query_metrics_envoy_shows(gate, idp, keys):
     queried = {m for q in shipped_queries() for m in METRIC.findall(q)}
     assert len(queried) >= 10, queried
     assert queried <= shown, sorted(queried - shown)
+
+
+# --- the same labels under Istio ---------------------------------------------------------------
+
+GATEWAY = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: istio-ingressgateway, namespace: istio-system}
+spec:
+  template:
+    spec:
+      containers:
+      - name: istio-proxy
+        image: docker.io/istio/proxyv2
+"""
+
+
+@pytest.mark.parametrize("shipped", ["edge.yaml", "gateway.yaml", "identity.yaml"])
+def test_every_shipped_envoy_config_has_the_same_stats_tags(shipped):
+    edge = yaml.safe_load((REPO / "envoy" / "edge.yaml").read_text())["stats_config"]
+    assert yaml.safe_load((REPO / "envoy" / shipped).read_text())["stats_config"] == edge
+
+
+def test_istio_metrics_component_gives_the_gateway_the_same_stats_tags(tmp_path):
+    (tmp_path / "gateway.yaml").write_text(GATEWAY)
+    component = Path(os.path.relpath(REPO / "istio" / "components" / "metrics", tmp_path))
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+        "resources": ["gateway.yaml"], "components": [str(component)]}))
+    docs = render(tmp_path)
+    (config_map,) = of_kind(docs, "ConfigMap")
+    bootstrap = json.loads(config_map["data"]["custom_bootstrap.json"])
+    edge = yaml.safe_load((REPO / "envoy" / "edge.yaml").read_text())["stats_config"]
+    assert bootstrap == {"stats_config": edge}
+    (gateway,) = of_kind(docs, "Deployment")
+    pod = gateway["spec"]["template"]["spec"]
+    (proxy,) = pod["containers"]
+    override = {e["name"]: e["value"] for e in proxy["env"]}["ISTIO_BOOTSTRAP_OVERRIDE"]
+    (mount,) = proxy["volumeMounts"]
+    assert override == mount["mountPath"] + "/custom_bootstrap.json"
+    (volume,) = pod["volumes"]
+    assert volume["name"] == mount["name"]
+    assert volume["configMap"]["name"] == config_map["metadata"]["name"]
