@@ -70,19 +70,24 @@ fn www_authenticate(challenge: &str, reason: &str) -> String {
 
 /// An error reply (4xx, 5xx) naming its request, so that a user can quote the id and an
 /// operator find the request's log lines: a line of a plain-text body, a paragraph of a page.
+/// Other bodies (the JSON of back-channel logout, RFC 6749 errors) are a protocol's, and stay
+/// as they are.
 pub fn with_request_id(mut reply: Reply, id: &RequestId) -> Reply {
-    if reply.status < 400 {
-        return reply;
-    }
-    let html = reply
+    let content_type = reply
         .headers
         .iter()
-        .any(|(name, value)| *name == "content-type" && value.starts_with("text/html"));
+        .find(|(name, _)| *name == "content-type")
+        .map(|(_, value)| value.as_str());
     // The id holds only [A-Za-z0-9._-]: nothing to escape.
-    let line = if html {
-        format!("<p>Request id: <code>{}</code></p>\n", id.as_str())
-    } else {
-        format!("request id: {}\n", id.as_str())
+    let line = match content_type {
+        _ if reply.status < 400 => return reply,
+        Some(html) if html.starts_with("text/html") => {
+            format!("<p>Request id: <code>{}</code></p>\n", id.as_str())
+        }
+        Some(plain) if plain.starts_with("text/plain") => {
+            format!("request id: {}\n", id.as_str())
+        }
+        _ => return reply,
     };
     reply.body.push_str(&line);
     reply
