@@ -105,6 +105,13 @@ FRESH_ALGS = ("RS256", "ES256", "EdDSA")
 USERS = {"alice": {"groups": ["ml-admin", "dev"], "name": "Alice"}}
 SESSION_COOKIE = "authservice_session"
 GATE = "wasmcustom.oidc_gate."
+ALLOWED_SESSION = GATE + "allowed.reason.session.mode.enforce"
+ALLOWED_BEARER = GATE + "allowed.reason.bearer.mode.enforce"
+
+
+def allowed(kind: str) -> str:
+    """The counter of requests allowed as `kind` (session, bearer) in enforce mode."""
+    return GATE + f"allowed.reason.{kind}.mode.enforce"
 PILOT_TOKENS = 2000
 # Envoys under test that authenticate nothing: they answer 200 without a token.
 UNAUTHENTICATED = ("plain", "noop", "noop_read")
@@ -256,9 +263,9 @@ def login(gate: Envoy) -> str:
              if n == SESSION_COOKIE or (n.startswith(f"{SESSION_COOKIE}_") and n.rsplit("_", 1)[1].isdigit())]
     assert names, f"no session cookie after login: {sorted(browser.cookies)}"
     cookie = "; ".join(f"{n}={browser.cookies[n]}" for n in sorted(names))
-    before = envoys.counter(gate, GATE + "allowed.session")
+    before = envoys.counter(gate, ALLOWED_SESSION)
     assert gate.get("/", headers={"Cookie": cookie}).status == 200
-    assert envoys.counter(gate, GATE + "allowed.session") == before + 1, "the cookie did not authenticate"
+    assert envoys.counter(gate, ALLOWED_SESSION) == before + 1, "the cookie did not authenticate"
     return cookie
 
 
@@ -331,16 +338,16 @@ def build_scenarios(rig: Rig, count: int) -> list[Scenario]:
                  "http.ingress.oauth_success", static("oauth2", f"Cookie: {rig.oauth2_cookie}")),
         Scenario("d", "ext_authz HTTP, no-op authorizer", "external", s["ext_authz"],
                  "http.ingress.ext_authz.ok", bearer),
-        Scenario("e", "oidc-gate, session cookie", "gate", s["gate"], GATE + "allowed.session",
+        Scenario("e", "oidc-gate, session cookie", "gate", s["gate"], ALLOWED_SESSION,
                  static("cookie", f"Cookie: {rig.cookie}")),
-        Scenario("f", "oidc-gate, bearer repeated", "gate", s["gate"], GATE + "allowed.bearer", bearer),
+        Scenario("f", "oidc-gate, bearer repeated", "gate", s["gate"], ALLOWED_BEARER, bearer),
     ]
     cpus = set(rig.layout.all)
     for alg in FRESH_ALGS:
         log(f"minting {PILOT_TOKENS} warm-up tokens ({alg})")
         pool = TokenPool(rig.keys, rig.issuer, alg, PILOT_TOKENS, cpus)
         scenarios.append(Scenario(f"g {alg}", f"oidc-gate, fresh bearer {alg}", "gate", s["gate"],
-                                  GATE + "allowed.bearer", pool=pool))
+                                  ALLOWED_BEARER, pool=pool))
     return scenarios + scale_scenarios(rig, count)
 
 
@@ -384,12 +391,12 @@ def scale_scenarios(rig: Rig, count: int) -> list[Scenario]:
     }
     scenarios = []
     for key, (label, kind, lines) in many.items():
-        assert_counted(s["gate_big"], lines[0], GATE + f"allowed.{kind}")
-        scenarios.append(Scenario(key, label, "gate", s["gate_big"], GATE + f"allowed.{kind}", base=key[0],
+        assert_counted(s["gate_big"], lines[0], allowed(kind))
+        scenarios.append(Scenario(key, label, "gate", s["gate_big"], allowed(kind), base=key[0],
                                   lines=lines))
     for key, (label, envoy, kind, header) in single.items():
-        assert_counted(envoy, header, GATE + f"allowed.{kind}")
-        scenarios.append(Scenario(key, label, "gate", envoy, GATE + f"allowed.{kind}", base=key[0],
+        assert_counted(envoy, header, allowed(kind))
+        scenarios.append(Scenario(key, label, "gate", envoy, allowed(kind), base=key[0],
                                   requests_file=write_requests(workdir / f"req-{key}.txt", [header])))
     return scenarios
 

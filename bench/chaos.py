@@ -65,6 +65,8 @@ from support.tokens import KeySet, claims_for  # noqa: E402
 from chaos_load import Client, Load, Tally  # noqa: E402
 
 GATE = "wasmcustom.oidc_gate."
+# The IdP's name in the gate's metric names (issuer_name).
+ISSUER_NAME = "idp"
 USERS = {"alice": {"groups": ["ml-admin", "dev"]}}
 LONG_TTL = 4 * 3600  # sessions that never come due during a run
 IDP_TIMEOUT_MS = 1000
@@ -153,7 +155,7 @@ class Rig:
 
     def gate(self, name: str, idp_port: int) -> Envoy:
         """An Envoy with the filter (2 workers) whose IdP cluster goes to `idp_port`."""
-        config = gate_config(self.idp, session_cookie_secure=False, idp_timeout_ms=IDP_TIMEOUT_MS,
+        config = gate_config(self.idp, issuer_name=ISSUER_NAME, session_cookie_secure=False, idp_timeout_ms=IDP_TIMEOUT_MS,
                              jwks_refresh_seconds=JWKS_REFRESH_S)
         filters = [envoys.gate_filter(config, PLUGIN_WASM)]
         envoy = envoys.start(self.workdir, name, lambda port: envoys.proxy_bootstrap(
@@ -207,7 +209,7 @@ def stranger_client(rig: Rig, envoy: Envoy) -> Client:
 
 
 def fetch_count(envoy: Envoy, outcome: str) -> int:
-    return envoys.counter(envoy, f"{GATE}issuer0.jwks_fetch_{outcome}")
+    return envoys.counter(envoy, f"{GATE}issuer.{ISSUER_NAME}.jwks_fetch_{outcome}")
 
 
 def timed(fn):
@@ -444,7 +446,7 @@ def run_fault(envoy: Envoy, proxy: FaultProxy, traffic: Load, name: str, fault: 
     end = time.monotonic()
     run = FaultRun(name, what, start, end, proxy.hits(fault["mode"]) - hits,
                    fetch_count(envoy, "failed") - failed, fetch_count(envoy, "ok") - ok,
-                   envoys.counter(envoy, f"{GATE}issuer0.jwks_keys"), None, vm_panics(envoy) - panics)
+                   envoys.counter(envoy, f"{GATE}issuer.{ISSUER_NAME}.jwks_keys"), None, vm_panics(envoy) - panics)
     # A clean slate for the next fault: the filter fetches good keys again (after its backoff).
     proxy.set({"mode": "pass"})
     run.recovered_s = wait_for_fetch(envoy, fetch_count(envoy, "ok"), time.monotonic())

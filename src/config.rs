@@ -8,6 +8,7 @@
 mod check_all;
 mod fields;
 mod headers;
+mod issuer_names;
 mod opaque;
 mod pinned;
 mod rules;
@@ -83,6 +84,8 @@ pub enum SameSite {
 #[derive(Debug, Clone)]
 pub struct IssuerConfig {
     pub issuer: String,
+    /// Its name in metric labels and logs (`issuer_name`, `extra_issuers[i].name`).
+    pub name: String,
     /// Envoy cluster for discovery and JWKS calls of this issuer (empty for a pinned-secret
     /// issuer, which calls nothing).
     pub cluster: String,
@@ -290,6 +293,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "scopes",
     "audiences",
     "extra_issuers",
+    "issuer_name",
     "session_cookie_name",
     "session_keys",
     "session_keys_env",
@@ -326,6 +330,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
 
 const EXTRA_ISSUER_KEYS: &[&str] = &[
     "issuer",
+    "name",
     "cluster",
     "jwks_uri",
     "audiences",
@@ -463,8 +468,10 @@ fn issuers(
     };
     let audiences = f.string_list_or("audiences", vec![client_id.to_string()])?;
     check_list_not_empty("audiences", &audiences)?;
+    let mut names = vec![issuer_names::explicit(f, "issuer_name")?];
     let primary = IssuerConfig {
         issuer,
+        name: String::new(),
         cluster,
         jwks_uri: None,
         audiences,
@@ -475,10 +482,12 @@ fn issuers(
         hs256_secret: None,
     };
     let mut issuers = vec![primary];
-    for extra in f.object_list("extra_issuers", EXTRA_ISSUER_KEYS)? {
+    for mut extra in f.object_list("extra_issuers", EXTRA_ISSUER_KEYS)? {
+        names.push(issuer_names::explicit(&mut extra, "name")?);
         issuers.push(extra_issuer(extra, &claims, env)?);
     }
     check_distinct_issuers(&issuers)?;
+    issuer_names::assign(&mut issuers, names)?;
     Ok(issuers)
 }
 
@@ -581,6 +590,7 @@ fn extra_issuer(
     };
     let config = IssuerConfig {
         issuer,
+        name: String::new(),
         cluster: keys.cluster,
         jwks_uri: keys.jwks_uri,
         audiences: keys.audiences,

@@ -4,6 +4,8 @@
 #   chromium        the browser of the login tests (tests/test_browser.py, driven by playwright-core)
 #   skopeo          pushes and pulls the OCI image (./build.sh push, tests/test_deploy_oci.py)
 #   docker-registry the local registry those tests start on 127.0.0.1 on a free port
+#   prometheus      for its promtool: checks and unit-tests observability/alerts.yaml
+#                   (tests/test_observability.py); its server is not used
 # Quiet: one line per package; apt's output goes to tests/.work/apt.log, shown only when an
 # install fails. No service is left running or enabled at boot.
 set -euo pipefail
@@ -16,10 +18,11 @@ log() { echo "setup: $*" >&2; }
 missing=()
 command -v skopeo >/dev/null || missing+=(skopeo)
 command -v docker-registry >/dev/null || missing+=(docker-registry)
+command -v promtool >/dev/null || missing+=(prometheus)
 # A font for the pages it renders; the rest of chromium's recommends is not needed headless.
 command -v chromium >/dev/null || missing+=(chromium fonts-liberation)
 if (( ${#missing[@]} == 0 )); then
-  log "system packages present: skopeo docker-registry chromium"
+  log "system packages present: skopeo docker-registry chromium prometheus"
   exit 0
 fi
 
@@ -67,7 +70,10 @@ done
 for pkg in "${missing[@]}"; do
   install_one "$pkg"
 done
-# Debian enables and starts the registry's service on install; the tests start their own.
-if [[ " ${missing[*]} " == *" docker-registry "* ]] && command -v systemctl >/dev/null; then
-  "${sudo[@]}" systemctl disable --now --quiet docker-registry.service >>"$APT_LOG" 2>&1 || true
-fi
+# Debian enables and starts the registry's and Prometheus's services on install; the tests
+# start their own registry and need only promtool.
+for service in docker-registry prometheus; do
+  if [[ " ${missing[*]} " == *" $service "* ]] && command -v systemctl >/dev/null; then
+    "${sudo[@]}" systemctl disable --now --quiet "$service.service" >>"$APT_LOG" 2>&1 || true
+  fi
+done

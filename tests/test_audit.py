@@ -85,10 +85,10 @@ def test_audit_mode_passes_what_enforce_mode_refuses_and_says_what_it_would_have
     assert refused == 7
     stats = audit.stats("wasmcustom.oidc_gate")
     assert stats.get("wasmcustom.oidc_gate.audit.passed_instead") == refused
-    assert stats.get("wasmcustom.oidc_gate.mode.audit") == 1
-    assert enforce.stats("wasmcustom.oidc_gate.mode.audit").get("wasmcustom.oidc_gate.mode.audit") == 0
-    # Counted as enforce mode counts them.
-    assert stats.get("wasmcustom.oidc_gate.denied.group_not_allowed", 0) >= 1
+    # Counted as enforce mode counts them, with the mode as a tag.
+    assert stats.get("wasmcustom.oidc_gate.denied.reason.group_not_allowed.mode.audit", 0) >= 1
+    assert not any(".mode.enforce" in name for name in stats), stats
+    assert enforce.stats("denied.reason.group_not_allowed.mode.enforce")
     assert "audit: enforce mode would answer 403 group_not_allowed" in audit.logs()
 
 

@@ -35,7 +35,7 @@ def test_a_bare_preflight_reaches_the_upstream_without_identity(gates, spoof):
     assert seen["method"] == "OPTIONS" and seen["path"] == "/api/pipelines?x=1"
     names = {name.lower() for name in seen["headers"]}
     assert not names & {"kubeflow-userid", "kubeflow-groups", "kubeflow_userid", "kubeflow.groups"}
-    assert sum(on.stats("allowed.cors_preflight").values()) >= 1
+    assert sum(on.stats("allowed.reason.cors_preflight").values()) >= 1
 
 
 def test_preflights_are_checked_like_any_request_when_not_allowed(gates, echo):

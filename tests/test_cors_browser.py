@@ -95,7 +95,7 @@ def test_with_preflights_allowed_the_page_calls_the_api_as_the_tokens_user(gates
     preflight, call = upstream_saw(api)
     assert_bare_preflight(preflight, page, token)
     assert call["method"] == "POST" and call["headers"]["kubeflow-userid"] == "carol@example.com"
-    assert sum(gates["on"].stats("allowed.cors_preflight").values()) >= 1
+    assert sum(gates["on"].stats("allowed.reason.cors_preflight").values()) >= 1
 
 
 def test_by_default_the_preflight_gets_401_and_the_browser_blocks_the_call(gates, page, api, idp, keys):

@@ -80,11 +80,12 @@ def user_seen(envoy, token: str) -> str:
 
 def assert_refused(envoy, echo, token: str, reason: str) -> None:
     """401 invalid_token, nothing upstream, and counted under `reason`."""
-    before = envoy.stats(DENIED + reason).get(DENIED + reason, 0)
+    name = f"{DENIED}reason.{reason}.mode.enforce"
+    before = envoy.stats(name).get(name, 0)
     with UpstreamWatch(echo):
         r = envoy.get("/api/graphql", token)
     assert_invalid_token(r, token)
-    assert envoy.stats(DENIED + reason).get(DENIED + reason, 0) == before + 1, envoy.stats(DENIED)
+    assert envoy.stats(name).get(name, 0) == before + 1, envoy.stats(DENIED)
 
 
 # --- what passes ------------------------------------------------------------------------------

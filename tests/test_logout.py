@@ -342,10 +342,10 @@ def test_valid_logout_tokens_end_the_session(bc_gate, logout_idp, echo, keys, va
     browser = logged_in(bc_gate, user)
     copy = session_of(browser)
     claims = logout_claims(logout_idp, **VALID_TOKENS[variant](newest_sid(logout_idp, user), user))
-    accepted = stat(bc_gate, "backchannel_logout.accepted")
+    accepted = stat(bc_gate, "backchannel_logout.reason.accepted")
     assert_accepted(post_logout_token(bc_gate, form(logout_token(keys, claims))))
     assert_signed_out(bc_gate, copy, logout_idp)
-    assert stat(bc_gate, "backchannel_logout.accepted") == accepted + 1
+    assert stat(bc_gate, "backchannel_logout.reason.accepted") == accepted + 1
     assert not [r for r in echo.requests() if r["path"].startswith(BACKCHANNEL) and r["body_len"]], \
         "the logout token never reaches the app"
 

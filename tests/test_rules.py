@@ -124,7 +124,8 @@ def test_a_missing_scope_is_403_insufficient_scope(gate, echo, keys, rules_idp, 
         for missing in ({}, {"scope": "openid"}, {"scope": "pipelines:read"}):
             r = gate.request("GET", "/scoped/x", bearer(keys, rules_idp, **missing))
             assert r.status == 403, r
-            assert r.header("www-authenticate") == 'Bearer error="insufficient_scope"'
+            assert r.header("www-authenticate") == ('Bearer error="insufficient_scope", '
+                                                   'error_description="the token lacks a scope the rule requires"')
     assert gate.request("GET", "/scoped/x", bearer(keys, rules_idp, **granted)).status == 200
 
 

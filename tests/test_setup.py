@@ -5,7 +5,8 @@ noise), so no package is installed and no root is needed:
 * each missing package is installed with its own quiet apt-get call and one line of output;
   apt's output goes to tests/.work/apt.log only, and is shown when an install fails;
 * the package lists are refreshed only when apt does not know a package;
-* docker-registry's service is stopped and disabled at boot right after install;
+* docker-registry's and prometheus's services are stopped and disabled at boot right after
+  install;
 * without root or sudo it stops first with a message naming the packages; with sudo, apt-get
   runs through it; with everything present it does nothing.
 """
@@ -21,7 +22,7 @@ import pytest
 
 from support import TESTS_DIR
 
-ALL = ["skopeo", "docker-registry", "chromium", "fonts-liberation"]
+ALL = ["skopeo", "docker-registry", "prometheus", "chromium", "fonts-liberation"]
 # What the script needs besides the stand-ins (bash builtins aside).
 TOOLS = ["bash", "dirname", "env", "grep", "mkdir", "tail"]
 
@@ -93,7 +94,8 @@ def test_each_missing_package_quietly_with_one_line(machine):
     ]
     assert "NOISE" in machine.apt_log.read_text()
     assert machine.recorded() == [*[install_call(pkg) for pkg in ALL],
-                                  "systemctl disable --now --quiet docker-registry.service"]
+                                  "systemctl disable --now --quiet docker-registry.service",
+                                  "systemctl disable --now --quiet prometheus.service"]
 
 
 def test_lists_are_refreshed_only_for_a_package_apt_does_not_know(machine):
@@ -124,7 +126,7 @@ def test_without_root_or_sudo_it_says_so_before_anything(machine):
 
 
 def test_with_sudo_apt_runs_through_it(tmp_path):
-    machine = Machine(tmp_path, sudo=True, present=("skopeo", "chromium"))
+    machine = Machine(tmp_path, sudo=True, present=("skopeo", "chromium", "promtool"))
     res = machine.run(uid=1000)
     assert res.returncode == 0, res.stderr
     assert machine.recorded() == [
@@ -136,10 +138,10 @@ def test_with_sudo_apt_runs_through_it(tmp_path):
 
 
 def test_nothing_to_do_when_everything_is_there(tmp_path):
-    machine = Machine(tmp_path, present=("skopeo", "docker-registry", "chromium"))
+    machine = Machine(tmp_path, present=("skopeo", "docker-registry", "chromium", "promtool"))
     res = machine.run(uid=1000)
     assert res.returncode == 0
-    assert res.stderr == "setup: system packages present: skopeo docker-registry chromium\n"
+    assert res.stderr == "setup: system packages present: skopeo docker-registry chromium prometheus\n"
     assert machine.recorded() == [] and not machine.apt_log.exists()
 
 

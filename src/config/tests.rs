@@ -702,3 +702,19 @@ fn opaque_tokens_take_a_method_or_an_object_and_errors_name_the_field() {
         assert_eq!(failing_field(bad.clone()), field, "{bad}");
     }
 }
+
+#[test]
+fn issuer_names_are_label_safe_and_distinct() {
+    assert_eq!(
+        failing_field(json!({"issuer_name": "dex.prod"})),
+        "issuer_name"
+    );
+    assert_eq!(failing_field(json!({"issuer_name": ""})), "issuer_name");
+    let extra = json!({"issuer": "https://k", "cluster": "k", "audiences": ["a"], "name": "dex"});
+    assert_eq!(
+        failing_field(json!({"issuer_name": "dex", "extra_issuers": [extra]})),
+        "extra_issuers[0].name"
+    );
+    let config = load(&with(json!({"issuer_name": "dex-prod_1"}))).unwrap();
+    assert_eq!(config.issuers[0].name, "dex-prod_1");
+}

@@ -41,6 +41,46 @@ pub struct Request {
     pub cors_preflight: bool,
     /// A gRPC call (its `content-type`): never sent to the IdP, refused with a gRPC status.
     pub grpc: Option<Protocol>,
+    /// `x-request-id` (Envoy sets it), when safe to log and show.
+    pub request_id: Option<RequestId>,
+}
+
+/// A request id as logs and error pages show it: the client may have chosen it, so only a
+/// short run of `[A-Za-z0-9._-]` is kept (Envoy's UUIDs are 36 bytes). Held inline, so reading
+/// it allocates nothing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct RequestId {
+    bytes: [u8; RequestId::MAX_BYTES],
+    len: u8,
+}
+
+impl RequestId {
+    pub const MAX_BYTES: usize = 64;
+
+    /// The id, or `None` when empty, longer than [`Self::MAX_BYTES`] or holding another byte.
+    pub fn parse(value: &[u8]) -> Option<RequestId> {
+        let safe = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
+        if value.is_empty() || value.len() > Self::MAX_BYTES || !value.iter().all(safe) {
+            return None;
+        }
+        let mut bytes = [0u8; Self::MAX_BYTES];
+        bytes[..value.len()].copy_from_slice(value);
+        Some(RequestId {
+            bytes,
+            len: value.len() as u8,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII was kept.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Browser hints the navigation test reads.
@@ -121,6 +161,7 @@ impl Request {
                 }
                 "origin" => hints.origin = true,
                 "access-control-request-method" => hints.preflight_method = true,
+                "x-request-id" => request.request_id = RequestId::parse(value),
                 _ => {}
             }
         }
@@ -160,6 +201,13 @@ pub enum AllowReason {
 }
 
 impl AllowReason {
+    pub const ALL: [AllowReason; 4] = [
+        AllowReason::Bearer,
+        AllowReason::Session,
+        AllowReason::Skipped,
+        AllowReason::CorsPreflight,
+    ];
+
     pub fn label(self) -> &'static str {
         match self {
             AllowReason::Bearer => "bearer",

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use crate::config::Config;
-use crate::core::decide::Deny;
+use crate::core::decide::{Deny, Request, RequestId};
 use crate::core::flow::answer;
 use crate::core::flow::key_wait::{Held, Parked, Until};
 use crate::core::flow::{audit, Effect, Event, Flow, Level, Pass, Reply, Step};
@@ -14,6 +14,8 @@ use crate::core::grpc::Protocol;
 use crate::core::header_map::Pairs;
 use crate::core::header_names;
 use crate::core::identity::Identity;
+use crate::core::metrics;
+use crate::core::refusal;
 use crate::core::revocation::Entry;
 use crate::filter::board::{self, ClaimRequest};
 use crate::filter::host::HostRandom;
@@ -46,6 +48,27 @@ pub struct Target<'a> {
     pub stage: Stage,
     /// A gRPC call: every reply to it is a gRPC status (`answer::for_grpc`).
     pub grpc: Option<Protocol>,
+    pub about: About,
+}
+
+/// What names the request in its error replies and its refusal's log line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct About {
+    pub request_id: Option<RequestId>,
+    /// The issuer it concerns: only looked for when refusals are logged (`Worker::debug`).
+    pub issuer: Option<usize>,
+}
+
+impl About {
+    pub fn of(request: &Request, worker: &Worker) -> About {
+        About {
+            request_id: request.request_id,
+            issuer: worker
+                .debug
+                .then(|| refusal::issuer_of(request, &worker.config))
+                .flatten(),
+        }
+    }
 }
 
 /// Carries out `effects`; returns the verdict, and the event an effect produced at once for
@@ -115,6 +138,12 @@ fn carry_out(host: &mut impl Host, target: &Target, effect: Effect) -> Option<Ev
             if let Err(detail) = callout::send(host, &config, cluster, &call) {
                 return Some(Event::CallNotSent(detail));
             }
+            let sent_ms = host.now_ms();
+            target
+                .worker
+                .borrow_mut()
+                .calls_sent
+                .insert(target.context_id, sent_ms);
         }
         Effect::ClaimRefresh {
             sid,
@@ -154,7 +183,12 @@ fn carry_out(host: &mut impl Host, target: &Target, effect: Effect) -> Option<Ev
         Effect::ExpediteKeyFetch { issuer } => {
             key_fetch::expedite(host, &target.worker.borrow(), issuer);
         }
-        Effect::Count { prefix, label } => host.increment(prefix, label),
+        Effect::Count { prefix, label } => {
+            host.increment(prefix, label);
+            if prefix == "denied" {
+                log_refusal(host, target, label);
+            }
+        }
         Effect::Log(level, message) => host.log(level, &message),
         Effect::Pass(_) | Effect::Park(_) => {}
     }
@@ -176,11 +210,29 @@ fn revoke(host: &mut impl Host, target: &Target, entry: &Entry, slot_key: &str) 
     }
 }
 
-/// Every reply of the filter goes out here, so a gRPC call gets none but a gRPC status.
+/// At debug level, one line per refused request; nothing is formatted otherwise.
+fn log_refusal(host: &mut impl Host, target: &Target, reason: &str) {
+    let worker = target.worker.borrow();
+    if !worker.debug {
+        return;
+    }
+    let about = &target.about;
+    let issuer = about.issuer.map(|i| worker.config.issuers[i].name.as_str());
+    let line = refusal::line(reason, issuer, about.request_id.as_ref());
+    drop(worker);
+    host.log(Level::Debug, &line);
+}
+
+/// Every reply of the filter goes out here, so a gRPC call gets none but a gRPC status, and
+/// an error page names its request.
 fn send_reply(host: &mut impl Host, target: &Target, reply: Reply) {
-    let reply = match target.grpc {
-        Some(protocol) => answer::for_grpc(reply, protocol),
-        None => reply,
+    if let Some(status) = metrics::error_status_label(reply.status) {
+        host.increment("error_replies", status);
+    }
+    let reply = match (target.grpc, target.about.request_id) {
+        (Some(protocol), _) => answer::for_grpc(reply, protocol),
+        (None, Some(id)) => answer::with_request_id(reply, &id),
+        (None, None) => reply,
     };
     if let Err(e) = host.send_reply(&reply) {
         let message = format!("could not send the {} reply: {e}", reply.status);
@@ -297,7 +349,7 @@ fn park(host: &mut impl Host, target: &Target, parked: Parked) -> Vec<Effect> {
     if !worker.has_room_to_hold() {
         return worker.answer_now(host, held);
     }
-    worker.hold(target.context_id, held);
+    worker.hold(target.context_id, held, now_ms);
     Vec::new()
 }
 

@@ -55,13 +55,30 @@ pub trait Host {
     /// Writes a shared-data value whatever is there.
     fn shared_put(&mut self, key: &str, value: &[u8]);
 
-    /// Counter `<prefix>.<label>` (`<prefix>` alone when the label is empty) += 1.
+    /// Envoy logs this plugin's debug lines (its `wasm` log level is `debug` or lower).
+    fn debug_enabled(&self) -> bool;
+
+    /// Defines metric `name` at zero, so that it is scraped before it first changes.
+    fn define(&mut self, kind: MetricKind, name: &str);
+    /// Defines the per-request counter the flows count as `(prefix, label)` under `name`,
+    /// so that counting it needs no name built or looked up.
+    fn define_counter(&mut self, prefix: &'static str, label: &'static str, name: &str);
+    /// The counter defined for `(prefix, label)` += 1.
     fn increment(&mut self, prefix: &'static str, label: &'static str);
-    /// A counter whose name is built at run time (per issuer).
+    /// A counter named at configure time (per issuer) += 1.
     fn increment_named(&mut self, name: &str);
     fn set_gauge(&mut self, name: &str, value: u64);
+    /// Records `value` in histogram `name`.
+    fn record(&mut self, name: &str, value: u64);
     /// Sets the root context's tick period; `false` when the host refused.
     fn set_tick_ms(&mut self, period_ms: u64) -> bool;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    Counter,
+    Gauge,
+    Histogram,
 }
 
 /// The host's randomness, as the core reads it.

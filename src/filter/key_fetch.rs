@@ -8,6 +8,7 @@ use crate::core::discovery;
 use crate::core::flow::{Call, CallResponse, Level};
 use crate::core::jwks::KeySet;
 use crate::core::key_fetch::FetchState;
+use crate::core::metrics::CallKind;
 use crate::filter::callout;
 use crate::filter::host::{Host, MAX_CALL_BODY_BYTES};
 use crate::filter::worker::Worker;
@@ -18,11 +19,28 @@ enum Step {
     Jwks,
 }
 
+impl Step {
+    fn kind(self) -> CallKind {
+        match self {
+            Step::Discovery => CallKind::Discovery,
+            Step::Jwks => CallKind::Jwks,
+        }
+    }
+}
+
+/// A dispatched fetch call.
+#[derive(Debug, Clone, Copy)]
+struct InFlight {
+    issuer: usize,
+    step: Step,
+    sent_ms: u64,
+}
+
 /// This VM's fetches in flight.
 pub struct KeyFetcher {
     vm_id: u64,
-    /// Dispatched calls: token -> (issuer index, step).
-    calls: HashMap<u32, (usize, Step)>,
+    /// Dispatched calls, by token.
+    calls: HashMap<u32, InFlight>,
 }
 
 impl KeyFetcher {
@@ -77,7 +95,13 @@ impl KeyFetcher {
         };
         let cluster = &worker.config.issuers[issuer].cluster;
         let token = callout::send(host, &worker.config, cluster, &call)?;
-        self.calls.insert(token, (issuer, step));
+        let sent_ms = host.now_ms();
+        let call = InFlight {
+            issuer,
+            step,
+            sent_ms,
+        };
+        self.calls.insert(token, call);
         Ok(())
     }
 
@@ -90,9 +114,16 @@ impl KeyFetcher {
         token: u32,
         response: &CallResponse,
     ) -> bool {
-        let Some((issuer, step)) = self.calls.remove(&token) else {
+        let Some(InFlight {
+            issuer,
+            step,
+            sent_ms,
+        }) = self.calls.remove(&token)
+        else {
             return false;
         };
+        let elapsed = host.now_ms().saturating_sub(sent_ms);
+        host.record(step.kind().histogram(), elapsed);
         let outcome = accepted_body(response)
             .and_then(|body| self.take_body(host, worker, issuer, step, body));
         match outcome {
@@ -130,7 +161,7 @@ impl KeyFetcher {
             Step::Jwks => {
                 let set = KeySet::parse(body).map_err(|e| format!("JWKS: {e}"))?;
                 host.shared_put(&names.jwks, body);
-                host.set_gauge(&format!("issuer{issuer}.jwks_keys"), set.len() as u64);
+                host.set_gauge(&worker.metrics[issuer].keys, set.len() as u64);
                 Ok(false)
             }
         }
@@ -150,11 +181,11 @@ impl KeyFetcher {
         let state = FetchState::decode(bytes.as_deref());
         let next = match result {
             Ok(()) => {
-                host.increment_named(&format!("issuer{issuer}.jwks_fetch_ok"));
+                host.increment_named(&worker.metrics[issuer].fetch_ok);
                 state.succeeded(now_ms, worker.schedule())
             }
             Err(reason) => {
-                host.increment_named(&format!("issuer{issuer}.jwks_fetch_failed"));
+                host.increment_named(&worker.metrics[issuer].fetch_failed);
                 let next = state.failed(now_ms, worker.schedule());
                 log_failure(
                     host,

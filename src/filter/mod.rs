@@ -6,6 +6,7 @@ mod callout;
 mod executor;
 pub mod host;
 mod key_fetch;
+mod metrics;
 mod revocations;
 mod root;
 mod stream;

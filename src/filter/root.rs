@@ -5,15 +5,17 @@
 //! VM picks up what any VM fetched from shared data on its next tick.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::rc::Rc;
 
-use crate::config::{Config, Environment, Mode};
+use crate::config::{Config, Environment};
 use crate::core::flow::{CallResponse, Level};
+use crate::core::metrics::{CallKind, REVOCATION_ENTRIES};
 use crate::filter::callout;
-use crate::filter::executor::{self, Stage, Target};
+use crate::filter::executor::{self, About, Stage, Target};
 use crate::filter::host::{random_id, Host};
 use crate::filter::key_fetch::KeyFetcher;
+use crate::filter::metrics;
 use crate::filter::revocations;
 use crate::filter::stream::Stream;
 use crate::filter::worker::Worker;
@@ -30,8 +32,8 @@ const LIST_SIZE_EVERY_TICKS: u64 = 50;
 pub struct Root {
     worker: Option<Rc<RefCell<Worker>>>,
     fetcher: KeyFetcher,
-    /// Token revocations (RFC 7009) in flight.
-    revocations: HashSet<u32>,
+    /// Token revocations (RFC 7009) in flight: when each was sent.
+    revocations: HashMap<u32, u64>,
     tick_ms: u64,
     ticks: u64,
 }
@@ -41,7 +43,7 @@ impl Root {
         Root {
             worker: None,
             fetcher: KeyFetcher::new(random_id(host)),
-            revocations: HashSet::new(),
+            revocations: HashMap::new(),
             tick_ms: 0,
             ticks: 0,
         }
@@ -51,9 +53,9 @@ impl Root {
     pub fn configure(&mut self, host: &mut impl Host, raw: &[u8], env: &dyn Environment) -> bool {
         match Config::from_json(raw, env) {
             Ok(config) => {
-                // Dashboards tell audit from enforce by this gauge: 1 in audit mode.
-                host.set_gauge("mode.audit", u64::from(config.mode == Mode::Audit));
-                self.worker = Some(Rc::new(RefCell::new(Worker::new(config))));
+                let worker = Worker::new(config);
+                metrics::define_all(host, &worker.config, &worker.metrics);
+                self.worker = Some(Rc::new(RefCell::new(worker)));
                 self.set_tick(host, EAGER_TICK_MS);
                 true
             }
@@ -73,6 +75,8 @@ impl Root {
         let Some(worker) = self.worker.clone() else {
             return;
         };
+        // Envoy's log level can change at run time; requests read it from here.
+        worker.borrow_mut().debug = host.debug_enabled();
         let count = worker.borrow().config.issuers.len();
         for issuer in 0..count {
             self.fetcher.maybe_start(host, &worker.borrow(), issuer);
@@ -82,7 +86,7 @@ impl Root {
         self.ticks += 1;
         if self.ticks % LIST_SIZE_EVERY_TICKS == 1 {
             let size = revocations::count(host, &worker.borrow().prefix);
-            host.set_gauge("revocation.entries", size);
+            host.set_gauge(REVOCATION_ENTRIES, size);
         }
         let eager = worker.borrow().is_waiting();
         self.set_tick(host, if eager { EAGER_TICK_MS } else { TICK_MS });
@@ -100,7 +104,9 @@ impl Root {
             return;
         };
         let response = host.call_response(header_count, body_size);
-        if self.revocations.remove(&token) {
+        if let Some(sent_ms) = self.revocations.remove(&token) {
+            let elapsed = host.now_ms().saturating_sub(sent_ms);
+            host.record(CallKind::Revocation.histogram(), elapsed);
             return token_revoked(host, &response);
         }
         let ended = self
@@ -121,7 +127,7 @@ impl Root {
             let cluster = &config.login_issuer().cluster;
             match callout::send(host, &config, cluster, &call) {
                 Ok(token) => {
-                    self.revocations.insert(token);
+                    self.revocations.insert(token, host.now_ms());
                 }
                 Err(detail) => {
                     host.increment("token_revocation", "failed");
@@ -146,13 +152,15 @@ impl Root {
             w.take_ready(host)
         };
         // No borrow is held here: answering may run other filters before returning.
-        for (context_id, grpc, step) in ready {
+        for (context_id, request, step) in ready {
             if host.set_effective_context(context_id) {
+                let about = About::of(&request, &worker.borrow());
                 let target = Target {
                     worker,
                     context_id,
                     stage: Stage::Paused,
-                    grpc,
+                    grpc: request.grpc,
+                    about,
                 };
                 let (flow, _) = executor::carry_on(host, &target, step);
                 worker.borrow_mut().leave_flow(context_id, flow);
@@ -178,10 +186,10 @@ fn token_revoked(host: &mut impl Host, response: &CallResponse) {
 
 fn report_key_age(host: &mut impl Host, worker: &Worker) {
     let now_ms = host.now_ms();
-    for (index, view) in worker.issuers.iter().enumerate() {
+    for (view, metrics) in worker.issuers.iter().zip(&worker.metrics) {
         if view.fetch.last_success_ms > 0 {
             let age = now_ms.saturating_sub(view.fetch.last_success_ms) / 1000;
-            host.set_gauge(&format!("issuer{index}.jwks_age_seconds"), age);
+            host.set_gauge(&metrics.age_seconds, age);
         }
     }
 }

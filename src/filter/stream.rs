@@ -9,7 +9,8 @@ use crate::core::flow::{Event, Flow};
 use crate::core::grpc::Protocol;
 use crate::core::header_map::Pairs;
 use crate::core::logout_token::MAX_BODY_BYTES;
-use crate::filter::executor::{self, strip_identity_headers, Stage, Target, Verdict};
+use crate::core::metrics::CallKind;
+use crate::filter::executor::{self, strip_identity_headers, About, Stage, Target, Verdict};
 use crate::filter::host::Host;
 use crate::filter::revocations::SharedRevocations;
 use crate::filter::worker::Worker;
@@ -20,6 +21,7 @@ pub struct Stream {
     flow: Flow,
     /// The request is a gRPC call: its replies are gRPC statuses.
     grpc: Option<Protocol>,
+    about: About,
 }
 
 impl Stream {
@@ -29,6 +31,7 @@ impl Stream {
             worker,
             flow: Flow::Idle,
             grpc: None,
+            about: About::default(),
         }
     }
 
@@ -39,6 +42,7 @@ impl Stream {
         strip_identity_headers(host, &config, Pairs::new(&bytes));
         let request = Request::read(Pairs::new(&bytes), &config.token_headers);
         self.grpc = request.grpc;
+        self.about = About::of(&request, &self.worker.borrow());
         let now_s = host.now_ms() / 1000;
         let decision = {
             let worker = &mut *self.worker.borrow_mut();
@@ -102,6 +106,7 @@ impl Stream {
     ) {
         let response = host.call_response(header_count, body_size);
         self.take_up_adopted_flow();
+        self.record_call_latency(host);
         self.run(host, Event::CallAnswered(response), Stage::Paused);
     }
 
@@ -146,6 +151,15 @@ impl Stream {
             context_id: self.context_id,
             stage,
             grpc: self.grpc,
+            about: self.about,
+        }
+    }
+
+    /// The IdP call this request's flow awaited was answered: how long it took, by kind.
+    fn record_call_latency(&self, host: &mut impl Host) {
+        let sent_ms = self.worker.borrow_mut().calls_sent.remove(&self.context_id);
+        if let (Some(sent_ms), Some(kind)) = (sent_ms, call_kind(&self.flow)) {
+            host.record(kind.histogram(), host.now_ms().saturating_sub(sent_ms));
         }
     }
 
@@ -155,5 +169,15 @@ impl Stream {
         let (flow, verdict) = executor::advance(host, &self.target(stage), flow, event);
         self.flow = flow;
         verdict
+    }
+}
+
+/// The kind of IdP call a flow waits for.
+fn call_kind(flow: &Flow) -> Option<CallKind> {
+    match flow {
+        Flow::Exchanging(_) | Flow::Refreshing(_) => Some(CallKind::Token),
+        Flow::FetchingUserinfo(_) => Some(CallKind::Userinfo),
+        Flow::CheckingToken(_) => Some(CallKind::Introspection),
+        _ => None,
     }
 }

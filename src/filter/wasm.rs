@@ -12,7 +12,7 @@ use rustc_hash::FxHashMap;
 
 use crate::core::flow::{CallResponse, Level, Reply};
 use crate::filter::executor::Verdict;
-use crate::filter::host::{Host, MAX_CALL_BODY_BYTES};
+use crate::filter::host::{Host, MetricKind, MAX_CALL_BODY_BYTES};
 
 /// The compare-and-swap token a write passes when it read the key as absent. The host inserts
 /// an absent key whatever the token, but checks it against a present one, and a token of 0
@@ -56,18 +56,17 @@ fn metric_id(kind: MetricType, name: &str) -> Option<u32> {
     })
 }
 
+/// Every per-request counter is defined at configure time (`Root::configure`).
 fn labelled_id(prefix: &'static str, label: &'static str) -> Option<u32> {
-    let known = LABELLED.with(|ids| ids.try_borrow().ok()?.get(&(prefix, label)).copied());
-    known.or_else(|| {
-        let name = if label.is_empty() {
-            prefix.to_string()
-        } else {
-            format!("{prefix}.{label}")
-        };
-        let id = metric_id(MetricType::Counter, &name)?;
-        LABELLED.with(|ids| Some(ids.try_borrow_mut().ok()?.insert((prefix, label), id)));
-        Some(id)
-    })
+    LABELLED.with(|ids| ids.try_borrow().ok()?.get(&(prefix, label)).copied())
+}
+
+fn metric_type(kind: MetricKind) -> MetricType {
+    match kind {
+        MetricKind::Counter => MetricType::Counter,
+        MetricKind::Gauge => MetricType::Gauge,
+        MetricKind::Histogram => MetricType::Histogram,
+    }
 }
 
 impl Host for ProxyHost {
@@ -85,6 +84,7 @@ impl Host for ProxyHost {
 
     fn log(&mut self, level: Level, message: &str) {
         let level = match level {
+            Level::Debug => LogLevel::Debug,
             Level::Info => LogLevel::Info,
             Level::Warn => LogLevel::Warn,
             Level::Error => LogLevel::Error,
@@ -177,6 +177,20 @@ impl Host for ProxyHost {
         let _ = hostcalls::set_shared_data(key, Some(value), None);
     }
 
+    fn debug_enabled(&self) -> bool {
+        hostcalls::get_log_level().is_ok_and(|level| level as u32 <= LogLevel::Debug as u32)
+    }
+
+    fn define(&mut self, kind: MetricKind, name: &str) {
+        let _ = metric_id(metric_type(kind), name);
+    }
+
+    fn define_counter(&mut self, prefix: &'static str, label: &'static str, name: &str) {
+        if let Some(id) = metric_id(MetricType::Counter, name) {
+            LABELLED.with(|ids| ids.try_borrow_mut().ok()?.insert((prefix, label), id));
+        }
+    }
+
     fn increment(&mut self, prefix: &'static str, label: &'static str) {
         if let Some(id) = labelled_id(prefix, label) {
             let _ = hostcalls::increment_metric(id, 1);
@@ -191,6 +205,12 @@ impl Host for ProxyHost {
 
     fn set_gauge(&mut self, name: &str, value: u64) {
         if let Some(id) = metric_id(MetricType::Gauge, name) {
+            let _ = hostcalls::record_metric(id, value);
+        }
+    }
+
+    fn record(&mut self, name: &str, value: u64) {
+        if let Some(id) = metric_id(MetricType::Histogram, name) {
             let _ = hostcalls::record_metric(id, value);
         }
     }

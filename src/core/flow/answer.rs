@@ -2,9 +2,10 @@
 
 use crate::config::Config;
 use crate::core::cookies::{self, CookieAttributes};
-use crate::core::decide::{AllowReason, Decision, Deny, Request};
+use crate::core::decide::{AllowReason, Decision, Deny, Request, RequestId};
 use crate::core::grpc::{self, Protocol};
 use crate::core::login::{self, Random};
+use crate::core::reasons;
 use crate::core::session::{self, Session};
 
 use super::{Effect, Pass, Reply};
@@ -46,12 +47,50 @@ pub fn upstream_cookie(config: &Config, request: &Request) -> Option<Option<Vec<
 pub fn denied(deny: &Deny, mut headers: Vec<(&'static str, String)>) -> Vec<Effect> {
     headers.push(("content-type", "text/plain; charset=utf-8".to_string()));
     if let Some(value) = deny.www_authenticate {
-        headers.push(("www-authenticate", value.to_string()));
+        headers.push(("www-authenticate", www_authenticate(value, deny.reason)));
     }
     vec![
         Effect::count("denied", deny.reason),
         reply(deny.status, headers, deny.body().to_string()),
     ]
+}
+
+/// A challenge naming an error (RFC 6750 3) also says why, in the reason's fixed text: never
+/// anything from the request.
+fn www_authenticate(challenge: &str, reason: &str) -> String {
+    if challenge.contains("error=") {
+        format!(
+            "{challenge}, error_description=\"{}\"",
+            reasons::description(reason)
+        )
+    } else {
+        challenge.to_string()
+    }
+}
+
+/// An error reply (4xx, 5xx) naming its request, so that a user can quote the id and an
+/// operator find the request's log lines: a line of a plain-text body, a paragraph of a page.
+/// Other bodies (the JSON of back-channel logout, RFC 6749 errors) are a protocol's, and stay
+/// as they are.
+pub fn with_request_id(mut reply: Reply, id: &RequestId) -> Reply {
+    let content_type = reply
+        .headers
+        .iter()
+        .find(|(name, _)| *name == "content-type")
+        .map(|(_, value)| value.as_str());
+    // The id holds only [A-Za-z0-9._-]: nothing to escape.
+    let line = match content_type {
+        _ if reply.status < 400 => return reply,
+        Some(html) if html.starts_with("text/html") => {
+            format!("<p>Request id: <code>{}</code></p>\n", id.as_str())
+        }
+        Some(plain) if plain.starts_with("text/plain") => {
+            format!("request id: {}\n", id.as_str())
+        }
+        _ => return reply,
+    };
+    reply.body.push_str(&line);
+    reply
 }
 
 /// A local reply; every reply of the filter is uncacheable.

@@ -124,6 +124,7 @@ pub struct CallResponse {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
+    Debug,
     Info,
     Warn,
     Error,

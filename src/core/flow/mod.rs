@@ -20,7 +20,7 @@ pub mod opaque_check;
 pub mod session_refresh;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use effect::{Call, CallResponse, Effect, Level, Pass, Reply};
 

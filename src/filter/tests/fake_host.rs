@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use crate::core::flow::{CallResponse, Level, Reply};
 use crate::core::header_map;
-use crate::filter::host::Host;
+use crate::filter::host::{Host, MetricKind};
 
 #[derive(Debug, Clone)]
 pub struct Dispatched {
@@ -52,8 +52,15 @@ pub struct FakeHost {
     shared: HashMap<String, (Vec<u8>, u32)>,
     /// Another worker's write that lands between this worker's next read and its write.
     pub write_in_between: Option<(String, Vec<u8>)>,
+    /// Per-request counters by `<prefix>.<label>`, the others by name.
     pub counters: HashMap<String, u64>,
     pub gauges: HashMap<String, u64>,
+    pub histograms: HashMap<String, Vec<u64>>,
+    /// Every metric defined, by the name Envoy shows after `wasmcustom.oidc_gate.`.
+    pub defined: HashMap<String, MetricKind>,
+    labelled: HashMap<(&'static str, &'static str), String>,
+    /// Envoy's log level lets debug lines through.
+    pub debug: bool,
     pub tick_ms: u64,
 }
 
@@ -232,21 +239,55 @@ impl Host for FakeHost {
         self.shared.insert(key.to_string(), (value.to_vec(), next));
     }
 
+    fn debug_enabled(&self) -> bool {
+        self.debug
+    }
+
+    fn define(&mut self, kind: MetricKind, name: &str) {
+        self.defined.insert(name.to_string(), kind);
+    }
+
+    fn define_counter(&mut self, prefix: &'static str, label: &'static str, name: &str) {
+        self.define(MetricKind::Counter, name);
+        self.labelled.insert((prefix, label), name.to_string());
+    }
+
+    /// Counted by `<prefix>.<label>`; counting one the filter did not define fails the test,
+    /// as Envoy would show no such counter.
     fn increment(&mut self, prefix: &'static str, label: &'static str) {
+        assert!(
+            self.labelled.contains_key(&(prefix, label)),
+            "counter {prefix}.{label} was not defined at configure time"
+        );
         let name = if label.is_empty() {
             prefix.to_string()
         } else {
             format!("{prefix}.{label}")
         };
-        self.increment_named(&name);
+        *self.counters.entry(name).or_default() += 1;
     }
 
     fn increment_named(&mut self, name: &str) {
+        assert!(
+            self.defined.contains_key(name),
+            "counter {name} not defined"
+        );
         *self.counters.entry(name.to_string()).or_default() += 1;
     }
 
     fn set_gauge(&mut self, name: &str, value: u64) {
         self.gauges.insert(name.to_string(), value);
+    }
+
+    fn record(&mut self, name: &str, value: u64) {
+        assert!(
+            self.defined.contains_key(name),
+            "histogram {name} not defined"
+        );
+        self.histograms
+            .entry(name.to_string())
+            .or_default()
+            .push(value);
     }
 
     fn set_tick_ms(&mut self, period_ms: u64) -> bool {

@@ -2,6 +2,7 @@
 //! with one or more worker VMs (`Root`s sharing its shared data).
 
 mod fake_host;
+mod observability;
 mod opaque;
 mod pinned;
 
@@ -202,7 +203,10 @@ fn a_request_that_arrives_before_keys_is_held_and_resumed_when_the_fetch_complet
         Some("bob@example.com")
     );
     assert_eq!(envoy.host.counter("allowed.bearer"), 1);
-    assert_eq!(envoy.host.counter("issuer0.jwks_fetch_ok"), 1);
+    assert_eq!(
+        envoy.host.counter("issuer.idp_example_com.jwks_fetch_ok"),
+        1
+    );
     envoy.tick(0);
     assert_eq!(
         envoy.host.tick_ms, 200,

@@ -60,8 +60,11 @@ fn only_the_jwks_issuer_is_fetched_and_a_planted_jwks_never_replaces_the_secret(
         "{:?}",
         envoy.host.calls
     );
-    assert_eq!(envoy.host.counter("issuer1.jwks_fetch_ok"), 0);
-    assert_eq!(envoy.host.counter("issuer1.jwks_fetch_failed"), 0);
+    for name in ["jwks_fetch_ok", "jwks_fetch_failed"] {
+        let name = format!("issuer.{DATAHUB}.{name}");
+        assert!(envoy.host.defined.contains_key(&name), "{name}");
+        assert_eq!(envoy.host.counter(&name), 0);
+    }
     // Shared data is writable by every plugin of the process: a JWKS put under the pinned
     // issuer's names is not taken up, so the main IdP's key cannot sign for it.
     let name = format!("oidc-gate.v1|{DATAHUB}|discovery|jwks");

@@ -64,3 +64,35 @@ fn pages_and_redirects_become_grpc_errors_without_html_or_location() {
     );
     assert!(header(&reply, "location").is_empty());
 }
+
+#[test]
+fn error_pages_and_refusals_name_their_request_and_protocol_bodies_stay_as_they_are() {
+    use crate::core::decide::RequestId;
+    use crate::core::flow::answer::{reply, with_request_id};
+    let id = RequestId::parse(b"abc-123").unwrap();
+    let page = the_reply(error_page(400, "bad_host", "Bad host.", vec![]));
+    let page = with_request_id(page, &id);
+    assert!(
+        page.body
+            .ends_with("<p>Request id: <code>abc-123</code></p>\n"),
+        "{}",
+        page.body
+    );
+    let deny = Deny::bad_token("expired");
+    let refusal = with_request_id(the_reply(denied(&deny, Vec::new())), &id);
+    assert!(
+        refusal.body.ends_with("request id: abc-123\n"),
+        "{}",
+        refusal.body
+    );
+    let json = vec![("content-type", "application/json".to_string())];
+    let Effect::Reply(protocol) = reply(400, json, "{\"error\":\"invalid_request\"}".into()) else {
+        panic!("not a reply")
+    };
+    assert_eq!(with_request_id(protocol.clone(), &id), protocol);
+    let to = redirect("/".into(), vec![]);
+    let Effect::Reply(to) = to else {
+        panic!("not a reply")
+    };
+    assert_eq!(with_request_id(to.clone(), &id), to);
+}
