@@ -4,7 +4,7 @@ use serde_json::json;
 
 const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
-fn minimal() -> Value {
+pub(crate) fn minimal() -> Value {
     json!({
         "issuer": "https://idp.example.com",
         "idp_cluster": "idp",
@@ -14,11 +14,11 @@ fn minimal() -> Value {
     })
 }
 
-fn no_env(_: &str) -> Option<String> {
+pub(crate) fn no_env(_: &str) -> Option<String> {
     None
 }
 
-fn with(changes: Value) -> Value {
+pub(crate) fn with(changes: Value) -> Value {
     let mut config = minimal();
     for (k, v) in changes.as_object().unwrap() {
         if v.is_null() {

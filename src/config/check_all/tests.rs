@@ -1,34 +1,7 @@
 use serde_json::{json, Value};
 
+use crate::config::tests::{minimal, no_env, with};
 use crate::config::{Config, ConfigError};
-
-const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
-
-fn no_env(_: &str) -> Option<String> {
-    None
-}
-
-fn valid() -> Value {
-    json!({
-        "issuer": "https://idp.example.com",
-        "idp_cluster": "idp",
-        "client_id": "app",
-        "client_secret": "s3cret",
-        "session_keys": [KEY],
-    })
-}
-
-fn with(changes: Value) -> Value {
-    let mut config = valid();
-    for (k, v) in changes.as_object().unwrap() {
-        if v.is_null() {
-            config.as_object_mut().unwrap().remove(k);
-        } else {
-            config[k] = v.clone();
-        }
-    }
-    config
-}
 
 fn check_all(config: &Value) -> Vec<ConfigError> {
     Config::check_all(config.to_string().as_bytes(), &no_env)
@@ -40,7 +13,7 @@ fn fields(errors: &[ConfigError]) -> Vec<&str> {
 
 #[test]
 fn a_valid_configuration_has_no_errors() {
-    assert_eq!(check_all(&valid()), vec![]);
+    assert_eq!(check_all(&minimal()), vec![]);
 }
 
 #[test]

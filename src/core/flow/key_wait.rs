@@ -67,19 +67,9 @@ pub fn resume(
     inputs: &Inputs,
     random: &mut dyn Random,
 ) -> Option<Step> {
-    let mut step = match decide_again(held, progress, verifier, revocations, inputs, random)? {
-        Resumed::Answer(effects) => Step::done(effects),
-        Resumed::Flow(step) => step,
-    };
+    let mut step = decide_again(held, progress, verifier, revocations, inputs, random)?;
     step.effects = audit::carry_out(step.effects, &held.request, inputs.config);
     Some(step)
-}
-
-/// What a held request does once it need not wait.
-enum Resumed {
-    Answer(Vec<Effect>),
-    /// It calls the IdP itself (its opaque token's check ended without an answer).
-    Flow(Step),
 }
 
 fn decide_again(
@@ -89,14 +79,14 @@ fn decide_again(
     revocations: &dyn Revocations,
     inputs: &Inputs,
     random: &mut dyn Random,
-) -> Option<Resumed> {
+) -> Option<Step> {
     let config = inputs.config;
     let waiting = inputs.now_ms < held.deadline_ms;
     let request = &held.request;
     let decision = match &held.wait {
         Wait::Refresh(session) => {
             return refresh_ended(session, request, progress.refresh, waiting, inputs, random)
-                .map(Resumed::Answer)
+                .map(Step::done)
         }
         Wait::Refetch { since_ms, .. } if waiting && progress.fetch_completed_ms < *since_ms => {
             return None
@@ -119,10 +109,10 @@ fn decide_again(
             let deny = Deny::token_check_unavailable("token_check_unavailable");
             answer::of(Decision::Deny(deny), request, config)
         }
-        // Its token is in flight for no one now (the call failed, or keys just arrived).
+        // Its token is in flight for no one now (the call failed, or keys just arrived): it
+        // calls the IdP itself.
         Decision::CheckOpaque(check) if waiting => {
-            let step = opaque_check::begin(*check, request.clone(), inputs);
-            return Some(Resumed::Flow(step));
+            return Some(opaque_check::begin(*check, request.clone(), inputs))
         }
         Decision::CheckOpaque(check) => opaque_check::not_asked(config, &check, request),
         Decision::StartLogin => login_start::start(inputs, request, random),
@@ -132,7 +122,7 @@ fn decide_again(
         }
         other => answer::of(other, request, config),
     };
-    Some(Resumed::Answer(effects))
+    Some(Step::done(effects))
 }
 
 /// A request waiting on another's refresh of its session.
