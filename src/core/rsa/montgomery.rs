@@ -83,7 +83,7 @@ impl Modulus {
         let top_bit = 63 - e.leading_zeros();
         // acc holds base^(e >> bit) after each step; stop before bit 0.
         for bit in (1..top_bit).rev() {
-            self.mul_into(&acc, &acc, &mut tmp);
+            self.square_into(&acc, &mut tmp);
             std::mem::swap(&mut acc, &mut tmp);
             if (e >> bit) & 1 == 1 {
                 self.mul_into(&acc, &base_mont, &mut tmp);
@@ -91,7 +91,7 @@ impl Modulus {
             }
         }
         // Square to base^(e - 1)·R, then multiply by the plain base: base^e·R·R⁻¹ = base^e.
-        self.mul_into(&acc, &acc, &mut tmp);
+        self.square_into(&acc, &mut tmp);
         self.mul(&tmp, base)
     }
 
@@ -134,6 +134,82 @@ impl Modulus {
         if t[k] != 0 || !less_than(out, n) {
             subtract_in_place(out, n);
         }
+    }
+}
+
+impl Modulus {
+    /// out = a²·R⁻¹ mod n, for a < n (exactly `limbs` long), fully reduced: what
+    /// `mul_into(a, a, out)` gives, for about three quarters of its multiplications.
+    ///
+    /// Separated operand scanning: the square first, computing each cross product a[i]·a[j]
+    /// once and doubling their sum (k(k-1)/2 + k products instead of k²), then the k passes of
+    /// Montgomery reduction over the 2k-limb result. Squarings are 16 of RS256's 18
+    /// multiplications.
+    fn square_into(&self, a: &[u32], out: &mut [u32]) {
+        let n = self.limbs.as_slice();
+        let k = n.len();
+        let mut buffer = [0u32; 2 * MAX_LIMBS];
+        let t = &mut buffer[..2 * k];
+        let a = &a[..k];
+        add_cross_products(a, t);
+        // Their sum is below a²/2, so doubling shifts nothing out.
+        shift_left_one(t);
+        add_diagonal(a, t);
+        let top = self.reduce_in_place(t);
+        let out = &mut out[..k];
+        out.copy_from_slice(&t[k..]);
+        if top || !less_than(out, n) {
+            subtract_in_place(out, n);
+        }
+    }
+
+    /// Montgomery reduction of the 2k-limb `t` (below n·R): afterwards t[k..] holds
+    /// t·R⁻¹ mod n plus possibly n, with the returned bit above it.
+    fn reduce_in_place(&self, t: &mut [u32]) -> bool {
+        let n = self.limbs.as_slice();
+        let k = n.len();
+        let mut top_carry = 0u64;
+        for i in 0..k {
+            let m = u64::from(t[i].wrapping_mul(self.n0_inv));
+            let mut carry = 0u64;
+            for (t_ij, &n_j) in t[i..i + k].iter_mut().zip(n) {
+                let sum = u64::from(*t_ij) + m * u64::from(n_j) + carry;
+                *t_ij = sum as u32;
+                carry = sum >> 32;
+            }
+            let sum = u64::from(t[i + k]) + carry + top_carry;
+            t[i + k] = sum as u32;
+            top_carry = sum >> 32;
+        }
+        top_carry != 0
+    }
+}
+
+/// t += Σ a[i]·a[j] for i < j, at limb i + j; t starts at zero.
+fn add_cross_products(a: &[u32], t: &mut [u32]) {
+    let k = a.len();
+    for i in 0..k {
+        let a_i = u64::from(a[i]);
+        let mut carry = 0u64;
+        for j in i + 1..k {
+            let sum = u64::from(t[i + j]) + a_i * u64::from(a[j]) + carry;
+            t[i + j] = sum as u32;
+            carry = sum >> 32;
+        }
+        t[i + k] = carry as u32;
+    }
+}
+
+/// t += Σ a[i]² at limb 2i.
+fn add_diagonal(a: &[u32], t: &mut [u32]) {
+    let mut carry = 0u64;
+    for (i, &a_i) in a.iter().enumerate() {
+        let square = u64::from(a_i) * u64::from(a_i);
+        let low = u64::from(t[2 * i]) + (square & 0xffff_ffff) + carry;
+        t[2 * i] = low as u32;
+        let high = u64::from(t[2 * i + 1]) + (square >> 32) + (low >> 32);
+        t[2 * i + 1] = high as u32;
+        carry = high >> 32;
     }
 }
 

@@ -129,3 +129,57 @@ fn montgomery_constants() {
         expected
     );
 }
+
+/// Random limbs below `modulus` (at most its limb count, top limb cleared).
+fn random_below(rng: &mut StdRng, modulus: &Modulus) -> Vec<u32> {
+    let mut limbs: Vec<u32> = (0..modulus.limbs.len()).map(|_| rng.gen()).collect();
+    if let Some(top) = limbs.last_mut() {
+        *top %= modulus.limbs.last().copied().unwrap_or(1).max(1);
+    }
+    limbs
+}
+
+fn assert_square_is_mul(modulus: &Modulus, a: &[u32]) {
+    let mut squared = vec![0u32; a.len()];
+    let mut multiplied = vec![0u32; a.len()];
+    modulus.square_into(a, &mut squared);
+    modulus.mul_into(a, a, &mut multiplied);
+    assert_eq!(squared, multiplied, "{modulus:?} a={a:08x?}");
+}
+
+#[test]
+fn squaring_agrees_with_multiplication() {
+    let mut rng = StdRng::seed_from_u64(0x5eed_0003);
+    for bits in [2, 31, 32, 33, 64, 65, 255, 1024, 2047, 2048, 3072, 4096] {
+        for _ in 0..20 {
+            let modulus = Modulus::from_be_bytes(&random_modulus(&mut rng, bits)).unwrap();
+            let a = random_below(&mut rng, &modulus);
+            assert_square_is_mul(&modulus, &a);
+        }
+    }
+}
+
+#[test]
+fn squaring_edge_values() {
+    let mut rng = StdRng::seed_from_u64(0x5eed_0004);
+    for bits in [32, 2048, 4096] {
+        // An all-ones modulus, and a random one: the largest value, the smallest, and values
+        // whose limbs are all ones below the top (every carry chain runs its full length).
+        let ones = Modulus::from_be_bytes(&vec![0xffu8; bits / 8]).unwrap();
+        let random = Modulus::from_be_bytes(&random_modulus(&mut rng, bits)).unwrap();
+        for modulus in [ones, random] {
+            let mut n_minus_one = modulus.limbs.clone();
+            n_minus_one[0] -= 1;
+            let mut all_ones_below = vec![u32::MAX; modulus.limbs.len()];
+            if let Some(top) = all_ones_below.last_mut() {
+                *top = modulus.limbs.last().unwrap() - 1;
+            }
+            let k = modulus.limbs.len();
+            let (zero, mut one) = (vec![0u32; k], vec![0u32; k]);
+            one[0] = 1;
+            for a in [n_minus_one, all_ones_below, zero, one] {
+                assert_square_is_mul(&modulus, &a);
+            }
+        }
+    }
+}
