@@ -55,16 +55,27 @@ pub fn any_cookie<'a>(
 }
 
 /// The non-empty `;`-separated pairs of one header value, trimmed of optional whitespace.
+/// `memchr` finds each `;` a word at a time: session cookies run to kilobytes, and every
+/// request that carries them is scanned.
 fn split_pairs(header: &[u8]) -> impl Iterator<Item = &[u8]> {
-    header
-        .split(|&b| b == b';')
-        .map(trim_ows)
-        .filter(|pair| !pair.is_empty())
+    let mut rest = Some(header);
+    std::iter::from_fn(move || loop {
+        let bytes = rest?;
+        let (pair, next) = match memchr::memchr(b';', bytes) {
+            Some(at) => (&bytes[..at], Some(&bytes[at + 1..])),
+            None => (bytes, None),
+        };
+        rest = next;
+        let pair = trim_ows(pair);
+        if !pair.is_empty() {
+            return Some(pair);
+        }
+    })
 }
 
 /// The name of a raw pair, when it has one we can read.
 fn pair_name(pair: &[u8]) -> Option<&str> {
-    let end = pair.iter().position(|&b| b == b'=')?;
+    let end = memchr::memchr(b'=', pair)?;
     std::str::from_utf8(trim_ows(&pair[..end])).ok()
 }
 

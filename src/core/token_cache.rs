@@ -8,7 +8,6 @@
 //! token signed by a retired key stops working at the next JWKS fetch.
 
 use std::collections::HashMap;
-use std::rc::Rc;
 
 use rustc_hash::FxBuildHasher;
 
@@ -28,7 +27,9 @@ pub struct Verdict {
 }
 
 struct Slot<V> {
-    key: Rc<str>,
+    key: Box<str>,
+    /// `fingerprint(key)`, which indexes the slot.
+    fingerprint: u64,
     value: V,
     /// First second at which the token is no longer accepted (`exp` + clock skew).
     invalid_from: u64,
@@ -38,10 +39,12 @@ struct Slot<V> {
     referenced: bool,
 }
 
-/// Keys are whole credentials, compared in full on a hit; the fast non-cryptographic hash only
-/// spreads them (keys cannot be chosen to collide usefully: every entry was verified first).
+/// Slots are found by a 64-bit fingerprint of their credential, and a hit compares the whole
+/// credential: two credentials with one fingerprint only cost each other their entry (the
+/// newer takes the slot), never a hit for the wrong one. The fingerprint is not a secret or a
+/// defence: every entry was verified before it was inserted.
 pub struct TokenCache<V = Verdict> {
-    index: HashMap<Rc<str>, usize, FxBuildHasher>,
+    index: HashMap<u64, usize, FxBuildHasher>,
     slots: Vec<Slot<V>>,
     /// The CLOCK hand: the next slot considered for eviction.
     hand: usize,
@@ -68,8 +71,11 @@ impl<V: Clone> TokenCache<V> {
     }
 
     pub fn get(&mut self, token: &str, now_s: u64) -> Option<V> {
-        let at = *self.index.get(token)?;
+        let at = *self.index.get(&fingerprint(token.as_bytes()))?;
         let slot = &mut self.slots[at];
+        if !same_bytes(slot.key.as_bytes(), token.as_bytes()) {
+            return None;
+        }
         if now_s >= slot.invalid_from {
             self.remove_at(at);
             return None;
@@ -85,14 +91,10 @@ impl<V: Clone> TokenCache<V> {
         if token.len() > self.max_key_bytes {
             return;
         }
-        if let Some(&at) = self.index.get(token) {
-            let slot = &mut self.slots[at];
-            (slot.value, slot.valid_from, slot.invalid_from) = (value, valid_from, invalid_from);
-            return;
-        }
-        let key: Rc<str> = token.into();
+        let fingerprint = fingerprint(token.as_bytes());
         let slot = Slot {
-            key: key.clone(),
+            key: token.into(),
+            fingerprint,
             value,
             invalid_from,
             valid_from,
@@ -100,16 +102,22 @@ impl<V: Clone> TokenCache<V> {
             // credentials cannot push out the ones clients repeat.
             referenced: false,
         };
+        if let Some(&at) = self.index.get(&fingerprint) {
+            // The same credential again, or another with its fingerprint: either way the
+            // newest takes the slot.
+            self.slots[at] = slot;
+            return;
+        }
         let at = if self.slots.len() < self.capacity {
             self.slots.push(slot);
             self.slots.len() - 1
         } else {
             let at = self.victim();
             let old = std::mem::replace(&mut self.slots[at], slot);
-            self.index.remove(&old.key);
+            self.index.remove(&old.fingerprint);
             at
         };
-        self.index.insert(key, at);
+        self.index.insert(fingerprint, at);
     }
 
     /// The slot to reuse: the first from the hand on not used since the hand last passed it
@@ -131,9 +139,9 @@ impl<V: Clone> TokenCache<V> {
     /// Drops the slot at `at`; the last slot takes its place.
     fn remove_at(&mut self, at: usize) {
         let removed = self.slots.swap_remove(at);
-        self.index.remove(&removed.key);
+        self.index.remove(&removed.fingerprint);
         if let Some(moved) = self.slots.get(at) {
-            self.index.insert(moved.key.clone(), at);
+            self.index.insert(moved.fingerprint, at);
         }
     }
 
@@ -152,6 +160,41 @@ impl<V: Clone> TokenCache<V> {
     }
 }
 
+/// A 64-bit hash of a credential, eight bytes per step: in WebAssembly, 64-bit arithmetic is
+/// native, while the general-purpose hashers take the 32-bit `usize` steps of wasm32.
+fn fingerprint(bytes: &[u8]) -> u64 {
+    const MULTIPLIER: u64 = 0xf135_7aea_2e62_a9c5;
+    let step = |hash: u64, word: u64| (hash.rotate_left(26) ^ word).wrapping_mul(MULTIPLIER);
+    let (words, tail) = words(bytes);
+    let hash = words.fold(bytes.len() as u64, step);
+    step(hash, tail)
+}
+
+/// Whether two credentials are the same, compared eight bytes at a time: `==` on slices is a
+/// byte-by-byte `memcmp` in wasm32's runtime, and credentials run to kilobytes.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let ((a_words, a_tail), (b_words, b_tail)) = (words(a), words(b));
+    a_tail == b_tail && a_words.eq(b_words)
+}
+
+/// The little-endian words of `bytes`, and the bytes after the last whole word, zero-padded.
+fn words(bytes: &[u8]) -> (impl Iterator<Item = u64> + '_, u64) {
+    let chunks = bytes.chunks_exact(8);
+    let mut tail = [0u8; 8];
+    for (to, from) in tail.iter_mut().zip(chunks.remainder()) {
+        *to = *from;
+    }
+    let words = chunks.map(|chunk| {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        u64::from_le_bytes(word)
+    });
+    (words, u64::from_le_bytes(tail))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,6 +211,32 @@ mod tests {
                 forward_token: None,
             }),
         }
+    }
+
+    #[test]
+    fn only_the_very_same_credential_hits() {
+        let mut cache: TokenCache = TokenCache::default();
+        let token = "eyJhbGciOiJSUzI1NiJ9.payload.signature-of-odd-length";
+        cache.insert(token, verdict("a"), 0, 100);
+        for at in 0..token.len() {
+            let mut other = token.as_bytes().to_vec();
+            other[at] ^= 0x01;
+            let other = String::from_utf8(other).unwrap();
+            assert_eq!(cache.get(&other, 1), None, "differs at byte {at}");
+        }
+        for other in [&token[..token.len() - 1], &format!("{token}\0"), ""] {
+            assert_eq!(cache.get(other, 1), None, "{other:?}");
+        }
+        assert_eq!(cache.get(token, 1), Some(verdict("a")));
+    }
+
+    #[test]
+    fn a_credential_inserted_again_takes_its_new_verdict() {
+        let mut cache: TokenCache = TokenCache::default();
+        cache.insert("t", verdict("a"), 0, 100);
+        cache.insert("t", verdict("b"), 0, 100);
+        assert_eq!(cache.len(), 1);
+        assert_eq!(cache.get("t", 1), Some(verdict("b")));
     }
 
     #[test]
