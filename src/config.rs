@@ -701,7 +701,7 @@ fn logout_config(f: &mut Fields) -> Result<LogoutConfig, ConfigError> {
 fn kept_claims(rules: &Rules, claim_headers: &[(String, String)]) -> Vec<String> {
     let mut names = rules.claim_names();
     for (_, claim) in claim_headers {
-        policy::insert_sorted(&mut names, claim);
+        policy::insert_sorted(&mut names, claim.as_str());
     }
     names.into_iter().map(String::from).collect()
 }
