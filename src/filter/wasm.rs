@@ -37,7 +37,7 @@ thread_local! {
     /// Metric ids by name, defined on first use.
     static METRICS: RefCell<FxHashMap<String, u32>> = RefCell::new(FxHashMap::default());
     /// The per-request counters, by (prefix, label): found without building a name or
-    /// hashing it with SipHash.
+    /// hashing it.
     static LABELLED: RefCell<FxHashMap<(&'static str, &'static str), u32>> =
         RefCell::new(FxHashMap::default());
 }
