@@ -23,7 +23,7 @@ use serde_json::Value;
 use crate::core::header_names;
 use crate::core::hs256::Hs256Key;
 use crate::core::http_url;
-use crate::core::policy::Rules;
+use crate::core::policy::{self, Rules};
 use crate::core::token_cache::DEFAULT_CAPACITY;
 use fields::Fields;
 pub use opaque::{OpaqueMethod, OpaqueTokens};
@@ -700,9 +700,9 @@ fn logout_config(f: &mut Fields) -> Result<LogoutConfig, ConfigError> {
 /// Every claim the rules name or a claim header shows, once each.
 fn kept_claims(rules: &Rules, claim_headers: &[(String, String)]) -> Vec<String> {
     let mut names = rules.claim_names();
-    names.extend(claim_headers.iter().map(|(_, claim)| claim.as_str()));
-    names.sort_unstable();
-    names.dedup();
+    for (_, claim) in claim_headers {
+        policy::insert_sorted(&mut names, claim.as_str());
+    }
     names.into_iter().map(String::from).collect()
 }
 

@@ -207,15 +207,21 @@ impl Fields {
                 format!("must be an object of host -> cluster, got {}", kind(&value)),
             ));
         };
-        map.into_iter()
-            .map(|(host, cluster)| match cluster {
-                Value::String(c) if !c.is_empty() => Ok((host.to_ascii_lowercase(), c)),
-                _ => Err(error(
-                    format!("{}.{host}", self.path(key)),
-                    "must be a non-empty cluster name",
-                )),
-            })
-            .collect()
+        // Inserted one by one: collecting into a BTreeMap sorts the pairs first, and that sort
+        // instantiation is ~5 KB of the module. A later duplicate wins either way.
+        let mut clusters = BTreeMap::new();
+        for (host, cluster) in map {
+            match cluster {
+                Value::String(c) if !c.is_empty() => clusters.insert(host.to_ascii_lowercase(), c),
+                _ => {
+                    return Err(error(
+                        format!("{}.{host}", self.path(key)),
+                        "must be a non-empty cluster name",
+                    ))
+                }
+            };
+        }
+        Ok(clusters)
     }
 
     /// An object whose values are strings or lists of strings (one string: a list of one).

@@ -129,7 +129,7 @@ impl Rules {
                         candidates(rule) && rule.path.as_ref().map_or(true, |p| p.matches(reading))
                     });
                     match first {
-                        Some((index, _)) => picked.push(index),
+                        Some((index, _)) => insert_sorted(picked, index),
                         None => any_default = true,
                     }
                 }
@@ -137,7 +137,7 @@ impl Rules {
             None => {
                 for (index, rule) in self.rules.iter().enumerate() {
                     if candidates(&rule) {
-                        picked.push(index);
+                        picked.push(index); // in index order: stays sorted
                         if rule.path.is_none() {
                             break;
                         }
@@ -148,8 +148,6 @@ impl Rules {
                     .map_or(true, |&i| self.rules[i].path.is_some());
             }
         }
-        picked.sort_unstable();
-        picked.dedup();
         self.combine(picked, any_default)
     }
 
@@ -180,12 +178,12 @@ pub enum Shortfall {
 impl Rules {
     /// Every claim a rule names, which credentials must carry in their [`Grants`].
     pub fn claim_names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = (0..self.rules.len())
-            .filter_map(|i| self.requirements(i))
-            .flat_map(|r| r.required_claims.iter().map(|c| c.claim.as_str()))
-            .collect();
-        names.sort_unstable();
-        names.dedup();
+        let mut names = Vec::new();
+        for requirements in (0..self.rules.len()).filter_map(|i| self.requirements(i)) {
+            for required in &requirements.required_claims {
+                insert_sorted(&mut names, required.claim.as_str());
+            }
+        }
         names
     }
 
@@ -313,6 +311,15 @@ impl PathPattern {
 }
 
 /// Matches path segments against glob segments (`**`: any number of whole segments).
+/// Adds `item` to sorted, duplicate-free `list` unless it is there. Rather than a sort and a
+/// dedup: the lists are short (a request's picked rules, a configuration's claim names), and
+/// each sort instantiation was 4-11 KB of the module.
+pub fn insert_sorted<T: Ord>(list: &mut Vec<T>, item: T) {
+    if let Err(at) = list.binary_search(&item) {
+        list.insert(at, item);
+    }
+}
+
 fn glob_segments(pattern: &[String], parts: &[&[u8]]) -> bool {
     match pattern.split_first() {
         None => parts.is_empty(),

@@ -185,9 +185,8 @@ impl Slot {
     /// [`ENTRIES_PER_SLOT`] kept: the new entry, and of the others those that end last.
     fn with(&self, sid: &str, now_ms: u64, until_ms: u64, outcome: Outcome) -> Slot {
         let mut next = self.without(sid, now_ms);
-        if next.entries.len() >= ENTRIES_PER_SLOT {
-            next.entries.sort_by_key(|e| std::cmp::Reverse(e.until_ms));
-            next.entries.truncate(ENTRIES_PER_SLOT - 1);
+        while next.entries.len() >= ENTRIES_PER_SLOT {
+            next.drop_first_to_end();
         }
         next.entries.push(Entry {
             sid: sid.to_string(),
@@ -195,6 +194,18 @@ impl Slot {
             outcome,
         });
         next
+    }
+
+    /// Drops the entry that ends first (of those ending together, the last one). Found by a
+    /// scan, not a sort: a slot holds a handful of entries, and a sort instantiation for them
+    /// is ~5 KB of the module.
+    fn drop_first_to_end(&mut self) {
+        let first = (0..self.entries.len())
+            .rev()
+            .min_by_key(|&i| self.entries[i].until_ms);
+        if let Some(i) = first {
+            self.entries.remove(i);
+        }
     }
 
     /// This slot without `sid`'s entry and without dead entries (a deferral that ran out is

@@ -2,7 +2,7 @@
 //! fetch lease in shared data (`core::key_fetch`) and fetches; every VM picks the result up
 //! from shared data.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use crate::core::discovery;
 use crate::core::flow::{Call, CallResponse, Level};
@@ -40,14 +40,14 @@ struct InFlight {
 pub struct KeyFetcher {
     vm_id: u64,
     /// Dispatched calls, by token.
-    calls: HashMap<u32, InFlight>,
+    calls: FxHashMap<u32, InFlight>,
 }
 
 impl KeyFetcher {
     pub fn new(vm_id: u64) -> KeyFetcher {
         KeyFetcher {
             vm_id,
-            calls: HashMap::new(),
+            calls: FxHashMap::default(),
         }
     }
 

@@ -5,8 +5,9 @@
 //! VM picks up what any VM fetched from shared data on its next tick.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
+
+use rustc_hash::FxHashMap;
 
 use crate::config::{Config, Environment};
 use crate::core::flow::{CallResponse, Level};
@@ -33,7 +34,7 @@ pub struct Root {
     worker: Option<Rc<RefCell<Worker>>>,
     fetcher: KeyFetcher,
     /// Token revocations (RFC 7009) in flight: when each was sent.
-    revocations: HashMap<u32, u64>,
+    revocations: FxHashMap<u32, u64>,
     tick_ms: u64,
     ticks: u64,
 }
@@ -43,7 +44,7 @@ impl Root {
         Root {
             worker: None,
             fetcher: KeyFetcher::new(random_id(host)),
-            revocations: HashMap::new(),
+            revocations: FxHashMap::default(),
             tick_ms: 0,
             ticks: 0,
         }

@@ -2,7 +2,6 @@
 //! [`Host`] with host calls, and the contexts hand each host callback to `Root` or `Stream`.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::time::{Duration, UNIX_EPOCH};
 
 use proxy_wasm::hostcalls;
@@ -36,9 +35,9 @@ pub struct ProxyHost;
 
 thread_local! {
     /// Metric ids by name, defined on first use.
-    static METRICS: RefCell<HashMap<String, u32>> = RefCell::new(HashMap::new());
+    static METRICS: RefCell<FxHashMap<String, u32>> = RefCell::new(FxHashMap::default());
     /// The per-request counters, by (prefix, label): found without building a name or
-    /// hashing it with SipHash.
+    /// hashing it.
     static LABELLED: RefCell<FxHashMap<(&'static str, &'static str), u32>> =
         RefCell::new(FxHashMap::default());
 }

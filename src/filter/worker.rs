@@ -1,8 +1,10 @@
 //! The state of one worker VM, shared by its root context and its HTTP contexts: the
 //! configuration, what it knows of each issuer, and the requests it holds.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::rc::Rc;
+
+use rustc_hash::FxHashMap;
 
 use crate::config::Config;
 use crate::core::decide::{Request, Verifier};
@@ -63,17 +65,17 @@ pub struct Worker {
     /// Held requests, and since when.
     held: BTreeMap<u32, (Held, u64)>,
     /// When each request's IdP call in flight was sent, by context.
-    pub calls_sent: HashMap<u32, u64>,
+    pub calls_sent: FxHashMap<u32, u64>,
     /// Shared-data name prefix of what concerns sessions: the refresh board
     /// (`core::refresh_board`), the revocation list, the seen logout tokens.
     pub prefix: String,
     /// Calls to the IdP the root context sends on its next tick (token revocations).
     pub idp_outbox: Vec<Call>,
     /// Headers for requests' responses (`Set-Cookie`, audit notes), by context.
-    pub response_headers: HashMap<u32, Vec<(&'static str, String)>>,
+    pub response_headers: FxHashMap<u32, Vec<(&'static str, String)>>,
     /// Flows that held requests started when they were resumed (an IdP call of their own),
     /// for their streams to take up when the call is answered.
-    adopted: HashMap<u32, Flow>,
+    adopted: FxHashMap<u32, Flow>,
 }
 
 impl Worker {
@@ -101,11 +103,11 @@ impl Worker {
             issuers: (0..count).map(|_| IssuerView::default()).collect(),
             debug: false,
             held: BTreeMap::new(),
-            calls_sent: HashMap::new(),
+            calls_sent: FxHashMap::default(),
             prefix,
             idp_outbox: Vec::new(),
-            response_headers: HashMap::new(),
-            adopted: HashMap::new(),
+            response_headers: FxHashMap::default(),
+            adopted: FxHashMap::default(),
         }
     }
 

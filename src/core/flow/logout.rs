@@ -2,6 +2,8 @@
 //! IdP's end_session endpoint, and the legacy API call answered `201`. Either way the session
 //! is revoked on this Envoy and its refresh token at the IdP.
 
+use serde::Serialize;
+
 use crate::config::Config;
 use crate::core::decide::{Logout, Request};
 use crate::core::discovery::Discovery;
@@ -13,15 +15,26 @@ use super::answer::{clear_session_cookies, redirect, reply};
 use super::callback::form_post;
 use super::{Effect, Inputs};
 
+/// The legacy API's answer (the dashboard reads `afterLogoutURL`). A struct, not `json!`: see
+/// `backchannel::error_body`.
+#[derive(Serialize)]
+struct LogoutBody<'a> {
+    #[serde(rename = "afterLogoutURL")]
+    after_logout_url: &'a str,
+}
+
 pub fn respond(inputs: &Inputs, request: &Request, logout: Logout) -> Vec<Effect> {
     let config = inputs.config;
     let mut headers = clear_session_cookies(config);
     let (session, answer) = match logout {
         Logout::Api(session) => {
-            let after = &config.logout.after_logout_url;
-            let body = serde_json::json!({ "afterLogoutURL": after });
+            let body = LogoutBody {
+                after_logout_url: &config.logout.after_logout_url,
+            };
+            // One string member: serializing cannot fail.
+            let body = serde_json::to_string(&body).unwrap_or_default();
             headers.push(("content-type", "application/json".to_string()));
-            (Some(session), reply(201, headers, body.to_string()))
+            (Some(session), reply(201, headers, body))
         }
         Logout::Navigate(session) => {
             let origin = Origin::from_request(&request.scheme, &request.authority);

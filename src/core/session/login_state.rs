@@ -168,16 +168,26 @@ pub fn flow_cookies_to_evict(
             _ => dead.push(name),
         }
     }
-    live.sort();
     let excess = (live.len() + 1).saturating_sub(MAX_FLOW_COOKIES);
     let mut evict: Vec<String> = Vec::new();
-    for name in dead
-        .into_iter()
-        .chain(live.into_iter().take(excess).map(|(_, n)| n))
-    {
+    for name in dead.into_iter().chain(oldest(live, excess)) {
         if !evict.iter().any(|e| e == name) {
             evict.push(name.to_string());
         }
     }
     evict
+}
+
+/// The names of the `count` earliest-expiring cookies, earliest first. Picked one at a time
+/// rather than sorted: usually `count` is 0 or 1, the quadratic worst case is cheap next to
+/// opening each cookie, and a sort instantiation for these pairs is ~7 KB of the module.
+fn oldest(mut live: Vec<(u64, &str)>, count: usize) -> Vec<&str> {
+    let mut picked = Vec::new();
+    while picked.len() < count {
+        let Some(first) = (0..live.len()).min_by_key(|&i| live[i]) else {
+            break;
+        };
+        picked.push(live.swap_remove(first).1);
+    }
+    picked
 }

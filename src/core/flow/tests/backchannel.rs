@@ -169,6 +169,9 @@ fn bad_requests_get_400_with_a_reason_and_end_nothing() {
         assert_eq!(header(reply, "cache-control"), ["no-store"], "{body}");
         let answer: Value = serde_json::from_str(&reply.body).unwrap();
         assert_eq!(answer["error"], "invalid_request", "{body}");
+        let reason = answer["error_description"].as_str().unwrap_or_default();
+        assert!(!reason.is_empty(), "{body}: {}", reply.body);
+        assert_eq!(answer.as_object().map(|o| o.len()), Some(2), "{body}");
         assert!(
             !step
                 .effects
