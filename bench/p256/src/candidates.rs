@@ -17,6 +17,8 @@ pub fn all(case: &Case) -> Vec<Prepared> {
         #[cfg(feature = "ring")]
         list.push(ring_es256(case));
     } else if case.alg == "ES384" {
+        #[cfg(feature = "ours")]
+        list.push(ours_p384(case));
         #[cfg(feature = "p384")]
         list.push(p384(case));
         #[cfg(feature = "ring")]
@@ -58,6 +60,21 @@ fn ours(case: &Case) -> Prepared {
     });
     Prepared {
         candidate: "oidc-gate core::p256 (setup incl. 1st verify)",
+        setup_micros,
+        verify: Box::new(move |message, signature| key.verify(message, signature)),
+    }
+}
+
+#[cfg(feature = "ours")]
+fn ours_p384(case: &Case) -> Prepared {
+    use oidc_gate::core::p384::P384VerifyingKey;
+    let (setup_micros, key) = timed_setup(|| {
+        let key = P384VerifyingKey::from_coordinates(&case.x, &case.y).expect("key");
+        assert!(key.verify(&case.message, &case.signature));
+        key
+    });
+    Prepared {
+        candidate: "oidc-gate core::p384 (setup incl. 1st verify)",
         setup_micros,
         verify: Box::new(move |message, signature| key.verify(message, signature)),
     }
