@@ -11,7 +11,6 @@ use super::field::{less_than, Limbs};
 use super::Curve;
 
 /// A finite point (infinity has no affine form).
-#[derive(Debug, PartialEq, Eq)]
 pub(super) struct Affine<C, const L: usize> {
     pub(super) x: Limbs<L>,
     pub(super) y: Limbs<L>,
@@ -19,7 +18,6 @@ pub(super) struct Affine<C, const L: usize> {
 }
 
 /// Z = 0 is the point at infinity.
-#[derive(Debug)]
 pub(super) struct Jacobian<C, const L: usize> {
     pub(super) x: Limbs<L>,
     pub(super) y: Limbs<L>,
