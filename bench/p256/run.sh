@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ES256 and EdDSA verification benchmark: every candidate, natively and as wasm32-wasip1 in Node's
+# ES256, ES384 and EdDSA verification benchmark: every candidate, natively and as wasm32-wasip1 in Node's
 # V8 (TurboFan up front, as Envoy runs it). See README.md.
 #   bench/p256/run.sh [FILTER]   timing tables, native then V8 (FILTER: part of candidate names)
 #   bench/p256/run.sh sizes      .wasm size that each third-party candidate adds to the harness.

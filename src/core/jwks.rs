@@ -13,9 +13,9 @@ use base64::Engine as _;
 use jwt_compact::{Algorithm, AlgorithmSignature};
 use serde_json::{Map, Value};
 
-use super::es384::Es384;
 use super::hs256::Hs256Key;
 use super::p256::P256VerifyingKey;
+use super::p384::P384VerifyingKey;
 use super::rsa::{bit_length, RsaAlg, RsaVerifyingKey, MAX_MODULUS_BITS, MIN_MODULUS_BITS};
 
 /// Largest JWKS body we parse. Real sets are a few KiB; this bounds memory and parse time.
@@ -40,8 +40,6 @@ const JWK_BASE64: GeneralPurpose = GeneralPurpose::new(
         .with_encode_padding(false)
         .with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
-
-type P384Key = <Es384 as Algorithm>::VerifyingKey;
 
 /// The asymmetric JWS algorithms we verify. HMAC and `none` are deliberately absent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -134,7 +132,7 @@ pub enum KeyKind {
 enum PublicKey {
     Rsa(RsaVerifyingKey),
     P256(P256VerifyingKey),
-    P384(P384Key),
+    P384(P384VerifyingKey),
     Ed25519(ed25519_dalek::VerifyingKey),
 }
 
@@ -190,7 +188,7 @@ impl Jwk {
         match (&self.key, alg.rsa()) {
             (PublicKey::Rsa(key), Some(rsa)) => verify_with(&rsa, key, signing_input, signature),
             (PublicKey::P256(key), _) => key.verify(signing_input, signature),
-            (PublicKey::P384(key), _) => verify_with(&Es384, key, signing_input, signature),
+            (PublicKey::P384(key), _) => key.verify(signing_input, signature),
             (PublicKey::Ed25519(key), _) => verify_ed25519(key, signing_input, signature),
             (PublicKey::Rsa(_), None) => false,
         }
@@ -499,9 +497,7 @@ fn parse_ec(object: &Map<String, Value>) -> Result<PublicKey, SkipReason> {
     let key = if curve == "P-256" {
         P256VerifyingKey::from_coordinates(&x, &y).map(PublicKey::P256)
     } else {
-        P384Key::from_sec1_bytes(&[&[0x04], x.as_slice(), &y].concat())
-            .map(PublicKey::P384)
-            .ok()
+        P384VerifyingKey::from_coordinates(&x, &y).map(PublicKey::P384)
     };
     key.ok_or(SkipReason::InvalidKey)
 }

@@ -13,7 +13,6 @@ use rsa::{Pkcs1v15Sign, Pss, RsaPrivateKey};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
-use crate::core::es384::Es384;
 use crate::core::jwks::Alg;
 
 pub struct TestKeys {
@@ -86,10 +85,18 @@ pub fn sign(alg: Alg, message: &[u8]) -> Vec<u8> {
     let keys = keys();
     match alg {
         Alg::Es256 => Es256.sign(&keys.p256, message).as_bytes().into_owned(),
-        Alg::Es384 => Es384.sign(&keys.p384, message).as_bytes().into_owned(),
+        Alg::Es384 => es384_sign(&keys.p384, message),
         Alg::EdDsa => Ed25519.sign(&keys.ed25519, message).as_bytes().into_owned(),
         rsa_alg => rsa_sign(&keys.rsa, rsa_alg, message),
     }
+}
+
+/// An ES384 signature (r ‖ s, RFC 7518 §3.4) made with RustCrypto `p384`, independent of the
+/// code under test; RFC 6979 deterministic nonces.
+fn es384_sign(key: &p384::ecdsa::SigningKey, message: &[u8]) -> Vec<u8> {
+    use p384::ecdsa::signature::Signer;
+    let signature: p384::ecdsa::Signature = key.sign(message);
+    signature.to_bytes().to_vec()
 }
 
 /// An RS*/PS* signature made with RustCrypto `rsa`, independent of the code under test.

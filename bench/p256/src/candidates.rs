@@ -16,6 +16,13 @@ pub fn all(case: &Case) -> Vec<Prepared> {
         list.push(p256(case));
         #[cfg(feature = "ring")]
         list.push(ring_es256(case));
+    } else if case.alg == "ES384" {
+        #[cfg(feature = "ours")]
+        list.push(ours_p384(case));
+        #[cfg(feature = "p384")]
+        list.push(p384(case));
+        #[cfg(feature = "ring")]
+        list.push(ring_es384(case));
     } else {
         #[cfg(feature = "ed25519-compact")]
         list.push(ed25519_compact(case));
@@ -58,14 +65,29 @@ fn ours(case: &Case) -> Prepared {
     }
 }
 
+#[cfg(feature = "ours")]
+fn ours_p384(case: &Case) -> Prepared {
+    use oidc_gate::core::p384::P384VerifyingKey;
+    let (setup_micros, key) = timed_setup(|| {
+        let key = P384VerifyingKey::from_coordinates(&case.x, &case.y).expect("key");
+        assert!(key.verify(&case.message, &case.signature));
+        key
+    });
+    Prepared {
+        candidate: "oidc-gate core::p384 (setup incl. 1st verify)",
+        setup_micros,
+        verify: Box::new(move |message, signature| key.verify(message, signature)),
+    }
+}
+
 /// The filter's production entry point, whatever backend `jwks.rs` uses at this commit.
 #[cfg(feature = "jwk")]
 fn ours_jwk(case: &Case) -> Prepared {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine as _;
     use oidc_gate::core::jwks::{Alg, KeySet};
-    let jwk = if case.alg == "ES256" {
-        serde_json::json!({"kty": "EC", "crv": "P-256", "kid": "k",
+    let jwk = if let Some(curve) = ec_curve(case.alg) {
+        serde_json::json!({"kty": "EC", "crv": curve, "kid": "k",
             "x": URL_SAFE_NO_PAD.encode(&case.x), "y": URL_SAFE_NO_PAD.encode(&case.y)})
     } else {
         serde_json::json!({"kty": "OKP", "crv": "Ed25519", "kid": "k",
@@ -81,6 +103,15 @@ fn ours_jwk(case: &Case) -> Prepared {
             set.select(Some("k"), alg)
                 .is_ok_and(|key| key.verify(alg, message, signature))
         }),
+    }
+}
+
+#[cfg(feature = "jwk")]
+fn ec_curve(alg: &str) -> Option<&'static str> {
+    match alg {
+        "ES256" => Some("P-256"),
+        "ES384" => Some("P-384"),
+        _ => None,
     }
 }
 
@@ -100,6 +131,22 @@ fn p256(case: &Case) -> Prepared {
     }
 }
 
+#[cfg(feature = "p384")]
+fn p384(case: &Case) -> Prepared {
+    use p384::ecdsa::signature::Verifier;
+    use p384::ecdsa::{Signature, VerifyingKey};
+    let point = uncompressed(case);
+    let (setup_micros, key) = timed_setup(|| VerifyingKey::from_sec1_bytes(&point).expect("key"));
+    Prepared {
+        candidate: "p384 0.13 (RustCrypto)",
+        setup_micros,
+        verify: Box::new(move |message, signature| {
+            Signature::from_slice(signature)
+                .is_ok_and(|signature| key.verify(message, &signature).is_ok())
+        }),
+    }
+}
+
 /// ring parses the key inside every `verify`, so its per-call time includes that.
 #[cfg(feature = "ring")]
 fn ring_es256(case: &Case) -> Prepared {
@@ -110,6 +157,21 @@ fn ring_es256(case: &Case) -> Prepared {
         setup_micros: 0.0,
         verify: Box::new(move |message, signature| {
             UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &point)
+                .verify(message, signature)
+                .is_ok()
+        }),
+    }
+}
+
+#[cfg(feature = "ring")]
+fn ring_es384(case: &Case) -> Prepared {
+    use ring::signature::{UnparsedPublicKey, ECDSA_P384_SHA384_FIXED};
+    let point = uncompressed(case);
+    Prepared {
+        candidate: "ring 0.17",
+        setup_micros: 0.0,
+        verify: Box::new(move |message, signature| {
+            UnparsedPublicKey::new(&ECDSA_P384_SHA384_FIXED, &point)
                 .verify(message, signature)
                 .is_ok()
         }),

@@ -1,4 +1,4 @@
-//! Times ES256 and EdDSA signature verification for each candidate, natively or as
+//! Times ES256, ES384 and EdDSA signature verification for each candidate, natively or as
 //! wasm32-wasip1 inside Node's V8. Candidates run interleaved, round after round, so that load
 //! from other processes hits them alike; compare ratios within one run, not across runs.
 
@@ -53,6 +53,13 @@ fn cases() -> Vec<Case> {
             y: decode(&vector["p256"]["y"]),
             message: message.clone(),
             signature: decode(&vector["p256"]["es256"]),
+        },
+        Case {
+            alg: "ES384",
+            x: decode(&vector["p384"]["x"]),
+            y: decode(&vector["p384"]["y"]),
+            message: message.clone(),
+            signature: decode(&vector["p384"]["es384"]),
         },
         Case {
             alg: "EdDSA",
@@ -130,7 +137,7 @@ fn main() {
         "native"
     };
     println!(
-        "# ES256 / EdDSA verify, {platform}: µs per verification; {ROUNDS} interleaved rounds"
+        "# ES256 / ES384 / EdDSA verify, {platform}: µs per verification; {ROUNDS} interleaved rounds"
     );
     println!("| case | candidate | median µs | best µs | key setup µs |");
     println!("|---|---|---:|---:|---:|");
