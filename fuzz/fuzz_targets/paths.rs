@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 use oidc_gate::core::decide::Request;
 use oidc_gate::core::login::{self, Origin};
 use oidc_gate::core::paths;
-use oidc_gate::core::policy::{Action, PathPattern, Picked, Policy, Rule, Rules};
+use oidc_gate::core::policy::{Action, PathPattern, Picked, Rule, Rules};
 use oidc_gate_fuzz::split_line;
 
 /// The policy for a GET of `path`.
