@@ -41,8 +41,9 @@ struct Slot<V> {
 
 /// Slots are found by a 64-bit fingerprint of their credential, and a hit compares the whole
 /// credential: two credentials with one fingerprint only cost each other their entry (the
-/// newer takes the slot), never a hit for the wrong one. The fingerprint is not a secret or a
-/// defence: every entry was verified before it was inserted.
+/// newer takes the slot), never a hit for the wrong one. So the fingerprint need not be a
+/// secret or collision-resistant: whoever makes two credentials collide gains nothing but a
+/// cache miss.
 pub struct TokenCache<V = Verdict> {
     index: HashMap<u64, usize, FxBuildHasher>,
     slots: Vec<Slot<V>>,
