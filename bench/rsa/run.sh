@@ -25,7 +25,7 @@ timing() {
   cargo build --quiet --release --target wasm32-wasip1 "${manifest[@]}" "${features[@]}"
   "$CARGO_TARGET_DIR/release/rsa-bench" "$@"
   echo
-  node --no-liftoff --no-warnings "$here/run.mjs" "$wasm" "$@"
+  node --no-liftoff --no-wasm-lazy-compilation --no-warnings "$here/../wasi-run.mjs" "$wasm" "$@"
 }
 
 sizes() {
