@@ -748,10 +748,18 @@ fn bearer_token<'a>(
         None => text,
     };
     let token = rest.trim_start_matches(' ');
-    if token.is_empty() || token.contains(|c: char| c.is_ascii_whitespace() || c.is_control()) {
+    if token.is_empty() || !is_token_text(token) {
         return Err("malformed_authorization");
     }
     Ok(Some(token))
+}
+
+/// No whitespace or control character anywhere. Nearly every token is printable ASCII, which a
+/// byte scan settles; only the others are decoded character by character (this runs on every
+/// bearer request, over the whole token).
+fn is_token_text(token: &str) -> bool {
+    token.bytes().all(|b| (0x21..0x7f).contains(&b))
+        || !token.contains(|c: char| c.is_ascii_whitespace() || c.is_control())
 }
 
 fn check_bearer(

@@ -138,6 +138,19 @@ fn malformed_authorization_is_an_invalid_token() {
             "malformed_authorization",
         ),
         (vec![format!("Bearer {tok}\t")], "malformed_authorization"),
+        // Control characters anywhere: C0, DEL, and C1 (U+0085, two bytes in UTF-8).
+        (
+            vec![format!("Bearer {tok}\u{1}")],
+            "malformed_authorization",
+        ),
+        (
+            vec![format!("Bearer {tok}\u{7f}")],
+            "malformed_authorization",
+        ),
+        (
+            vec![format!("Bearer {}\u{85}{}", &tok[..10], &tok[10..])],
+            "malformed_authorization",
+        ),
         (vec!["Bearer ".to_string()], "malformed_authorization"),
         (
             vec![format!("Bearer {tok}"), format!("Bearer {tok}")],
