@@ -58,9 +58,11 @@ mostly idle, so other work slows down for the few minutes of a run but keeps goi
 `--sched normal` runs at normal priority (polite, noisy).
 
 Also reported: the module size; Envoy's RSS (VmRSS after a warm-up) with the filter and
-without, at `--concurrency` 1 and 2; the time from starting Envoy (with the filter) to the
-first request answered 200 for a valid bearer token (the filter compiles the module, starts a
-VM per worker, fetches discovery and JWKS; the first request waits for the keys).
+without, at `--concurrency` 1 and 2, and how much of it is Envoy's heap in use (the admin
+`/memory` endpoint's `allocated`); the time from starting Envoy (with the filter; unpinned, a
+worker per core) to the first request answered 200 for a valid bearer token (the filter
+compiles the module, starts a VM per worker, fetches discovery and JWKS; the first request
+waits for the keys), median of `--startup-runs`.
 
 Every process binds 127.0.0.1 on a free port and is stopped at the end, also on Ctrl-C or an
 error (and killed by the kernel if this script dies: PR_SET_PDEATHSIG).
@@ -135,7 +137,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=2, help="unmeasured seconds before each measurement (2)")
     p.add_argument("--connections", type=int, default=8, help="wrk connections (8)")
     p.add_argument("--threads", type=int, default=1, help="wrk threads (1)")
-    p.add_argument("--startup-runs", type=int, default=3, help="Envoy starts timed (3); the median is reported")
+    p.add_argument("--startup-runs", type=int, default=5, help="Envoy starts timed (5); the median is reported")
     p.add_argument("--sched", choices=("rr", "normal"), default="rr",
                    help="rr (default): every benchmark process under SCHED_RR priority 1, so "
                         "other work on the machine cannot delay it; normal: unchanged")
@@ -513,10 +515,15 @@ class Runner:
 
 def time_to_first_auth(rig: Rig, kind: str, name: str) -> float:
     """Seconds from starting Envoy to its first 200 for a valid bearer token (no token for
-    `plain`). The first request may be held by the filter until the keys have arrived."""
+    `plain`). The first request may be held by the filter until the keys have arrived.
+    On every core, with a worker per core (Envoy's default), as Envoy starts in production:
+    V8 compiles the module on every core it is given. (Without the explicit list, Envoy would
+    inherit this script's affinity: the helpers' core only.)"""
     token = None if kind in UNAUTHENTICATED else rig.token
     started = time.monotonic()
-    envoy = envoys.start(rig.workdir, name, rig.bootstrap(kind), cpus=rig.layout.sut, wait=False)
+    cores = rig.layout.all
+    envoy = envoys.start(rig.workdir, name, rig.bootstrap(kind), cpus=cores, concurrency=len(cores),
+                         wait=False)
     try:
         while True:
             if not envoy.proc.alive:
@@ -533,9 +540,10 @@ def time_to_first_auth(rig: Rig, kind: str, name: str) -> float:
         envoy.stop()
 
 
-def rss_after_warmup(rig: Rig, runner: Runner, kind: str, concurrency: int,
-                     scenarios: list[Scenario]) -> int:
-    """VmRSS (KiB) of a new Envoy of `kind` after a warm-up with the static `scenarios`."""
+def memory_after_warmup(rig: Rig, runner: Runner, kind: str, concurrency: int,
+                        scenarios: list[Scenario]) -> tuple[int, int]:
+    """VmRSS and the heap in use (KiB) of a new Envoy of `kind` after a warm-up with the static
+    `scenarios`."""
     cpus = rig.layout.sut if concurrency == 1 else None
     envoy = envoys.start(rig.workdir, f"mem-{kind}-{concurrency}", rig.bootstrap(kind), cpus=cpus,
                          concurrency=concurrency)
@@ -544,7 +552,7 @@ def rss_after_warmup(rig: Rig, runner: Runner, kind: str, concurrency: int,
         for scn in scenarios:
             run_wrk(f"http://127.0.0.1:{envoy.port}/", scn.requests_file, max(1.0, runner.args.warmup),
                     connections=runner.args.connections, threads=runner.args.threads, cpus=rig.layout.load)
-        return envoys.rss_kib(envoy)
+        return envoys.rss_kib(envoy), envoys.heap_in_use_kib(envoy)
     finally:
         envoy.stop()
 
@@ -564,10 +572,11 @@ def measure_extras(rig: Rig, runner: Runner) -> report.Extras:
         extras.start_plain_s.append(time_to_first_auth(rig, "plain", f"start-plain-{i}"))
     log(f"start to first authenticated 200: {statistics.median(extras.start_gate_s) * 1000:.0f} ms")
     for workers in (1, 2):
-        extras.rss_plain_kib[workers] = rss_after_warmup(rig, runner, "plain", workers, [by_key["a"]])
-        extras.rss_noop_kib[workers] = rss_after_warmup(rig, runner, "noop", workers, [by_key["a0"]])
-        extras.rss_gate_kib[workers] = rss_after_warmup(rig, runner, "gate", workers,
-                                                        [by_key["f"], by_key["e"]])
+        extras.rss_plain_kib[workers], _ = memory_after_warmup(rig, runner, "plain", workers, [by_key["a"]])
+        extras.rss_noop_kib[workers], extras.heap_noop_kib[workers] = memory_after_warmup(
+            rig, runner, "noop", workers, [by_key["a0"]])
+        extras.rss_gate_kib[workers], extras.heap_gate_kib[workers] = memory_after_warmup(
+            rig, runner, "gate", workers, [by_key["f"], by_key["e"]])
         log(f"RSS at {workers} worker(s): no auth {extras.rss_plain_kib[workers] / 1024:.1f} MiB, "
             f"no-op Wasm filter {extras.rss_noop_kib[workers] / 1024:.1f} MiB, "
             f"oidc-gate {extras.rss_gate_kib[workers] / 1024:.1f} MiB")

@@ -150,6 +150,13 @@ def counter(envoy: Envoy, name: str) -> int:
     return envoy.stats(name).get(name, 0)
 
 
+def heap_in_use_kib(envoy: Envoy) -> int:
+    """Bytes Envoy's allocator has handed out and not had back (the admin `/memory` endpoint's
+    `allocated`), in KiB. The rest of the RSS is the binary, V8's compiled code and the Wasm
+    memories (mapped by V8 itself), and what the allocator keeps after frees."""
+    return int(json.loads(envoy.admin("/memory"))["allocated"]) // 1024
+
+
 def rss_kib(envoy: Envoy) -> int:
     """Resident set size of the Envoy process (VmRSS from /proc/<pid>/status), in KiB."""
     for line in Path(f"/proc/{envoy.proc.pid}/status").read_text().splitlines():
