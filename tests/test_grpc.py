@@ -1,11 +1,12 @@
 """gRPC through a real Envoy, with a real gRPC client (grpcio) and a gRPC upstream: a refused
 call gets a gRPC status (`UNAUTHENTICATED` for what is a 401, `PERMISSION_DENIED` for a
-403) with a `grpc-message`, never a redirect or a page; a call with a valid bearer token
-reaches the upstream with the identity in its metadata. gRPC-Web clients read the same
-status from the response headers."""
+403) with a `grpc-message` ending with the request id, never a redirect or a page; a call with
+a valid bearer token reaches the upstream with the identity in its metadata. gRPC-Web clients
+read the same status from the response headers."""
 from __future__ import annotations
 
 import json
+import re
 import struct
 from concurrent import futures
 
@@ -18,6 +19,15 @@ from support.processes import wait_until
 SERVICE = "test.Echo"
 ADMIN_SERVICE = "test.Admin"
 UNAUTHENTICATED_MESSAGE = "401 Unauthorized: a valid bearer token or session is required"
+REQUEST_ID_SUFFIX = re.compile(r" \(request id: ([A-Za-z0-9._-]+)\)$")
+
+
+def message_and_id(message: str) -> tuple[str, str]:
+    """A refusal's `grpc-message`, split into what it says and the request id it ends with (the
+    one its log line names); every refusal ends with one, since Envoy gives every request one."""
+    found = REQUEST_ID_SUFFIX.search(message)
+    assert found, f"no request id at the end of {message!r}"
+    return message[:found.start()], found.group(1)
 
 
 class GrpcUpstream:
@@ -95,9 +105,18 @@ def test_a_call_without_token_gets_unauthenticated(ready, channel, upstream, met
     error = call(channel, f"/{SERVICE}/Call", metadata)
     assert isinstance(error, grpc.RpcError), error
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED
-    assert error.details() == UNAUTHENTICATED_MESSAGE
+    assert message_and_id(error.details())[0] == UNAUTHENTICATED_MESSAGE
     assert trailing(error).get("www-authenticate") == "Bearer"
     assert upstream.calls == before
+
+
+def test_a_refusal_names_the_calls_request_id_as_its_log_line_does(ready, channel, envoy):
+    # What an operator needs to find the log line of a caller's failed call.
+    request_id = "grpc-call-7f3e9a2c"
+    error = call(channel, f"/{SERVICE}/Call", [("x-request-id", request_id)], token="not.a.token")
+    assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert message_and_id(error.details())[1] == request_id
+    wait_until(lambda: f"request_id={request_id}" in envoy.logs(), 5, "the refusal's log line")
 
 
 def test_a_call_with_a_valid_token_reaches_the_upstream_with_the_identity(ready, channel, idp, keys):
@@ -113,7 +132,8 @@ def test_a_user_outside_the_rules_groups_gets_permission_denied(ready, channel, 
     error = call(channel, f"/{ADMIN_SERVICE}/Call", token=keys.mint(idp.claims()))
     assert isinstance(error, grpc.RpcError), error
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
-    assert error.details() == "403 Forbidden: your account is not allowed to use this service"
+    assert message_and_id(error.details())[0] == \
+        "403 Forbidden: your account is not allowed to use this service"
     admin = keys.mint(idp.claims(groups=["admins"]))
     assert isinstance(call(channel, f"/{ADMIN_SERVICE}/Call", token=admin), bytes)
     assert upstream.calls == before + 1
@@ -132,7 +152,7 @@ def test_the_filters_own_endpoints_answer_grpc_calls_with_grpc_statuses(ready, c
     # The login callback without a login flow is a 400 page to a browser.
     error = call(channel, "/authservice/oidc/callback")
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert error.details() == "refused by the authentication gateway (HTTP 400)"
+    assert message_and_id(error.details())[0] == "refused by the authentication gateway (HTTP 400)"
 
 
 def grpc_web_frame(message: bytes) -> bytes:
@@ -150,7 +170,7 @@ def test_grpc_web_calls_read_unauthenticated_from_the_response_headers(ready, en
         body=grpc_web_frame(b""))
     assert r.status == 200, r
     assert r.header_all("grpc-status") == ["16"], r
-    assert r.header("grpc-message") == UNAUTHENTICATED_MESSAGE
+    assert message_and_id(r.header("grpc-message"))[0] == UNAUTHENTICATED_MESSAGE
     assert r.body == b"" and r.header("location") is None
     assert upstream.calls == before
 

@@ -230,7 +230,7 @@ fn send_reply(host: &mut impl Host, target: &Target, reply: Reply) {
         host.increment("error_replies", status);
     }
     let reply = match (target.grpc, target.about.request_id) {
-        (Some(protocol), _) => answer::for_grpc(reply, protocol),
+        (Some(protocol), id) => answer::for_grpc(reply, protocol, id.as_ref()),
         (None, Some(id)) => answer::with_request_id(reply, &id),
         (None, None) => reply,
     };

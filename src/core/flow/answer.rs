@@ -108,8 +108,9 @@ pub fn reply(status: u16, headers: Vec<(&'static str, String)>, body: String) ->
 /// `grpc-status`, `grpc-message`, no body), with the reply's other headers
 /// (`www-authenticate`, cleared cookies) as its metadata. A redirect loses its `location`:
 /// the call fails instead of going to a login page. The message is the reply's plain-text
-/// body, or names its status (an HTML page is no message).
-pub fn for_grpc(reply: Reply, protocol: Protocol) -> Reply {
+/// body, or names its status (an HTML page is no message), and ends with the request's id when
+/// it has one, as other clients' refusals do: the id the refusal's log line names.
+pub fn for_grpc(reply: Reply, protocol: Protocol, id: Option<&RequestId>) -> Reply {
     let plain_text = reply
         .headers
         .iter()
@@ -121,6 +122,11 @@ pub fn for_grpc(reply: Reply, protocol: Protocol) -> Reply {
             "refused by the authentication gateway (HTTP {})",
             reply.status
         )
+    };
+    let message = match id {
+        // The id holds only [A-Za-z0-9._-]: nothing to escape.
+        Some(id) if reply.status >= 300 => format!("{message} (request id: {})", id.as_str()),
+        _ => message,
     };
     let mut headers: Vec<_> = reply
         .headers

@@ -27,7 +27,7 @@ fn a_refusal_becomes_a_trailers_only_grpc_response_with_its_challenge() {
         reason: "no_credential",
         www_authenticate: Some("Bearer"),
     };
-    let reply = for_grpc(the_reply(denied(&deny, Vec::new())), Protocol::Grpc);
+    let reply = for_grpc(the_reply(denied(&deny, Vec::new())), Protocol::Grpc, None);
     assert_eq!((reply.status, reply.body.as_str()), (200, ""));
     assert_eq!(header(&reply, "content-type"), ["application/grpc"]);
     assert_eq!(header(&reply, "grpc-status"), ["16"]);
@@ -43,7 +43,7 @@ fn a_refusal_becomes_a_trailers_only_grpc_response_with_its_challenge() {
 fn pages_and_redirects_become_grpc_errors_without_html_or_location() {
     let clear = ("set-cookie", "authservice_session=; Max-Age=0".to_string());
     let page = error_page(503, "login_unavailable", "<b>down</b>", vec![clear.clone()]);
-    let reply = for_grpc(the_reply(page), Protocol::WebText);
+    let reply = for_grpc(the_reply(page), Protocol::WebText, None);
     assert_eq!((reply.status, reply.body.as_str()), (200, ""));
     assert_eq!(
         header(&reply, "content-type"),
@@ -57,12 +57,34 @@ fn pages_and_redirects_become_grpc_errors_without_html_or_location() {
     assert_eq!(header(&reply, "set-cookie"), [clear.1.as_str()]);
 
     let login = redirect("https://idp.example.com/authorize".into(), vec![]);
-    let reply = for_grpc(the_reply(vec![login]), Protocol::Web);
+    let reply = for_grpc(the_reply(vec![login]), Protocol::Web, None);
     assert_eq!(
         (reply.status, header(&reply, "grpc-status")),
         (200, vec!["2"])
     );
     assert!(header(&reply, "location").is_empty());
+}
+
+#[test]
+fn grpc_refusals_end_their_message_with_the_request_id() {
+    use crate::core::decide::RequestId;
+    let id = RequestId::parse(b"abc-123").unwrap();
+    let deny = Deny::bad_token("expired");
+    let refusal = the_reply(denied(&deny, Vec::new()));
+    let reply = for_grpc(refusal, Protocol::Grpc, Some(&id));
+    let message = header(&reply, "grpc-message");
+    assert_eq!(message.len(), 1);
+    assert!(
+        message[0].ends_with(" (request id: abc-123)"),
+        "{message:?}"
+    );
+    // An HTML page's message names its status, and the id after it.
+    let page = the_reply(error_page(503, "login_unavailable", "<b>down</b>", vec![]));
+    let reply = for_grpc(page, Protocol::Web, Some(&id));
+    assert_eq!(
+        header(&reply, "grpc-message"),
+        ["refused by the authentication gateway (HTTP 503) (request id: abc-123)"]
+    );
 }
 
 #[test]
