@@ -42,9 +42,7 @@ fn is_flags(text: &str) -> bool {
 fn parse_flags(text: &str) -> Vec<(String, Value)> {
     let mut settings: Vec<(String, Value)> = Vec::new();
     let lines = text.lines().map(|l| l.trim().trim_start_matches("- "));
-    let args = lines
-        .filter(|l| !l.starts_with('#'))
-        .flat_map(|l| l.split_whitespace());
+    let args = lines.filter(|l| !l.starts_with('#')).flat_map(shell_words);
     for arg in args {
         let Some(flag) = arg.strip_prefix("--") else {
             continue;
@@ -60,6 +58,29 @@ fn parse_flags(text: &str) -> Vec<(String, Value)> {
         }
     }
     settings
+}
+
+/// A line's arguments as a shell splits them: whitespace separates them, and quotes (`'` or
+/// `"`) group what is between them and are dropped, so `--scope="openid email"` and
+/// `"--scope=openid email"` are both the one argument `--scope=openid email`.
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut quote: Option<char> = None;
+    for c in line.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => word.get_or_insert_with(String::new).push(c),
+            None if c == '"' || c == '\'' => {
+                quote = Some(c);
+                word.get_or_insert_with(String::new);
+            }
+            None if c.is_whitespace() => words.extend(word.take()),
+            None => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word);
+    words
 }
 
 const LIST_FLAGS: &[(&str, &str)] = &[

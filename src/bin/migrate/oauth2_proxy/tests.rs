@@ -112,6 +112,19 @@ fn flags_read_like_the_file() {
 }
 
 #[test]
+fn quoted_flag_values_keep_their_spaces() {
+    let c = converted(
+        "- --provider=oidc\n- --oidc-issuer-url=https://idp.example\n- --client-id=kf\n\
+         - --scope=\"email groups\" --cookie-samesite='lax'\n\
+         - \"--allowed-group=ml team\" --allowed-group=admins\n",
+    );
+    assert_eq!(c.config["scopes"], json!(["openid", "email", "groups"]));
+    assert_eq!(c.config["session_same_site"], "Lax");
+    assert_eq!(c.config["groups_allowlist"], json!(["ml team", "admins"]));
+    assert!(dropped(&c).is_empty(), "{:?}", dropped(&c));
+}
+
+#[test]
 fn go_durations_in_seconds() {
     assert_eq!(go_duration_seconds("24h"), Some(86400));
     assert_eq!(go_duration_seconds("168h0m0s"), Some(604_800));
