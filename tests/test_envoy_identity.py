@@ -182,3 +182,47 @@ def test_a_path_that_passes_without_identity_is_refused_by_an_identity_rule(gate
     assert gate.get("/public/ok").status == 200
     r = gate.get("/ops/status", headers=SPOOFS)
     assert r.status == 403, r
+
+
+# --- routing on identity ------------------------------------------------------------------------
+
+BOBS_ROUTE = b"bob's own route"
+
+
+@pytest.fixture(scope="module")
+def routed(module_lab, users_idp, echo, keys, plugin_wasm):
+    """An Envoy whose first route matches on `kubeflow-userid`, ahead of the application's: the
+    route is chosen before any filter runs, so it must be chosen again once oidc-gate has
+    written or removed the identity headers."""
+    config = gate_config(users_idp, session_cookie_secure=False, skip_auth_paths=["/public"])
+    routes = [
+        {"match": {"prefix": "/", "headers": [
+            {"name": "kubeflow-userid", "string_match": {"exact": "bob@example.com"}}]},
+         "direct_response": {"status": 200, "body": {"inline_string": BOBS_ROUTE.decode()}}},
+        {"match": {"prefix": "/"}, "route": {"cluster": "app", "timeout": "10s"}},
+    ]
+    route_config = {"name": "by-identity", "virtual_hosts": [
+        {"name": "all", "domains": ["*"], "routes": routes}]}
+    envoy = module_lab.envoy(config, app_port=echo.port, idp_port=users_idp.port,
+                             wasm_path=plugin_wasm, concurrency=2,
+                             connection_manager={"route_config": route_config})
+    wait_for_pass(envoy, keys.mint(users_idp.claims()))
+    return envoy
+
+
+def test_a_route_on_the_identity_header_sees_the_identity_the_gate_wrote(routed, keys, users_idp):
+    assert routed.get("/notebooks", token(keys, users_idp, "bob")).body == BOBS_ROUTE
+    assert routed.get("/notebooks", token(keys, users_idp, "alice")).body != BOBS_ROUTE
+
+
+@pytest.mark.parametrize("spoof", ["kubeflow-userid", "Kubeflow-Userid"])
+@pytest.mark.parametrize("path, user", [("/notebooks", "alice"), ("/public/x", None)],
+                         ids=["overwritten", "removed"])
+def test_a_route_on_the_identity_header_never_sees_the_clients(routed, keys, users_idp, spoof,
+                                                               path, user):
+    # Envoy picks the route with the client's headers; the gate replaces them with alice's
+    # identity, or removes them on a path that needs none, and the route must follow.
+    bearer = token(keys, users_idp, user) if user else None
+    r = routed.get(path, bearer, headers=[(spoof, "bob@example.com")])
+    assert r.status == 200, r
+    assert r.body != BOBS_ROUTE
