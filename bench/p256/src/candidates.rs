@@ -11,14 +11,20 @@ pub fn all(case: &Case) -> Vec<Prepared> {
     list.push(ours_jwk(case));
     if case.alg == "ES256" {
         #[cfg(feature = "ours")]
-        list.push(ours(case));
+        list.push(ours::<oidc_gate::core::p256::P256, 8>(
+            case,
+            "oidc-gate core::p256 (setup incl. 1st verify)",
+        ));
         #[cfg(feature = "p256")]
         list.push(p256(case));
         #[cfg(feature = "ring")]
         list.push(ring_es256(case));
     } else if case.alg == "ES384" {
         #[cfg(feature = "ours")]
-        list.push(ours_p384(case));
+        list.push(ours::<oidc_gate::core::p384::P384, 12>(
+            case,
+            "oidc-gate core::p384 (setup incl. 1st verify)",
+        ));
         #[cfg(feature = "p384")]
         list.push(p384(case));
         #[cfg(feature = "ring")]
@@ -49,32 +55,21 @@ fn uncompressed(case: &Case) -> Vec<u8> {
     [&[4u8][..], &case.x, &case.y].concat()
 }
 
-/// Our key builds its comb table on first use, so its setup includes one verification.
+/// Our key (`core::ec`, on curve `C`) builds its comb table on first use, so its setup
+/// includes one verification.
 #[cfg(feature = "ours")]
-fn ours(case: &Case) -> Prepared {
-    use oidc_gate::core::p256::P256VerifyingKey;
+fn ours<C: oidc_gate::core::ec::Curve<L>, const L: usize>(
+    case: &Case,
+    candidate: &'static str,
+) -> Prepared {
+    use oidc_gate::core::ec::VerifyingKey;
     let (setup_micros, key) = timed_setup(|| {
-        let key = P256VerifyingKey::from_coordinates(&case.x, &case.y).expect("key");
+        let key = VerifyingKey::<C, L>::from_coordinates(&case.x, &case.y).expect("key");
         assert!(key.verify(&case.message, &case.signature));
         key
     });
     Prepared {
-        candidate: "oidc-gate core::p256 (setup incl. 1st verify)",
-        setup_micros,
-        verify: Box::new(move |message, signature| key.verify(message, signature)),
-    }
-}
-
-#[cfg(feature = "ours")]
-fn ours_p384(case: &Case) -> Prepared {
-    use oidc_gate::core::p384::P384VerifyingKey;
-    let (setup_micros, key) = timed_setup(|| {
-        let key = P384VerifyingKey::from_coordinates(&case.x, &case.y).expect("key");
-        assert!(key.verify(&case.message, &case.signature));
-        key
-    });
-    Prepared {
-        candidate: "oidc-gate core::p384 (setup incl. 1st verify)",
+        candidate,
         setup_micros,
         verify: Box::new(move |message, signature| key.verify(message, signature)),
     }
